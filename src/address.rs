@@ -1,0 +1,225 @@
+//! Addresses: checks, splitting command-line lists, qualification.
+//!
+//! Every address that reaches an SMTP command passes [`check_recipient`] or
+//! [`check_mailbox`] first: the addr-spec may not contain CR, LF, NUL, other
+//! control characters, white space, `<` or `>`, so nothing a caller or a
+//! header supplies can inject an SMTP command or break the envelope.
+//! Pure functions only.
+
+/// Longest address accepted (RFC 5321 §4.5.3.1.3 path limit, less the brackets).
+const MAX_ADDRESS: usize = 254;
+
+/// Checks a complete mailbox address (`local@domain`).
+///
+/// # Errors
+/// A short reason, suitable after "key: " or "address …: ".
+pub fn check_mailbox(addr: &str) -> Result<(), String> {
+    check_recipient(addr)?;
+    if domain_of(addr).is_none() {
+        return Err("must be a full address like name@example.com".into());
+    }
+    Ok(())
+}
+
+/// Checks a recipient: a full address or a bare local name (`root`).
+///
+/// # Errors
+/// A short reason naming the offending character or part.
+pub fn check_recipient(addr: &str) -> Result<(), String> {
+    if addr.is_empty() {
+        return Err("empty address".into());
+    }
+    if let Some(c) = addr
+        .chars()
+        .find(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>'))
+    {
+        return Err(format!("contains a forbidden character ({})", describe(c)));
+    }
+    if addr.len() > MAX_ADDRESS {
+        return Err(format!("longer than {MAX_ADDRESS} characters"));
+    }
+    let (local, domain) = match addr.rsplit_once('@') {
+        Some((local, domain)) => (local, Some(domain)),
+        None => (addr, None),
+    };
+    if local.is_empty() {
+        return Err("the part before @ is empty".into());
+    }
+    if local.starts_with('@') || local.contains(':') && !local.starts_with('"') {
+        return Err("source routes are not supported".into());
+    }
+    if local.contains('@') && !(local.starts_with('"') && local.ends_with('"')) {
+        return Err("more than one @".into());
+    }
+    match domain {
+        None => Ok(()),
+        Some(d) if is_domain(d) => Ok(()),
+        Some(_) => Err("the domain after @ is not valid".into()),
+    }
+}
+
+fn describe(c: char) -> String {
+    match c {
+        '\r' => "CR".into(),
+        '\n' => "LF".into(),
+        '\0' => "NUL".into(),
+        c if c.is_control() => format!("control character U+{:04X}", c as u32),
+        c if c.is_whitespace() => "white space".into(),
+        c => format!("'{c}'"),
+    }
+}
+
+/// A domain or an address literal (`[192.0.2.1]`).
+fn is_domain(d: &str) -> bool {
+    if let Some(literal) = d.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+        return !literal.is_empty()
+            && literal
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".:".contains(&b));
+    }
+    !d.is_empty()
+        && d.len() <= 253
+        && d.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        })
+}
+
+/// The domain of `local@domain`, if there is one.
+pub fn domain_of(addr: &str) -> Option<&str> {
+    addr.rsplit_once('@')
+        .map(|(_, d)| d)
+        .filter(|d| !d.is_empty())
+}
+
+/// The local part (everything before the last `@`).
+pub fn local_part(addr: &str) -> &str {
+    addr.rsplit_once('@').map_or(addr, |(l, _)| l)
+}
+
+/// Whether the address is a bare local name (`root`, `www-data`).
+pub fn is_bare(addr: &str) -> bool {
+    !addr.contains('@')
+}
+
+/// Qualifies a bare name with `domain`; full addresses are returned as they are.
+pub fn qualify(addr: &str, domain: &str) -> String {
+    if is_bare(addr) && !domain.is_empty() {
+        format!("{addr}@{domain}")
+    } else {
+        addr.to_string()
+    }
+}
+
+/// Splits one command-line argument into addresses, as sendmail does:
+/// commas separate addresses (outside quotes and angle brackets), and
+/// `Name <addr>` yields `addr`. Empty pieces are dropped.
+pub fn split_list(arg: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    let (mut quoted, mut angle) = (false, 0usize);
+    for c in arg.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle += 1,
+            '>' if !quoted => angle = angle.saturating_sub(1),
+            ',' if !quoted && angle == 0 => {
+                pieces.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    pieces.push(current);
+    pieces
+        .iter()
+        .map(|p| angle_addr(p.trim()).to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// The addr-spec of `Display Name <addr>`; anything else as it is.
+fn angle_addr(piece: &str) -> &str {
+    match (piece.rfind('<'), piece.ends_with('>')) {
+        (Some(open), true) => piece[open + 1..piece.len() - 1].trim(),
+        _ => piece,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipient_checks() {
+        let good = [
+            "a@example.com",
+            "root",
+            "www-data",
+            "first.last+tag@sub.example.co.uk",
+            "-weird@example.com",
+            "user@[192.0.2.1]",
+            "jörg@bücher.example",
+            "\"a@b\"@example.com",
+        ];
+        for a in good {
+            assert_eq!(check_recipient(a), Ok(()), "{a}");
+        }
+        let bad = [
+            ("", "empty"),
+            ("a@x\r\nRCPT TO:<evil@x", "forbidden character (CR)"),
+            ("a@x>\r\nRCPT TO:<evil@x", "forbidden character"),
+            ("a@x\nb", "LF"),
+            ("a\0@x", "NUL"),
+            ("a<b@x", "'<'"),
+            ("a>@x", "'>'"),
+            ("a b@x", "white space"),
+            ("a@b@c", "more than one @"),
+            ("@x", "empty"),
+            ("a@", "domain"),
+            ("a@x..y", "domain"),
+            ("@route:a@x", "source route"),
+        ];
+        for (a, why) in bad {
+            let got = check_recipient(a).unwrap_err();
+            assert!(got.contains(why), "{a:?}: {got}");
+        }
+        assert!(check_recipient(&format!("{}@x.com", "a".repeat(260))).is_err());
+    }
+
+    #[test]
+    fn mailbox_needs_a_domain() {
+        assert!(check_mailbox("a@b.c").is_ok());
+        assert!(check_mailbox("root").unwrap_err().contains("full address"));
+    }
+
+    #[test]
+    fn splitting_command_line_lists() {
+        let table: &[(&str, &[&str])] = &[
+            ("a@x", &["a@x"]),
+            ("a@x,b@y", &["a@x", "b@y"]),
+            ("a@x, b@y ,", &["a@x", "b@y"]),
+            ("Jane Doe <jane@x>", &["jane@x"]),
+            ("\"Doe, Jane\" <jane@x>, bob", &["jane@x", "bob"]),
+            ("<a@x>", &["a@x"]),
+            ("", &[]),
+        ];
+        for (arg, want) in table {
+            assert_eq!(split_list(arg), *want, "{arg}");
+        }
+    }
+
+    #[test]
+    fn qualification() {
+        assert_eq!(qualify("root", "example.com"), "root@example.com");
+        assert_eq!(qualify("a@b.c", "example.com"), "a@b.c");
+        assert_eq!(qualify("root", ""), "root");
+        assert_eq!(domain_of("a@b.c"), Some("b.c"));
+        assert_eq!(local_part("a@b.c"), "a");
+        assert!(is_bare("root") && !is_bare("a@b"));
+    }
+}

@@ -1,0 +1,491 @@
+//! The sendmail command line: argv (and argv[0]) into an [`Invocation`].
+//!
+//! Real callers pass sendmail options in every form getopt allows: glued and
+//! separate values (`-fX` / `-f X`, `-B8BITMIME` / `-B 8BITMIME`), grouped
+//! flags (`-ti`), `-o` options (`-oi`, `-oem`, `-odi`), options after the
+//! recipients (GNU getopt permutes) and `--` before recipients that begin
+//! with `-`. This module accepts all of them, honours what it can, ignores
+//! what DESIGN.md says to ignore, and never takes an option's value for a
+//! recipient. Pure: no I/O beyond the argument list it is given.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use lexopt::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// What the invocation asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Read a message on stdin and send it (`-bm`, the default).
+    Send,
+    /// SMTP dialogue on stdin/stdout (`-bs`).
+    SmtpSession,
+    /// List the queue (`-bp`, `mailq`).
+    ListQueue,
+    /// Check the aliases file (`-bi`, `-I`, `newaliases`).
+    CheckAliases,
+    /// Deliver every queued message now (`-q`).
+    FlushQueue,
+    /// Deliver the queued messages whose retry time has come (`--queue-run`).
+    RunDueQueue,
+    /// Diagnose configuration, token and SMTP login (`--check`).
+    Check,
+    /// Print the version (`--version`).
+    Version,
+    /// Print the usage summary (`--help`).
+    Help,
+}
+
+/// DSN parameters (RFC 3461) and the body type, passed to the server only
+/// when it offers the extension.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// `-N never|success,failure,delay`: RCPT NOTIFY=.
+    pub notify: Option<String>,
+    /// `-R full|hdrs`: MAIL RET=.
+    pub ret: Option<String>,
+    /// `-V envid`: MAIL ENVID=.
+    pub envid: Option<String>,
+    /// `-B 7BIT|8BITMIME`: MAIL BODY=.
+    pub body: Option<String>,
+}
+
+/// Everything the command line says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invocation {
+    /// The mode.
+    pub mode: Mode,
+    /// `-f`/`-r`: the envelope sender asked for.
+    pub sender: Option<String>,
+    /// `-F`: full name for a From header the program adds.
+    pub full_name: Option<String>,
+    /// `-t`: take recipients from the header too.
+    pub extract_recipients: bool,
+    /// `-i`/`-oi`: a line with a single dot does not end the message.
+    pub ignore_dots: bool,
+    /// Recipients named on the command line, as written.
+    pub recipients: Vec<String>,
+    /// `-v`: transcript on stderr.
+    pub verbose: bool,
+    /// `-C FILE`: another configuration file.
+    pub config_path: Option<PathBuf>,
+    /// DSN and body parameters.
+    pub delivery: Delivery,
+    /// `--to ADDR` with `--check`: send a test message there.
+    pub check_to: Option<String>,
+    /// `--json` with `--check`: machine-readable output.
+    pub json: bool,
+}
+
+impl Invocation {
+    fn new(mode: Mode) -> Self {
+        Invocation {
+            mode,
+            sender: None,
+            full_name: None,
+            extract_recipients: false,
+            ignore_dots: false,
+            recipients: Vec::new(),
+            verbose: false,
+            config_path: None,
+            delivery: Delivery::default(),
+            check_to: None,
+            json: false,
+        }
+    }
+}
+
+/// Options that take a value and are accepted but ignored.
+pub const IGNORED_WITH_VALUE: &[char] = &['O', 'L', 'X', 'h', 'A', 'e'];
+/// Flags that are accepted but ignored.
+pub const IGNORED_FLAGS: &[char] = &['G', 'U', 'm', 'n', 'x', 'c'];
+
+/// The mode implied by the name the program was called under.
+fn mode_from_program_name(argv0: &Path) -> Mode {
+    match argv0.file_name().and_then(|n| n.to_str()) {
+        Some("mailq") => Mode::ListQueue,
+        Some("newaliases") => Mode::CheckAliases,
+        _ => Mode::Send,
+    }
+}
+
+/// Parses the whole argument vector, argv[0] included.
+///
+/// # Errors
+/// A usage error (exit 64) naming the offending option: an unknown option,
+/// a missing value, a non-UTF-8 argument, an unsupported `-b` mode.
+pub fn parse<I>(argv: I) -> Result<Invocation>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let mut argv = argv.into_iter().map(Into::into);
+    let argv0 = argv.next().unwrap_or_default();
+    let mut parser = lexopt::Parser::from_args(argv);
+    // "-F=x" must give "=x": sendmail has no `=` syntax for short options.
+    parser.set_short_equals(false);
+    let mut inv = Invocation::new(mode_from_program_name(Path::new(&argv0)));
+    while let Some(arg) = parser.next().map_err(usage)? {
+        match arg {
+            Short('t') => inv.extract_recipients = true,
+            Short('i') => inv.ignore_dots = true,
+            Short('v') => inv.verbose = true,
+            Short('f') | Short('r') => inv.sender = Some(value(&mut parser)?),
+            Short('F') => inv.full_name = Some(value(&mut parser)?),
+            Short('C') => inv.config_path = Some(PathBuf::from(value(&mut parser)?)),
+            Short('o') => {
+                if value(&mut parser)? == "i" {
+                    inv.ignore_dots = true;
+                }
+            }
+            Short('b') => inv.mode = mode_from_b(&value(&mut parser)?)?,
+            Short('I') => inv.mode = Mode::CheckAliases,
+            // `-q` takes only a glued value (`-q30m`), which selects nothing here.
+            Short('q') => {
+                parser.optional_value();
+                inv.mode = Mode::FlushQueue;
+            }
+            Short('N') => inv.delivery.notify = Some(value(&mut parser)?),
+            Short('R') => inv.delivery.ret = Some(value(&mut parser)?),
+            Short('V') => inv.delivery.envid = Some(value(&mut parser)?),
+            Short('B') => inv.delivery.body = Some(value(&mut parser)?),
+            Short(c) if IGNORED_WITH_VALUE.contains(&c) => {
+                value(&mut parser)?;
+            }
+            Short(c) if IGNORED_FLAGS.contains(&c) => {}
+            Long("queue-run") => inv.mode = Mode::RunDueQueue,
+            Long("check") => inv.mode = Mode::Check,
+            Long("to") => inv.check_to = Some(value(&mut parser)?),
+            Long("json") => inv.json = true,
+            Long("version") => inv.mode = Mode::Version,
+            Long("help") => inv.mode = Mode::Help,
+            Value(v) => inv.recipients.push(utf8(v)?),
+            other => return Err(usage(other.unexpected())),
+        }
+    }
+    if (inv.check_to.is_some() || inv.json) && inv.mode != Mode::Check {
+        return Err(Error::usage("--to and --json go with --check"));
+    }
+    Ok(inv)
+}
+
+/// The mode named by `-bX`.
+fn mode_from_b(letter: &str) -> Result<Mode> {
+    match letter {
+        "m" => Ok(Mode::Send),
+        "s" => Ok(Mode::SmtpSession),
+        "p" => Ok(Mode::ListQueue),
+        "i" => Ok(Mode::CheckAliases),
+        "d" | "D" => Err(Error::usage(format!(
+            "-b{letter}: oauth2-sendmail is not a daemon; it sends each message when it is handed over"
+        ))),
+        other => Err(Error::usage(format!("unsupported mode -b{other}"))),
+    }
+}
+
+fn value(parser: &mut lexopt::Parser) -> Result<String> {
+    utf8(parser.value().map_err(usage)?)
+}
+
+fn utf8(value: OsString) -> Result<String> {
+    value
+        .into_string()
+        .map_err(|v| Error::usage(format!("argument {v:?} is not valid UTF-8")))
+}
+
+fn usage(e: lexopt::Error) -> Error {
+    Error::usage(e.to_string())
+}
+
+/// The `--help` text.
+pub fn help_text() -> String {
+    format!(
+        "oauth2-sendmail {version} - sendmail for Microsoft 365 / Exchange Online (OAuth2)
+
+usage: sendmail [options] [--] [recipient ...] < message
+       mailq | newaliases
+       oauth2-sendmail --check [--to ADDR] [--json]
+
+Honoured:
+  -t              take recipients from To, Cc, Bcc (Resent-* when present) too
+  -i, -oi         a line with a single dot does not end the message
+  -f ADDR, -r ADDR  envelope sender (only with addresses.allow_from_override)
+  -F NAME         full name for a From header the program adds
+  -v              SMTP and token transcript on stderr, credentials redacted
+  -C FILE         another configuration file (root only when installed setgid)
+  -bm             read and send a message (the default)
+  -bs             SMTP dialogue on stdin/stdout
+  -bp             list the queue (as mailq)
+  -bi, -I         check the aliases file (as newaliases)
+  -q              deliver every queued message now
+  --queue-run     deliver the queued messages whose retry time has come
+  -N DSN, -R RET, -V ENVID, -B TYPE
+                  passed to the server when it offers DSN / 8BITMIME
+  --check         diagnose configuration, token and SMTP login
+  --check --to ADDR  the same, then send a test message to ADDR
+  --json          with --check: JSON output
+  --              end of options
+  --version, --help
+
+Accepted and ignored:
+  -o X, -O X, -L X, -X X, -h N, -A X, -e X (values; -X never writes a file)
+  -G, -U, -m, -n, -x, -c
+
+Configuration: /etc/oauth2-sendmail/sendmail.conf; see oauth2-sendmail(8) and sendmail.conf(5).
+",
+        version = env!("CARGO_PKG_VERSION")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_line(line: &str) -> Result<Invocation> {
+        parse(std::iter::once("sendmail").chain(line.split_whitespace()))
+    }
+
+    #[track_caller]
+    fn ok(line: &str) -> Invocation {
+        parse_line(line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
+    }
+
+    #[track_caller]
+    fn err(line: &str, needle: &str) {
+        match parse_line(line) {
+            Ok(inv) => panic!("{line:?} parsed: {inv:?}"),
+            Err(e) => {
+                assert_eq!(e.exit_code(), 64, "{line:?}");
+                assert!(e.message().contains(needle), "{line:?}: {}", e.message());
+            }
+        }
+    }
+
+    #[test]
+    fn real_callers() {
+        // (argv, -t, -i, sender, full name, recipients)
+        let table: &[(&str, bool, bool, Option<&str>, Option<&str>, &[&str])] = &[
+            ("-t -i", true, true, None, None, &[]),
+            (
+                "-t -i -fbounce@example.com",
+                true,
+                true,
+                Some("bounce@example.com"),
+                None,
+                &[],
+            ),
+            ("-oi -fsender@x -t", true, true, Some("sender@x"), None, &[]),
+            (
+                "-FCronDaemon -i -B8BITMIME -oem root",
+                false,
+                true,
+                None,
+                Some("CronDaemon"),
+                &["root"],
+            ),
+            (
+                "-FCronDaemon -i -odi -oem -oi -t -f root",
+                true,
+                true,
+                Some("root"),
+                Some("CronDaemon"),
+                &[],
+            ),
+            (
+                "-FAnacron -odi admin",
+                false,
+                false,
+                None,
+                Some("Anacron"),
+                &["admin"],
+            ),
+            ("-i -B 8BITMIME a@x", false, true, None, None, &["a@x"]),
+            ("-i alice", false, true, None, None, &["alice"]),
+            ("-oi -t", true, true, None, None, &[]),
+            (
+                "-i -- -weird@x b@y",
+                false,
+                true,
+                None,
+                None,
+                &["-weird@x", "b@y"],
+            ),
+            (
+                "-i -f env@x a@x b@y",
+                false,
+                true,
+                Some("env@x"),
+                None,
+                &["a@x", "b@y"],
+            ),
+            ("-ti", true, true, None, None, &[]),
+            ("a@x -t", true, false, None, None, &["a@x"]),
+            (
+                "-r bounce@x a@x",
+                false,
+                false,
+                Some("bounce@x"),
+                None,
+                &["a@x"],
+            ),
+            ("-f -dash a@x", false, false, Some("-dash"), None, &["a@x"]),
+            ("-i -m -v a@x", false, true, None, None, &["a@x"]),
+            ("-", false, false, None, None, &["-"]),
+        ];
+        for &(line, t, i, sender, name, rcpts) in table {
+            let inv = ok(line);
+            assert_eq!(inv.mode, Mode::Send, "{line}");
+            assert_eq!(inv.extract_recipients, t, "{line}: -t");
+            assert_eq!(inv.ignore_dots, i, "{line}: -i");
+            assert_eq!(inv.sender.as_deref(), sender, "{line}: sender");
+            assert_eq!(inv.full_name.as_deref(), name, "{line}: full name");
+            assert_eq!(inv.recipients, rcpts, "{line}: recipients");
+        }
+    }
+
+    #[test]
+    fn every_option_of_the_table() {
+        // (argv, mode) — values never become recipients.
+        let table: &[(&str, Mode)] = &[
+            ("-bm a@x", Mode::Send),
+            ("-bs", Mode::SmtpSession),
+            ("-bs -i", Mode::SmtpSession),
+            ("-bp", Mode::ListQueue),
+            ("-bi", Mode::CheckAliases),
+            ("-I", Mode::CheckAliases),
+            ("-q", Mode::FlushQueue),
+            ("-q30m", Mode::FlushQueue),
+            ("--queue-run", Mode::RunDueQueue),
+            ("--check", Mode::Check),
+            ("--check --to a@x", Mode::Check),
+            ("--check --json", Mode::Check),
+            ("--version", Mode::Version),
+            ("--help", Mode::Help),
+            ("-o X a@x", Mode::Send),
+            ("-oX a@x", Mode::Send),
+            ("-O X a@x", Mode::Send),
+            ("-L X a@x", Mode::Send),
+            ("-X /tmp/log a@x", Mode::Send),
+            ("-h 17 a@x", Mode::Send),
+            ("-A X a@x", Mode::Send),
+            ("-e X a@x", Mode::Send),
+            ("-G -U -m -n -x -c a@x", Mode::Send),
+            ("-N success,failure a@x", Mode::Send),
+            ("-R hdrs a@x", Mode::Send),
+            ("-V envid1 a@x", Mode::Send),
+            ("-B 8BITMIME a@x", Mode::Send),
+            ("-C /etc/other.conf a@x", Mode::Send),
+        ];
+        for &(line, mode) in table {
+            let inv = ok(line);
+            assert_eq!(inv.mode, mode, "{line}");
+            let expect: &[&str] = if line.ends_with("a@x") && !line.contains("--to") {
+                &["a@x"]
+            } else {
+                &[]
+            };
+            assert_eq!(inv.recipients, expect, "{line}: recipients");
+        }
+    }
+
+    #[test]
+    fn values_land_where_they_belong() {
+        let inv = ok("-N never -R full -V id-1 -B8BITMIME -C my.conf -v a@x");
+        assert_eq!(inv.delivery.notify.as_deref(), Some("never"));
+        assert_eq!(inv.delivery.ret.as_deref(), Some("full"));
+        assert_eq!(inv.delivery.envid.as_deref(), Some("id-1"));
+        assert_eq!(inv.delivery.body.as_deref(), Some("8BITMIME"));
+        assert_eq!(inv.config_path, Some(PathBuf::from("my.conf")));
+        assert!(inv.verbose);
+        let inv = ok("--check --to admin@x --json");
+        assert_eq!(inv.check_to.as_deref(), Some("admin@x"));
+        assert!(inv.json);
+    }
+
+    #[test]
+    fn full_name_keeps_spaces_and_equals() {
+        let inv = parse(["sendmail", "-F", "Cron Daemon", "-F=x", "a@x"]);
+        assert_eq!(inv.unwrap().full_name.as_deref(), Some("=x"));
+        let inv = parse(["sendmail", "-F", "Cron Daemon", "a@x"]).unwrap();
+        assert_eq!(inv.full_name.as_deref(), Some("Cron Daemon"));
+    }
+
+    #[test]
+    fn usage_errors_name_the_option() {
+        err("-k a@x", "-k");
+        err("--frobnicate", "--frobnicate");
+        err("-f", "-f");
+        err("-bd", "not a daemon");
+        err("-bz", "-bz");
+        err("--to a@x", "--check");
+    }
+
+    #[test]
+    fn program_name_picks_the_mode() {
+        let mode = |argv0: &str| parse([argv0]).unwrap().mode;
+        assert_eq!(mode("/usr/bin/mailq"), Mode::ListQueue);
+        assert_eq!(mode("newaliases"), Mode::CheckAliases);
+        assert_eq!(mode("/usr/lib/sendmail"), Mode::Send);
+        assert_eq!(mode("/usr/sbin/oauth2-sendmail"), Mode::Send);
+        // An explicit option wins over the name.
+        assert_eq!(parse(["mailq", "-bm"]).unwrap().mode, Mode::Send);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_argument_is_a_usage_error() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = OsString::from_vec(vec![b'a', 0xff, b'@', b'x']);
+        let e = parse([OsString::from("sendmail"), bad]).unwrap_err();
+        assert_eq!(e.exit_code(), 64);
+    }
+
+    #[test]
+    fn help_lists_every_option() {
+        let help = help_text();
+        for opt in [
+            "-t",
+            "-i",
+            "-oi",
+            "-f",
+            "-r",
+            "-F",
+            "-v",
+            "-C",
+            "-bm",
+            "-bs",
+            "-bp",
+            "-bi",
+            "-I",
+            "-q",
+            "--queue-run",
+            "-N",
+            "-R",
+            "-V",
+            "-B",
+            "--check",
+            "--to",
+            "--json",
+            "-o",
+            "-O",
+            "-L",
+            "-X",
+            "-h",
+            "-A",
+            "-e",
+            "-G",
+            "-U",
+            "-m",
+            "-n",
+            "-x",
+            "-c",
+            "--",
+            "--version",
+            "--help",
+        ] {
+            assert!(help.contains(opt), "--help lacks {opt}");
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! oauth2-sendmail: a drop-in `/usr/sbin/sendmail` that submits mail to
+//! Microsoft 365 / Exchange Online with an OAuth2 client-credentials token
+//! over SMTP STARTTLS and AUTH XOAUTH2.
+//!
+//! This file only wires things together: parse the command line, pick the
+//! mode, run it, and turn the result into one stderr line and a sysexits
+//! exit code.
+
+#![forbid(unsafe_code)]
+
+mod address;
+mod body;
+mod catalogue;
+mod cli;
+mod clock;
+mod config;
+mod error;
+mod header;
+mod log;
+mod message;
+mod net;
+mod relay;
+mod run;
+mod secret;
+mod smtp;
+mod system;
+mod token;
+mod transcript;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use cli::{Invocation, Mode};
+use error::{Error, Result};
+use log::{Level, Syslog};
+
+fn main() -> ExitCode {
+    let invocation = match cli::parse(std::env::args_os()) {
+        Ok(invocation) => invocation,
+        Err(e) => return fail(&e),
+    };
+    let mut syslog = Syslog::connect();
+    match dispatch(&invocation, &mut syslog) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn dispatch(invocation: &Invocation, syslog: &mut Syslog) -> Result<()> {
+    match invocation.mode {
+        Mode::Help => {
+            print!("{}", cli::help_text());
+            Ok(())
+        }
+        Mode::Version => {
+            println!("oauth2-sendmail {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Mode::Send => {
+            let config = load_config(invocation, syslog)?;
+            run::send(invocation, &config, syslog)
+        }
+        Mode::SmtpSession
+        | Mode::ListQueue
+        | Mode::CheckAliases
+        | Mode::FlushQueue
+        | Mode::RunDueQueue
+        | Mode::Check => Err(Error::usage(format!(
+            "{:?} mode is not supported yet",
+            invocation.mode
+        ))),
+    }
+}
+
+/// Loads the configuration; a broken one is logged too, since it stops all mail.
+fn load_config(invocation: &Invocation, syslog: &mut Syslog) -> Result<config::Config> {
+    let path = invocation
+        .config_path
+        .as_deref()
+        .unwrap_or(Path::new(config::DEFAULT_PATH));
+    config::load(path).inspect_err(|e| {
+        syslog.log(
+            Level::Error,
+            &format!(
+                "outcome=failed exit={} error=\"{}\"",
+                e.kind().exit_name(),
+                e.message().replace('"', "'")
+            ),
+        );
+    })
+}
+
+/// Prints the one stderr line and picks the exit code.
+fn fail(e: &Error) -> ExitCode {
+    eprintln!("oauth2-sendmail: {e}");
+    ExitCode::from(e.exit_code())
+}

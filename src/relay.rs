@@ -1,0 +1,427 @@
+//! An authenticated SMTP session with the configured server.
+//!
+//! [`Relay::open`] takes a token, connects, reads the greeting, says EHLO,
+//! upgrades with STARTTLS (refusing to go on if the server does not offer
+//! it: no credential ever travels in clear text), says EHLO again and
+//! authenticates with XOAUTH2. A cached token the server rejects is
+//! replaced by a fresh one once. [`Relay::send`] runs one transaction; the
+//! same relay serves several messages (queue runs). [`smtp_failure`] turns
+//! a protocol failure into the program's error, with the catalogue's hint.
+
+use std::io::Read;
+
+use crate::catalogue;
+use crate::config::{Config, TlsMode};
+use crate::error::{Error, Kind, Result};
+use crate::net::{self, Stream};
+use crate::smtp::capabilities::Capabilities;
+use crate::smtp::reply::Reply;
+use crate::smtp::session::{Envelope, Failure, Receipt, RecipientReply, Session, SmtpError, Stage};
+use crate::token::TokenSource;
+use crate::transcript::Transcript;
+
+/// A connected, authenticated session.
+pub struct Relay {
+    session: Session<Stream>,
+    caps: Capabilities,
+    server: String,
+}
+
+impl Relay {
+    /// Connects to the configured server and authenticates.
+    ///
+    /// # Errors
+    /// Token, network, TLS and authentication failures, each with its kind
+    /// and hint.
+    pub fn open(
+        config: &Config,
+        tokens: &mut TokenSource,
+        helo: &str,
+        transcript: Transcript,
+    ) -> Result<Relay> {
+        let mut transcript = transcript;
+        let token = tokens.get(&mut transcript)?;
+        let server = format!("{}:{}", config.smtp.host, config.smtp.port);
+        let (mut session, caps) = connect(config, helo, transcript)?;
+        match session.auth_xoauth2(&caps, &config.user, &token.access) {
+            Ok(_) => {
+                return Ok(Relay {
+                    session,
+                    caps,
+                    server,
+                });
+            }
+            Err(e) if !(token.from_cache && token_rejected(&e)) => {
+                return Err(refused(tokens, e, &server));
+            }
+            Err(_) => {}
+        }
+        // A cached token can be revoked before it expires: one fresh token may cure that.
+        let fresh = tokens.renew(&token, session.transcript())?;
+        let (mut session, caps) = match session.auth_xoauth2(&caps, &config.user, &fresh.access) {
+            Ok(_) => {
+                return Ok(Relay {
+                    session,
+                    caps,
+                    server,
+                });
+            }
+            // Some servers hang up after a failed AUTH: then use a new connection.
+            Err(SmtpError {
+                failure: Failure::Io(_),
+                ..
+            }) => connect(config, helo, session.into_parts().1)?,
+            Err(e) => return Err(refused(tokens, e, &server)),
+        };
+        match session.auth_xoauth2(&caps, &config.user, &fresh.access) {
+            Ok(_) => Ok(Relay {
+                session,
+                caps,
+                server,
+            }),
+            Err(e) => Err(refused(tokens, e, &server)),
+        }
+    }
+
+    /// Sends one message to the envelope's recipients.
+    ///
+    /// # Errors
+    /// See [`smtp_failure`].
+    pub fn send(
+        &mut self,
+        envelope: &Envelope,
+        header: &[u8],
+        body: &mut dyn Read,
+    ) -> std::result::Result<Receipt, SmtpError> {
+        self.session.send_mail(&self.caps, envelope, header, body)
+    }
+
+    /// What the server offers (after TLS).
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    /// `host:port`, for messages.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Resets the transaction state for the next message.
+    ///
+    /// # Errors
+    /// The session's failure.
+    pub fn rset(&mut self) -> std::result::Result<(), SmtpError> {
+        self.session.rset()
+    }
+
+    /// Says QUIT without waiting and closes the connection.
+    pub fn close(self) {
+        drop(self.session.quit());
+    }
+}
+
+/// TCP, greeting, EHLO, TLS (implicit or STARTTLS) and EHLO again.
+fn connect(
+    config: &Config,
+    helo: &str,
+    mut transcript: Transcript,
+) -> Result<(Session<Stream>, Capabilities)> {
+    let smtp = &config.smtp;
+    let server = format!("{}:{}", smtp.host, smtp.port);
+    transcript.note(&format!(
+        "connecting to {server} ({})",
+        match smtp.tls {
+            TlsMode::StartTls => "STARTTLS",
+            TlsMode::Implicit => "implicit TLS",
+            TlsMode::None => "no TLS, loopback only",
+        }
+    ));
+    let tcp = net::connect(&smtp.host, smtp.port, smtp.timeout)?;
+    let connector = match smtp.tls {
+        TlsMode::None => None,
+        _ => Some(net::tls_connector(config.ca_file.as_deref())?),
+    };
+    let stream = match (&connector, smtp.tls) {
+        (Some(c), TlsMode::Implicit) => Stream::Tls(Box::new(net::handshake(c, &smtp.host, tcp)?)),
+        _ => Stream::Plain(tcp),
+    };
+    let mut session = Session::new(stream, transcript);
+    session.greeting().map_err(|e| smtp_failure(e, &server))?;
+    let caps = session.ehlo(helo).map_err(|e| smtp_failure(e, &server))?;
+    if smtp.tls != TlsMode::StartTls {
+        return Ok((session, caps));
+    }
+    session
+        .starttls(&caps)
+        .map_err(|e| smtp_failure(e, &server))?;
+    let (stream, mut transcript) = session.into_parts();
+    let Stream::Plain(tcp) = stream else {
+        unreachable!("STARTTLS runs on a plain connection");
+    };
+    let connector = connector.expect("a connector exists for STARTTLS");
+    let tls = net::handshake(&connector, &smtp.host, tcp)?;
+    transcript.note("TLS established");
+    let mut session = Session::new(Stream::Tls(Box::new(tls)), transcript);
+    let caps = session.ehlo(helo).map_err(|e| smtp_failure(e, &server))?;
+    Ok((session, caps))
+}
+
+/// Whether the server refused the token itself (535 or an XOAUTH2 error
+/// challenge), as opposed to a policy refusal (5.7.139) that no new token cures.
+fn token_rejected(e: &SmtpError) -> bool {
+    match &e.failure {
+        Failure::AuthChallenge { .. } => true,
+        Failure::Reply(r) => r.code == 535 && r.enhanced_code() != Some("5.7.139"),
+        _ => false,
+    }
+}
+
+/// The error for a failed login; a token the server rejected is not kept
+/// for the next message.
+fn refused(tokens: &TokenSource, e: SmtpError, server: &str) -> Error {
+    if token_rejected(&e) {
+        tokens.forget();
+    }
+    smtp_failure(e, server)
+}
+
+/// The error for a protocol failure with `server` (`host:port`).
+pub fn smtp_failure(e: SmtpError, server: &str) -> Error {
+    let stage = e.stage;
+    match e.failure {
+        Failure::Io(io) => Error::temporary(format!(
+            "SMTP server {server}: {} during {stage}",
+            net::describe_io(&io)
+        ))
+        .with_cause("smtp-connection-lost"),
+        Failure::Malformed(why) => Error::protocol(format!(
+            "SMTP server {server} broke the protocol during {stage}: {why}"
+        ))
+        .with_hint("check that smtp.host and smtp.port name an SMTP submission server")
+        .with_cause("smtp-protocol"),
+        Failure::NoStartTls => Error::protocol(format!(
+            "SMTP server {server} does not offer STARTTLS; no credential was sent"
+        ))
+        .with_hint("smtp.tls = \"starttls\" requires it: check smtp.host and smtp.port (Exchange Online: smtp.office365.com, 587), or a device in between strips STARTTLS")
+        .with_cause("starttls-missing"),
+        Failure::BufferedAfterStartTls => Error::protocol(format!(
+            "SMTP server {server} sent data before the TLS handshake (STARTTLS injection?); no credential was sent"
+        ))
+        .with_hint("something between this machine and the server tampers with the connection")
+        .with_cause("starttls-injection"),
+        Failure::NoXoauth2(offered) => Error::config(format!(
+            "SMTP server {server} does not offer AUTH XOAUTH2 (offers: {})",
+            if offered.is_empty() { "nothing".to_string() } else { offered.join(" ") }
+        ))
+        .with_hint("smtp.host must be an XOAUTH2 server such as smtp.office365.com")
+        .with_cause("xoauth2-missing"),
+        Failure::AuthChallenge { challenge, reply } => {
+            reply_failure(stage, &reply, server).context(format!("server said {challenge}"))
+        }
+        Failure::Input(io) => Error::new(
+            Kind::Input,
+            format!("reading the message failed: {}; nothing was sent", net::describe_io(&io)),
+        ),
+        Failure::NoRecipients(refused) => no_recipients(&refused, server),
+        Failure::Reply(reply) => reply_failure(stage, &reply, server),
+    }
+}
+
+/// An unexpected reply at `stage`: catalogue first, then the reply class.
+fn reply_failure(stage: Stage, reply: &Reply, server: &str) -> Error {
+    let what = match stage {
+        Stage::Auth => "refused the login",
+        Stage::MailFrom => "refused the sender",
+        Stage::RcptTo => "refused the recipient",
+        Stage::EndOfMessage => "refused the message",
+        _ => "refused",
+    };
+    let message = format!("SMTP server {server} {what} ({stage}): {reply}");
+    let default_kind = match (reply.code, stage) {
+        (421, _) | (400..=499, _) => Kind::Temporary,
+        (_, Stage::Auth) => Kind::NoPermission,
+        (_, Stage::RcptTo) => Kind::NoUser,
+        (_, Stage::Ehlo | Stage::StartTls) => Kind::Protocol,
+        _ => Kind::Unavailable,
+    };
+    let error = Error::new(default_kind, message);
+    match catalogue::smtp_reply(reply.code, &reply.text()) {
+        Some(entry) => error
+            .with_kind(entry.kind)
+            .with_hint(entry.fix)
+            .with_cause(entry.cause),
+        None => error,
+    }
+}
+
+fn no_recipients(refused: &[RecipientReply], server: &str) -> Error {
+    let list = refused
+        .iter()
+        .map(|r| format!("<{}>: {}", r.recipient, r.reply))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let temporary = refused.iter().any(|r| r.reply.is_transient());
+    let kind = if temporary {
+        Kind::Temporary
+    } else {
+        Kind::NoUser
+    };
+    let error = Error::new(
+        kind,
+        format!("SMTP server {server} refused every recipient: {list}"),
+    );
+    let entry = refused
+        .iter()
+        .find_map(|r| catalogue::smtp_reply(r.reply.code, &r.reply.text()));
+    match entry {
+        Some(entry) => error.with_hint(entry.fix).with_cause(entry.cause),
+        None => error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(code: u16, text: &str) -> Reply {
+        Reply {
+            code,
+            lines: vec![text.to_string()],
+        }
+    }
+
+    fn failure(stage: Stage, code: u16, text: &str) -> Error {
+        smtp_failure(
+            SmtpError {
+                stage,
+                failure: Failure::Reply(reply(code, text)),
+            },
+            "smtp.example:587",
+        )
+    }
+
+    #[test]
+    fn reply_failures_by_stage_and_class() {
+        let table = [
+            (Stage::Greeting, 421, "4.3.2 Service not active", 75),
+            (Stage::Greeting, 554, "no service", 69),
+            (Stage::Auth, 535, "5.7.3 Authentication unsuccessful", 77),
+            (
+                Stage::Auth,
+                454,
+                "4.7.0 Temporary authentication failure",
+                75,
+            ),
+            (Stage::MailFrom, 550, "5.7.60 not allowed", 77),
+            (Stage::MailFrom, 451, "try later", 75),
+            (Stage::RcptTo, 550, "5.1.1 unknown", 67),
+            (Stage::Data, 554, "no", 69),
+            (Stage::EndOfMessage, 554, "5.2.252 SendAsDenied; x", 77),
+            (
+                Stage::EndOfMessage,
+                552,
+                "5.3.4 Message size exceeds fixed maximum message size",
+                65,
+            ),
+            (Stage::EndOfMessage, 451, "4.3.0 Error", 75),
+        ];
+        for (stage, code, text, exit) in table {
+            let e = failure(stage, code, text);
+            assert_eq!(e.exit_code(), exit, "{stage} {code} {text}");
+            assert!(e.message().contains(text), "{}", e.message());
+            assert!(e.message().contains("smtp.example:587"));
+        }
+    }
+
+    #[test]
+    fn other_failures() {
+        let io = |kind| SmtpError {
+            stage: Stage::EndOfMessage,
+            failure: Failure::Io(std::io::Error::from(kind)),
+        };
+        let e = smtp_failure(io(std::io::ErrorKind::UnexpectedEof), "s:1");
+        assert_eq!(e.exit_code(), 75);
+        assert!(e.message().contains("closed"), "{}", e.message());
+        let e = smtp_failure(io(std::io::ErrorKind::TimedOut), "s:1");
+        assert!(e.message().contains("timed out"));
+        let e = smtp_failure(
+            SmtpError {
+                stage: Stage::StartTls,
+                failure: Failure::NoStartTls,
+            },
+            "s:1",
+        );
+        assert_eq!(e.exit_code(), 76);
+        assert!(e.message().contains("no credential was sent"));
+        let e = smtp_failure(
+            SmtpError {
+                stage: Stage::StartTls,
+                failure: Failure::BufferedAfterStartTls,
+            },
+            "s:1",
+        );
+        assert_eq!(e.exit_code(), 76);
+        let e = smtp_failure(
+            SmtpError {
+                stage: Stage::Auth,
+                failure: Failure::NoXoauth2(vec!["PLAIN".into()]),
+            },
+            "s:1",
+        );
+        assert_eq!(e.exit_code(), 78);
+        assert!(e.message().contains("PLAIN"));
+        let challenge = SmtpError {
+            stage: Stage::Auth,
+            failure: Failure::AuthChallenge {
+                challenge: "{\"status\":\"invalid_token\"}".into(),
+                reply: reply(535, "5.7.8 Authentication failed"),
+            },
+        };
+        assert!(token_rejected(&challenge));
+        let e = smtp_failure(challenge, "s:1");
+        assert_eq!(e.exit_code(), 77);
+        assert!(e.message().contains("invalid_token"));
+    }
+
+    #[test]
+    fn policy_refusals_do_not_renew_the_token() {
+        let auth = |code, text: &str| SmtpError {
+            stage: Stage::Auth,
+            failure: Failure::Reply(reply(code, text)),
+        };
+        assert!(token_rejected(&auth(
+            535,
+            "5.7.3 Authentication unsuccessful"
+        )));
+        assert!(!token_rejected(&auth(
+            535,
+            "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant."
+        )));
+        assert!(!token_rejected(&auth(454, "4.7.0 later")));
+    }
+
+    #[test]
+    fn every_recipient_refused() {
+        let refused = |code, text: &str| RecipientReply {
+            recipient: "a@x".into(),
+            reply: reply(code, text),
+        };
+        let e = smtp_failure(
+            SmtpError {
+                stage: Stage::RcptTo,
+                failure: Failure::NoRecipients(vec![refused(550, "5.1.1 unknown")]),
+            },
+            "s:1",
+        );
+        assert_eq!(e.exit_code(), 67);
+        assert!(e.message().contains("<a@x>: 550 5.1.1 unknown"));
+        let e = smtp_failure(
+            SmtpError {
+                stage: Stage::RcptTo,
+                failure: Failure::NoRecipients(vec![refused(550, "no"), refused(451, "later")]),
+            },
+            "s:1",
+        );
+        assert_eq!(e.exit_code(), 75);
+    }
+}

@@ -1,0 +1,223 @@
+//! SMTP commands as values whose encoding is their wire bytes.
+//!
+//! Every command knows two renderings: [`Command::encode`], the exact bytes
+//! sent, and [`Command::transcript`], what `-v` shows, in which AUTH
+//! payloads are `<redacted>`. Arguments are checked by the callers (see
+//! `address`); encoding never adds a line break of its own except the
+//! final CRLF.
+
+use base64::Engine as _;
+
+use crate::secret::Secret;
+
+/// Longest AUTH line that carries its initial response (RFC 4954 §4: 12,288
+/// octets "is considered sufficient"); longer ones use the two-step form.
+pub const MAX_AUTH_LINE: usize = 12_288;
+
+/// A client command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// `EHLO name`.
+    Ehlo(&'a str),
+    /// `STARTTLS`.
+    StartTls,
+    /// `AUTH XOAUTH2` with or without the initial response on the line.
+    AuthXoauth2(Option<&'a Secret>),
+    /// A SASL response line (base64), or the empty line after an error challenge.
+    AuthResponse(Option<&'a Secret>),
+    /// `MAIL FROM:<sender> params…`.
+    MailFrom {
+        /// Envelope sender (may be empty: the null sender).
+        sender: &'a str,
+        /// ESMTP parameters (`SIZE=…`, `BODY=8BITMIME`, `RET=…`).
+        params: &'a [String],
+    },
+    /// `RCPT TO:<recipient> params…`.
+    RcptTo {
+        /// Recipient address.
+        recipient: &'a str,
+        /// ESMTP parameters (`NOTIFY=…`).
+        params: &'a [String],
+    },
+    /// `DATA`.
+    Data,
+    /// `RSET`.
+    Rset,
+    /// `NOOP`.
+    Noop,
+    /// `QUIT`.
+    Quit,
+}
+
+impl Command<'_> {
+    /// Appends the wire bytes, CRLF included, to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Command::Ehlo(name) => push(out, &["EHLO ", name]),
+            Command::StartTls => out.extend_from_slice(b"STARTTLS"),
+            Command::AuthXoauth2(None) => out.extend_from_slice(b"AUTH XOAUTH2"),
+            Command::AuthXoauth2(Some(ir)) => push(out, &["AUTH XOAUTH2 ", ir.expose()]),
+            Command::AuthResponse(None) => {}
+            Command::AuthResponse(Some(r)) => out.extend_from_slice(r.expose().as_bytes()),
+            Command::MailFrom { sender, params } => {
+                push(out, &["MAIL FROM:<", sender, ">"]);
+                push_params(out, params);
+            }
+            Command::RcptTo { recipient, params } => {
+                push(out, &["RCPT TO:<", recipient, ">"]);
+                push_params(out, params);
+            }
+            Command::Data => out.extend_from_slice(b"DATA"),
+            Command::Rset => out.extend_from_slice(b"RSET"),
+            Command::Noop => out.extend_from_slice(b"NOOP"),
+            Command::Quit => out.extend_from_slice(b"QUIT"),
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// The line as `-v` shows it: credentials replaced by `<redacted>`.
+    pub fn transcript(&self) -> String {
+        match self {
+            Command::AuthXoauth2(Some(_)) => "AUTH XOAUTH2 <redacted>".into(),
+            Command::AuthResponse(Some(_)) => "<redacted>".into(),
+            Command::AuthResponse(None) => String::new(),
+            _ => {
+                let mut bytes = Vec::new();
+                self.encode(&mut bytes);
+                String::from_utf8_lossy(&bytes).trim_end().to_string()
+            }
+        }
+    }
+
+    /// The command verb, for error messages ("RCPT TO", "DATA").
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Command::Ehlo(_) => "EHLO",
+            Command::StartTls => "STARTTLS",
+            Command::AuthXoauth2(_) | Command::AuthResponse(_) => "AUTH",
+            Command::MailFrom { .. } => "MAIL FROM",
+            Command::RcptTo { .. } => "RCPT TO",
+            Command::Data => "DATA",
+            Command::Rset => "RSET",
+            Command::Noop => "NOOP",
+            Command::Quit => "QUIT",
+        }
+    }
+}
+
+fn push(out: &mut Vec<u8>, parts: &[&str]) {
+    for part in parts {
+        out.extend_from_slice(part.as_bytes());
+    }
+}
+
+fn push_params(out: &mut Vec<u8>, params: &[String]) {
+    for p in params {
+        out.push(b' ');
+        out.extend_from_slice(p.as_bytes());
+    }
+}
+
+/// The XOAUTH2 initial client response:
+/// `base64("user=" user "\x01auth=Bearer " token "\x01\x01")`.
+pub fn xoauth2_response(user: &str, token: &Secret) -> Secret {
+    let raw = Secret::new(format!(
+        "user={user}\x01auth=Bearer {}\x01\x01",
+        token.expose()
+    ));
+    Secret::new(base64::engine::general_purpose::STANDARD.encode(raw.expose()))
+}
+
+/// Whether `AUTH XOAUTH2 <response>` fits in one command line.
+pub fn fits_on_auth_line(response: &Secret) -> bool {
+    "AUTH XOAUTH2 ".len() + response.expose().len() + 2 <= MAX_AUTH_LINE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(c: Command) -> String {
+        let mut out = Vec::new();
+        c.encode(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn wire_format() {
+        let params = vec!["SIZE=1024".to_string(), "BODY=8BITMIME".to_string()];
+        let none: Vec<String> = Vec::new();
+        let notify = vec!["NOTIFY=SUCCESS,FAILURE".to_string()];
+        let secret = Secret::new("dG9rZW4=");
+        let table = [
+            (Command::Ehlo("host.example"), "EHLO host.example\r\n"),
+            (Command::StartTls, "STARTTLS\r\n"),
+            (Command::AuthXoauth2(None), "AUTH XOAUTH2\r\n"),
+            (
+                Command::AuthXoauth2(Some(&secret)),
+                "AUTH XOAUTH2 dG9rZW4=\r\n",
+            ),
+            (Command::AuthResponse(Some(&secret)), "dG9rZW4=\r\n"),
+            (Command::AuthResponse(None), "\r\n"),
+            (
+                Command::MailFrom {
+                    sender: "a@x",
+                    params: &params,
+                },
+                "MAIL FROM:<a@x> SIZE=1024 BODY=8BITMIME\r\n",
+            ),
+            (
+                Command::MailFrom {
+                    sender: "",
+                    params: &none,
+                },
+                "MAIL FROM:<>\r\n",
+            ),
+            (
+                Command::RcptTo {
+                    recipient: "b@y",
+                    params: &notify,
+                },
+                "RCPT TO:<b@y> NOTIFY=SUCCESS,FAILURE\r\n",
+            ),
+            (Command::Data, "DATA\r\n"),
+            (Command::Rset, "RSET\r\n"),
+            (Command::Noop, "NOOP\r\n"),
+            (Command::Quit, "QUIT\r\n"),
+        ];
+        for (command, want) in table {
+            assert_eq!(wire(command), want);
+        }
+    }
+
+    #[test]
+    fn transcript_redacts_credentials() {
+        let secret = Secret::new("dG9rZW4=");
+        assert_eq!(
+            Command::AuthXoauth2(Some(&secret)).transcript(),
+            "AUTH XOAUTH2 <redacted>"
+        );
+        assert_eq!(
+            Command::AuthResponse(Some(&secret)).transcript(),
+            "<redacted>"
+        );
+        assert_eq!(Command::Ehlo("h").transcript(), "EHLO h");
+        assert_eq!(Command::Data.verb(), "DATA");
+    }
+
+    #[test]
+    fn xoauth2_encoding() {
+        let token = Secret::new("ya29.token");
+        let r = xoauth2_response("alerts@contoso.com", &token);
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(r.expose())
+            .unwrap();
+        assert_eq!(
+            decoded,
+            b"user=alerts@contoso.com\x01auth=Bearer ya29.token\x01\x01"
+        );
+        assert!(fits_on_auth_line(&r));
+        let long = xoauth2_response("a@b", &Secret::new("x".repeat(9300)));
+        assert!(!fits_on_auth_line(&long));
+    }
+}

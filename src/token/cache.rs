@@ -1,0 +1,257 @@
+//! The on-disk token cache: one small file per (token URL, tenant, client,
+//! scope), written atomically, never world-readable.
+//!
+//! A cache file is untrusted input when read back: anything that is not
+//! exactly the format written here, or whose key line belongs to another
+//! configuration, is ignored (and later replaced), never fatal. Writes go to
+//! a temporary file in the same directory, are flushed to disk and renamed
+//! into place, so a reader sees the old file or the new one, never half of
+//! one. An exclusive lock on a separate lock file serialises check-and-fetch
+//! so that many processes with a cold cache make one token request.
+
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::secret::Secret;
+
+/// First line of every cache file; a change of format changes the version.
+const MAGIC: &str = "oauth2-sendmail-token 1";
+/// Cache files are small; anything larger is not ours.
+const MAX_FILE: u64 = 64 * 1024;
+/// The mode of cache files: shared with the group only where the directory
+/// is set-group-ID (the packaged `root:oauth2-sendmail 2770` layout, whose
+/// group is exactly the processes allowed to use the token); otherwise the
+/// owner's alone, since a user's primary group may be shared with others.
+fn file_mode(dir: &Path) -> u32 {
+    let setgid = fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o2000 != 0);
+    if setgid { 0o660 } else { 0o600 }
+}
+
+/// A cached token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The access token.
+    pub token: Secret,
+    /// When it was obtained (Unix seconds).
+    pub obtained_at: u64,
+    /// When it stops being valid (Unix seconds).
+    pub expires_at: u64,
+}
+
+/// The identity of a cache entry: SHA-256 over what selects a token.
+pub fn key(url: &str, tenant: &str, client_id: &str, scope: &str) -> String {
+    let mut material = Vec::new();
+    for part in [url, tenant, client_id, scope] {
+        material.extend_from_slice(part.as_bytes());
+        material.push(0);
+    }
+    hex(&openssl::sha::sha256(&material))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The file holding the token for `key`, and its lock file.
+pub fn paths(dir: &Path, key: &str) -> (PathBuf, PathBuf) {
+    let stem = format!("token-{}", &key[..32.min(key.len())]);
+    (dir.join(&stem), dir.join(format!("{stem}.lock")))
+}
+
+/// The file's text for `entry` under `key`.
+pub fn format(key: &str, entry: &Entry) -> String {
+    format!(
+        "{MAGIC}\nkey {key}\nobtained {}\nexpires {}\ntoken {}\n",
+        entry.obtained_at,
+        entry.expires_at,
+        entry.token.expose()
+    )
+}
+
+/// Reads a cache file's text; `None` unless it is exactly our format for `key`.
+pub fn parse(text: &str, key: &str) -> Option<Entry> {
+    let mut lines = text.strip_suffix('\n')?.split('\n');
+    if lines.next()? != MAGIC {
+        return None;
+    }
+    let mut field = |name: &str| lines.next()?.strip_prefix(name)?.strip_prefix(' ');
+    if field("key")? != key {
+        return None;
+    }
+    let obtained_at = field("obtained")?.parse().ok()?;
+    let expires_at: u64 = field("expires")?.parse().ok()?;
+    let token = field("token")?;
+    let token_ok = !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic());
+    if !token_ok || expires_at <= obtained_at || lines.next().is_some() {
+        return None;
+    }
+    Some(Entry {
+        token: Secret::new(token),
+        obtained_at,
+        expires_at,
+    })
+}
+
+/// Reads the cache file at `path`; any problem means "no usable entry".
+pub fn read(path: &Path, key: &str) -> Option<Entry> {
+    let file = File::open(path).ok()?;
+    let mut text = String::new();
+    file.take(MAX_FILE).read_to_string(&mut text).ok()?;
+    parse(&text, key)
+}
+
+/// Writes `entry` to `path` atomically (mode 0660 or 0600, see [`file_mode`]).
+///
+/// # Errors
+/// The I/O error; the caller decides whether that matters.
+pub fn write(path: &Path, key: &str, entry: &Entry) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("token");
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        // The mode given at creation is filtered by the umask; set the exact bits.
+        file.set_permissions(Permissions::from_mode(file_mode(dir)))?;
+        file.write_all(format(key, entry).as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&temporary, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    result
+}
+
+/// Removes the entry at `path` (a token the server rejected).
+pub fn remove(path: &Path) {
+    let _ = fs::remove_file(path);
+}
+
+/// An exclusive lock on a cache entry, released when dropped.
+pub struct Lock(File);
+
+impl Lock {
+    /// Waits for the exclusive lock on `path`, creating the lock file.
+    ///
+    /// # Errors
+    /// The I/O error when the lock file cannot be created or locked.
+    pub fn acquire(path: &Path) -> std::io::Result<Lock> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        // Let the group share the lock file where it shares the cache.
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let _ = file.set_permissions(Permissions::from_mode(file_mode(dir)));
+        file.lock()?;
+        Ok(Lock(file))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn entry() -> Entry {
+        Entry {
+            token: Secret::new("eyJ0eXAi.eyJhdWQi.c2ln"),
+            obtained_at: 1_000,
+            expires_at: 4_599,
+        }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("o2s-cache-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn round_trip() {
+        let k = key("https://x/t/token", "t", "c", "s");
+        assert_eq!(k.len(), 64);
+        assert_eq!(parse(&format(&k, &entry()), &k), Some(entry()));
+    }
+
+    #[test]
+    fn keys_differ_per_configuration() {
+        let base = key("u", "t", "c", "s");
+        assert_ne!(base, key("u", "t", "c", "s2"));
+        assert_ne!(base, key("u", "t", "c2", "s"));
+        assert_ne!(key("ab", "c", "d", "e"), key("a", "bc", "d", "e"));
+    }
+
+    #[test]
+    fn anything_else_is_ignored() {
+        let k = key("u", "t", "c", "s");
+        let good = format(&k, &entry());
+        let mut bad: Vec<String> = vec![
+            String::new(),
+            "garbage".into(),
+            good.replace(MAGIC, "oauth2-sendmail-token 0"),
+            good.replace(&k, &key("u", "t", "c", "other")),
+            good.replace("expires 4599", "expires 999"),
+            good.replace("expires 4599", "expires soon"),
+            good.replace("token eyJ", "token  eyJ"),
+            good.replace("token eyJ0eXAi.eyJhdWQi.c2ln", "token "),
+            format!("{good}extra\n"),
+            good.trim_end().to_string(),
+        ];
+        // Every truncation of a good file.
+        bad.extend((0..good.len()).map(|n| good[..n].to_string()));
+        for text in bad {
+            assert_eq!(parse(&text, &k), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn write_is_atomic_and_private() {
+        let dir = temp_dir("write");
+        let k = key("u", "t", "c", "s");
+        let (file, _) = paths(&dir, &k);
+        write(&file, &k, &entry()).unwrap();
+        assert_eq!(read(&file, &k), Some(entry()));
+        let mode = fs::metadata(&file).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o600, "mode {mode:o}");
+        // In a set-group-ID directory the group shares the file.
+        fs::set_permissions(&dir, Permissions::from_mode(0o2770)).unwrap();
+        write(&file, &k, &entry()).unwrap();
+        let mode = fs::metadata(&file).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o660, "mode {mode:o}");
+        // No temporary file is left behind.
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        remove(&file);
+        assert_eq!(read(&file, &k), None);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lock_excludes_a_second_holder() {
+        let dir = temp_dir("lock");
+        let (_, lock_path) = paths(&dir, &key("u", "t", "c", "s"));
+        let held = Lock::acquire(&lock_path).unwrap();
+        let other = File::open(&lock_path).unwrap();
+        assert!(other.try_lock().is_err(), "second lock must wait");
+        drop(held);
+        assert!(other.try_lock().is_ok());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,200 @@
+//! Access tokens: from the cache while they are good, else from Entra.
+//!
+//! [`TokenSource::get`] returns a cached token that stays valid for more
+//! than `token.grace`, or fetches one with the client-credentials flow.
+//! Fetching happens under an exclusive lock on the cache entry, and the
+//! cache is read again once the lock is held: of many processes that start
+//! with a cold cache, one asks Entra and the others read its answer.
+//! [`TokenSource::renew`] replaces a token the SMTP server rejected.
+//! An unwritable cache never stops a message: it only costs a token request
+//! per message, and is reported as a warning.
+
+pub mod cache;
+pub mod claims;
+pub mod request;
+
+use std::fs::DirBuilder;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+
+use crate::clock;
+use crate::config::{Config, Credential};
+use crate::error::{Error, Result, io_reason};
+use crate::secret::Secret;
+use crate::transcript::Transcript;
+use request::{ClientAuth, Endpoint};
+
+/// An access token and where it came from.
+#[derive(Debug)]
+pub struct Token {
+    /// The bearer token.
+    pub access: Secret,
+    /// When it expires (Unix seconds).
+    pub expires_at: u64,
+    /// Whether it was read from the cache (a rejected cached token is
+    /// worth one fresh attempt; a rejected fresh one is a configuration problem).
+    pub from_cache: bool,
+}
+
+/// Where tokens come from for one configuration.
+pub struct TokenSource<'a> {
+    config: &'a Config,
+    key: String,
+    file: PathBuf,
+    lock_file: PathBuf,
+    /// Problems worth logging that did not stop the token (cache unwritable…).
+    pub warnings: Vec<String>,
+    /// How many token requests this process made.
+    pub requests: u32,
+}
+
+impl<'a> TokenSource<'a> {
+    /// The token source for `config`.
+    pub fn new(config: &'a Config) -> Self {
+        let t = &config.token;
+        let key = cache::key(&t.url, &config.tenant, &config.client_id, &t.scope);
+        let (file, lock_file) = cache::paths(&t.cache_dir, &key);
+        TokenSource {
+            config,
+            key,
+            file,
+            lock_file,
+            warnings: Vec::new(),
+            requests: 0,
+        }
+    }
+
+    fn usable(&self, entry: &cache::Entry, now: u64) -> bool {
+        entry.expires_at > now + self.config.token.grace.as_secs()
+    }
+
+    /// A token valid for longer than `token.grace`.
+    ///
+    /// # Errors
+    /// What the token request failed with (see [`request::interpret`]).
+    pub fn get(&mut self, transcript: &mut Transcript) -> Result<Token> {
+        if let Some(entry) =
+            cache::read(&self.file, &self.key).filter(|e| self.usable(e, clock::now()))
+        {
+            transcript.note(&format!(
+                "token: cached, valid for {} more seconds",
+                entry.expires_at.saturating_sub(clock::now())
+            ));
+            return Ok(Token {
+                access: entry.token,
+                expires_at: entry.expires_at,
+                from_cache: true,
+            });
+        }
+        self.fetch(None, transcript)
+    }
+
+    /// A fresh token to replace `rejected`, which the server refused.
+    ///
+    /// # Errors
+    /// As [`TokenSource::get`].
+    pub fn renew(&mut self, rejected: &Token, transcript: &mut Transcript) -> Result<Token> {
+        transcript.note("token: the server refused the cached token; fetching a new one");
+        self.fetch(Some(&rejected.access), transcript)
+    }
+
+    /// Drops the cached token (the server rejected it).
+    pub fn forget(&self) {
+        cache::remove(&self.file);
+    }
+
+    /// Fetches under the lock, unless another process did while we waited.
+    fn fetch(&mut self, rejected: Option<&Secret>, transcript: &mut Transcript) -> Result<Token> {
+        let _lock = match self
+            .prepare_cache_dir()
+            .and_then(|()| cache::Lock::acquire(&self.lock_file))
+        {
+            Ok(lock) => Some(lock),
+            Err(e) => {
+                self.warnings.push(format!(
+                    "token cache {} is not usable ({}); fetching without it",
+                    self.config.token.cache_dir.display(),
+                    io_reason(&e)
+                ));
+                None
+            }
+        };
+        let now = clock::now();
+        if let Some(entry) = cache::read(&self.file, &self.key)
+            .filter(|e| self.usable(e, now) && Some(&e.token) != rejected)
+        {
+            transcript.note("token: another process has just fetched one; using it");
+            return Ok(Token {
+                access: entry.token,
+                expires_at: entry.expires_at,
+                from_cache: true,
+            });
+        }
+        let granted = self.request(transcript)?;
+        let lifetime_end = now + granted.expires_in;
+        // Never trust the cache past the token's own expiry claim.
+        let expires_at = claims::peek(granted.access_token.expose())
+            .and_then(|c| c.exp)
+            .map_or(lifetime_end, |exp| exp.min(lifetime_end));
+        let entry = cache::Entry {
+            token: granted.access_token,
+            obtained_at: now,
+            expires_at,
+        };
+        if let Err(e) = cache::write(&self.file, &self.key, &entry) {
+            self.warnings.push(format!(
+                "cannot write token cache {}: {}",
+                self.file.display(),
+                io_reason(&e)
+            ));
+        }
+        Ok(Token {
+            access: entry.token,
+            expires_at: entry.expires_at,
+            from_cache: false,
+        })
+    }
+
+    fn prepare_cache_dir(&self) -> std::io::Result<()> {
+        let dir = &self.config.token.cache_dir;
+        if dir.is_dir() {
+            return Ok(());
+        }
+        DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    }
+
+    /// One request to the token endpoint.
+    fn request(&mut self, transcript: &mut Transcript) -> Result<request::Granted> {
+        let config = self.config;
+        let auth = match &config.credential {
+            Credential::Certificate { .. } => {
+                return Err(Error::config(
+                    "certificate credentials (certificate_file, private_key_file) are not supported yet; use client_secret_file",
+                ));
+            }
+            _ => ClientAuth::Secret(config.client_secret()?),
+        };
+        let endpoint = Endpoint {
+            url: &config.token.url,
+            ca_file: config.ca_file.as_deref(),
+            proxy: config.token.proxy.as_deref(),
+            timeout: config.token.timeout,
+        };
+        transcript.note(&format!(
+            "token: POST {} grant_type=client_credentials client_id={} scope={} client_secret=<redacted>",
+            endpoint.url, config.client_id, config.token.scope
+        ));
+        self.requests += 1;
+        let fields = request::form(&config.client_id, &config.token.scope, &auth);
+        let (status, body) = request::post(&endpoint, &fields)?;
+        let result = request::interpret(status, &body);
+        match &result {
+            Ok(g) => transcript.note(&format!(
+                "token: HTTP {status}, expires_in {} s, access_token=<redacted>",
+                g.expires_in
+            )),
+            Err(e) => transcript.note(&format!("token: HTTP {status}: {}", e.message())),
+        }
+        result
+    }
+}
