@@ -134,6 +134,8 @@ pub struct Config {
     pub ca_file: Option<PathBuf>,
     /// Name used in EHLO, Message-ID and "via" (default: the system's).
     pub hostname: Option<String>,
+    /// The syslog socket (`/dev/log`); `None` when logging is off.
+    pub syslog_socket: Option<PathBuf>,
     /// `[smtp]`.
     pub smtp: SmtpConfig,
     /// `[token]`.
@@ -213,6 +215,7 @@ struct RawConfig {
     from_name: S<String>,
     ca_file: S<String>,
     hostname: S<String>,
+    syslog_socket: S<String>,
     #[serde(default)]
     smtp: RawSmtp,
     #[serde(default)]
@@ -368,6 +371,14 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config> {
         }
     }
 
+    // An empty value turns syslog off (containers without a syslog daemon).
+    let syslog_socket = match &raw.syslog_socket {
+        None => Some(PathBuf::from("/dev/log")),
+        Some(p) if p.get_ref().trim().is_empty() => None,
+        Some(_) => v
+            .string(&raw.syslog_socket, "syslog_socket")?
+            .map(PathBuf::from),
+    };
     let smtp = smtp_section(&raw.smtp, &v)?;
     let token = token_section(&raw.token, &v, &tenant_value)?;
     let queue = match v.string(&raw.queue.dir, "queue.dir")? {
@@ -394,6 +405,7 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config> {
         from_name,
         ca_file,
         hostname,
+        syslog_socket,
         smtp,
         token,
         queue,

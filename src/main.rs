@@ -39,14 +39,13 @@ fn main() -> ExitCode {
         Ok(invocation) => invocation,
         Err(e) => return fail(&e),
     };
-    let mut syslog = Syslog::connect();
-    match dispatch(&invocation, &mut syslog) {
+    match dispatch(&invocation) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
 }
 
-fn dispatch(invocation: &Invocation, syslog: &mut Syslog) -> Result<()> {
+fn dispatch(invocation: &Invocation) -> Result<()> {
     match invocation.mode {
         Mode::Help => {
             print!("{}", cli::help_text());
@@ -57,8 +56,9 @@ fn dispatch(invocation: &Invocation, syslog: &mut Syslog) -> Result<()> {
             Ok(())
         }
         Mode::Send => {
-            let config = load_config(invocation, syslog)?;
-            run::send(invocation, &config, syslog)
+            let config = load_config(invocation)?;
+            let mut syslog = syslog_for(&config);
+            run::send(invocation, &config, &mut syslog)
         }
         Mode::SmtpSession
         | Mode::ListQueue
@@ -73,21 +73,27 @@ fn dispatch(invocation: &Invocation, syslog: &mut Syslog) -> Result<()> {
 }
 
 /// Loads the configuration; a broken one is logged too, since it stops all mail.
-fn load_config(invocation: &Invocation, syslog: &mut Syslog) -> Result<config::Config> {
+fn load_config(invocation: &Invocation) -> Result<config::Config> {
     let path = invocation
         .config_path
         .as_deref()
         .unwrap_or(Path::new(config::DEFAULT_PATH));
     config::load(path).inspect_err(|e| {
-        syslog.log(
-            Level::Error,
-            &format!(
-                "outcome=failed exit={} error=\"{}\"",
-                e.kind().exit_name(),
-                e.message().replace('"', "'")
-            ),
+        let line = format!(
+            "outcome=failed exit={} error=\"{}\"",
+            e.kind().exit_name(),
+            e.message().replace('"', "'")
         );
+        Syslog::connect(Path::new("/dev/log")).log(Level::Error, &line);
     })
+}
+
+/// The syslog connection the configuration asks for.
+fn syslog_for(config: &config::Config) -> Syslog {
+    match &config.syslog_socket {
+        Some(path) => Syslog::connect(path),
+        None => Syslog::none(),
+    }
 }
 
 /// Prints the one stderr line and picks the exit code.

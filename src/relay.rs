@@ -17,7 +17,7 @@ use crate::net::{self, Stream};
 use crate::smtp::capabilities::Capabilities;
 use crate::smtp::reply::Reply;
 use crate::smtp::session::{Envelope, Failure, Receipt, RecipientReply, Session, SmtpError, Stage};
-use crate::token::TokenSource;
+use crate::token::{Token, TokenSource, claims};
 use crate::transcript::Transcript;
 
 /// A connected, authenticated session.
@@ -43,44 +43,26 @@ impl Relay {
         let token = tokens.get(&mut transcript)?;
         let server = format!("{}:{}", config.smtp.host, config.smtp.port);
         let (mut session, caps) = connect(config, helo, transcript)?;
-        match session.auth_xoauth2(&caps, &config.user, &token.access) {
-            Ok(_) => {
-                return Ok(Relay {
-                    session,
-                    caps,
-                    server,
-                });
+        let (session, caps) = match session.auth_xoauth2(&caps, &config.user, &token.access) {
+            Ok(_) => (session, caps),
+            Err(e) if token.from_cache && token_rejected(&e) => {
+                // A cached token can be revoked before it expires: a fresh one may cure that.
+                let fresh = tokens.renew(&token, session.transcript())?;
+                let retry = Retry {
+                    config,
+                    helo,
+                    server: &server,
+                    token: &fresh,
+                };
+                retry.authenticate(tokens, session, caps)?
             }
-            Err(e) if !(token.from_cache && token_rejected(&e)) => {
-                return Err(refused(tokens, e, &server));
-            }
-            Err(_) => {}
-        }
-        // A cached token can be revoked before it expires: one fresh token may cure that.
-        let fresh = tokens.renew(&token, session.transcript())?;
-        let (mut session, caps) = match session.auth_xoauth2(&caps, &config.user, &fresh.access) {
-            Ok(_) => {
-                return Ok(Relay {
-                    session,
-                    caps,
-                    server,
-                });
-            }
-            // Some servers hang up after a failed AUTH: then use a new connection.
-            Err(SmtpError {
-                failure: Failure::Io(_),
-                ..
-            }) => connect(config, helo, session.into_parts().1)?,
-            Err(e) => return Err(refused(tokens, e, &server)),
+            Err(e) => return Err(refused(config, tokens, &token, e, &server)),
         };
-        match session.auth_xoauth2(&caps, &config.user, &fresh.access) {
-            Ok(_) => Ok(Relay {
-                session,
-                caps,
-                server,
-            }),
-            Err(e) => Err(refused(tokens, e, &server)),
-        }
+        Ok(Relay {
+            session,
+            caps,
+            server,
+        })
     }
 
     /// Sends one message to the envelope's recipients.
@@ -117,6 +99,40 @@ impl Relay {
     /// Says QUIT without waiting and closes the connection.
     pub fn close(self) {
         drop(self.session.quit());
+    }
+}
+
+/// The one retry after the server rejected a cached token.
+struct Retry<'a> {
+    config: &'a Config,
+    helo: &'a str,
+    server: &'a str,
+    token: &'a Token,
+}
+
+impl Retry<'_> {
+    /// AUTH with the fresh token on the same session, or on a new one if
+    /// the server hung up after the failed AUTH (some do).
+    fn authenticate(
+        &self,
+        tokens: &TokenSource,
+        mut session: Session<Stream>,
+        caps: Capabilities,
+    ) -> Result<(Session<Stream>, Capabilities)> {
+        let user = &self.config.user;
+        match session.auth_xoauth2(&caps, user, &self.token.access) {
+            Ok(_) => return Ok((session, caps)),
+            Err(SmtpError {
+                failure: Failure::Io(_),
+                ..
+            }) => {}
+            Err(e) => return Err(refused(self.config, tokens, self.token, e, self.server)),
+        }
+        let (mut session, caps) = connect(self.config, self.helo, session.into_parts().1)?;
+        match session.auth_xoauth2(&caps, user, &self.token.access) {
+            Ok(_) => Ok((session, caps)),
+            Err(e) => Err(refused(self.config, tokens, self.token, e, self.server)),
+        }
     }
 }
 
@@ -176,13 +192,27 @@ fn token_rejected(e: &SmtpError) -> bool {
     }
 }
 
-/// The error for a failed login; a token the server rejected is not kept
-/// for the next message.
-fn refused(tokens: &TokenSource, e: SmtpError, server: &str) -> Error {
-    if token_rejected(&e) {
-        tokens.forget();
+/// The error for a failed login. A token the server rejected is not kept
+/// for the next message, and its claims may say why it was refused (no
+/// SMTP.SendAsApp role, wrong audience), which beats any generic hint.
+fn refused(
+    config: &Config,
+    tokens: &TokenSource,
+    token: &Token,
+    e: SmtpError,
+    server: &str,
+) -> Error {
+    if !token_rejected(&e) {
+        return smtp_failure(e, server);
     }
-    smtp_failure(e, server)
+    tokens.forget();
+    let diagnosis =
+        claims::peek(token.access.expose()).and_then(|c| claims::diagnose(&c, &config.client_id));
+    let error = smtp_failure(e, server);
+    match diagnosis {
+        Some(fix) => error.with_hint(fix).with_cause("token-claims"),
+        None => error,
+    }
 }
 
 /// The error for a protocol failure with `server` (`host:port`).

@@ -53,6 +53,52 @@ pub fn peek(token: &str) -> Option<Claims> {
     })
 }
 
+/// The Exchange Online resource, as app-only tokens name their audience.
+const EXCHANGE_AUDIENCES: &[&str] = &[
+    "https://outlook.office365.com",
+    "https://outlook.office.com",
+    "00000002-0000-0ff1-ce00-000000000000",
+    "https://outlook.office365.us",
+    "https://outlook-dod.office365.us",
+    "https://partner.outlook.cn",
+];
+
+/// Why a token that Entra issued may still be refused by Exchange, from
+/// its claims: the first problem found, as a fix for the administrator.
+pub fn diagnose(claims: &Claims, client_id: &str) -> Option<String> {
+    if let Some(aud) = &claims.aud {
+        let aud = aud.trim_end_matches('/');
+        if !EXCHANGE_AUDIENCES
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(aud))
+        {
+            return Some(format!(
+                "the token is for {aud}, not Exchange Online: token.scope must be https://outlook.office365.com/.default"
+            ));
+        }
+    }
+    if claims.scp.is_some() {
+        return Some("the token is a delegated (user) token; oauth2-sendmail needs an app-only token from the client-credentials flow".into());
+    }
+    if let Some(appid) = &claims.appid {
+        if !appid.eq_ignore_ascii_case(client_id) {
+            return Some(format!(
+                "the token belongs to application {appid}, not client_id {client_id}"
+            ));
+        }
+    }
+    let has_role = claims
+        .roles
+        .as_ref()
+        .is_some_and(|r| r.iter().any(|role| role == "SMTP.SendAsApp"));
+    if !has_role {
+        return Some(
+            "the token carries no SMTP.SendAsApp role: in Entra admin center > App registrations > your app > API permissions, add Office 365 Exchange Online > Application permissions > SMTP.SendAsApp and grant admin consent (with RBAC for Applications instead, check New-ManagementRoleAssignment -Role 'Application SMTP.SendAsApp')".into(),
+        );
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +121,58 @@ mod tests {
             (Some("t"), Some("a"), Some(1_700_000_000))
         );
         assert_eq!(c.scp, None);
+    }
+
+    #[test]
+    fn diagnosis_names_the_first_problem() {
+        let good = Claims {
+            aud: Some("https://outlook.office365.com".into()),
+            roles: Some(vec!["SMTP.SendAsApp".into()]),
+            appid: Some("c1".into()),
+            ..Claims::default()
+        };
+        assert_eq!(diagnose(&good, "C1"), None);
+        let table: Vec<(Claims, &str)> = vec![
+            (
+                Claims {
+                    aud: Some("https://graph.microsoft.com".into()),
+                    ..good.clone()
+                },
+                "token.scope",
+            ),
+            (
+                Claims {
+                    scp: Some("SMTP.Send".into()),
+                    ..good.clone()
+                },
+                "delegated",
+            ),
+            (
+                Claims {
+                    appid: Some("other".into()),
+                    ..good.clone()
+                },
+                "not client_id",
+            ),
+            (
+                Claims {
+                    roles: None,
+                    ..good.clone()
+                },
+                "SMTP.SendAsApp",
+            ),
+            (
+                Claims {
+                    roles: Some(vec![]),
+                    ..good.clone()
+                },
+                "admin consent",
+            ),
+        ];
+        for (claims, want) in table {
+            let got = diagnose(&claims, "c1").unwrap();
+            assert!(got.contains(want), "{got}");
+        }
     }
 
     #[test]

@@ -1,0 +1,353 @@
+//! A scripted SMTP peer for the faults a real server will not produce on
+//! demand: a 421 greeting, a dropped connection in DATA, no STARTTLS, an
+//! XOAUTH2 error challenge, a 4xx for one recipient, an untrusted
+//! certificate, bytes injected before the TLS handshake.
+//!
+//! It answers like a small submission server, steered by [`Behaviour`],
+//! and records what the client sent (commands, bearer tokens, messages) so
+//! tests can assert, for example, that no token left the machine.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use native_tls::{Identity, TlsAcceptor};
+
+/// How the peer behaves.
+#[derive(Clone)]
+pub struct Behaviour {
+    /// The greeting line.
+    pub greeting: String,
+    /// Whether EHLO offers STARTTLS.
+    pub offer_starttls: bool,
+    /// Whether EHLO offers PIPELINING.
+    pub pipelining: bool,
+    /// Certificate and key for STARTTLS.
+    pub identity: Option<Identity>,
+    /// Replies to successive AUTH attempts (the last one repeats).
+    pub auth_replies: Vec<String>,
+    /// Answer AUTH with a 334 error challenge, then this final reply.
+    pub auth_challenge: Option<String>,
+    /// Close the connection after a failed AUTH.
+    pub hang_up_after_failed_auth: bool,
+    /// Replies for particular recipients (others get 250).
+    pub rcpt_replies: HashMap<String, String>,
+    /// Reply after the final dot.
+    pub final_reply: String,
+    /// Close the connection after this many bytes of DATA.
+    pub drop_in_data_after: Option<usize>,
+    /// Bytes sent right behind the 220 to STARTTLS, in clear text.
+    pub inject_after_starttls: Option<String>,
+}
+
+impl Behaviour {
+    /// A well-behaved server whose STARTTLS uses `identity`.
+    pub fn good(identity: Identity) -> Behaviour {
+        Behaviour {
+            greeting: "220 fake.test ESMTP ready".into(),
+            offer_starttls: true,
+            pipelining: true,
+            identity: Some(identity),
+            auth_replies: vec!["235 2.7.0 Authentication successful".into()],
+            auth_challenge: None,
+            hang_up_after_failed_auth: false,
+            rcpt_replies: HashMap::new(),
+            final_reply: "250 2.0.0 OK queued".into(),
+            drop_in_data_after: None,
+            inject_after_starttls: None,
+        }
+    }
+}
+
+/// What the client did.
+#[derive(Clone, Debug, Default)]
+pub struct Record {
+    /// Connections accepted.
+    pub connections: usize,
+    /// Every command line, AUTH payloads included (as sent).
+    pub commands: Vec<String>,
+    /// Bearer tokens found in XOAUTH2 responses.
+    pub tokens: Vec<String>,
+    /// `user=` values of XOAUTH2 responses.
+    pub users: Vec<String>,
+    /// Messages received (DATA content, dot-unstuffed, CRLF kept).
+    pub messages: Vec<Vec<u8>>,
+    /// Whether a TLS handshake completed.
+    pub tls: bool,
+}
+
+/// A running fake peer.
+pub struct FakeSmtp {
+    pub port: u16,
+    record: Arc<Mutex<Record>>,
+}
+
+impl FakeSmtp {
+    /// Listens on 127.0.0.1 and serves connections in a thread, forever.
+    pub fn start(behaviour: Behaviour) -> FakeSmtp {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let record = Arc::new(Mutex::new(Record::default()));
+        let shared = Arc::clone(&record);
+        std::thread::spawn(move || {
+            let auth_attempts = Arc::new(Mutex::new(0usize));
+            for stream in listener.incoming().flatten() {
+                shared.lock().unwrap().connections += 1;
+                let (b, r, a) = (
+                    behaviour.clone(),
+                    Arc::clone(&shared),
+                    Arc::clone(&auth_attempts),
+                );
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &b, &r, &a);
+                });
+            }
+        });
+        FakeSmtp { port, record }
+    }
+
+    /// What the client did so far.
+    pub fn record(&self) -> Record {
+        self.record.lock().unwrap().clone()
+    }
+}
+
+/// A connection before or after TLS, with its unread bytes.
+struct Conn {
+    plain: Option<TcpStream>,
+    tls: Option<native_tls::TlsStream<TcpStream>>,
+    pending: Vec<u8>,
+}
+
+impl Conn {
+    fn stream(&mut self) -> &mut dyn ReadWrite {
+        match (&mut self.tls, &mut self.plain) {
+            (Some(t), _) => t,
+            (None, Some(p)) => p,
+            _ => unreachable!(),
+        }
+    }
+
+    fn send(&mut self, text: &str) -> std::io::Result<()> {
+        self.stream().write_all(format!("{text}\r\n").as_bytes())
+    }
+
+    fn line(&mut self) -> std::io::Result<Option<String>> {
+        loop {
+            if let Some(i) = self.pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.pending.drain(..=i).collect();
+                let text = String::from_utf8_lossy(&line)
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string();
+                return Ok(Some(text));
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream().read(&mut chunk)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.pending.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+fn serve(
+    stream: TcpStream,
+    b: &Behaviour,
+    record: &Mutex<Record>,
+    auth_attempts: &Mutex<usize>,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut conn = Conn {
+        plain: Some(stream),
+        tls: None,
+        pending: Vec::new(),
+    };
+    conn.send(&b.greeting)?;
+    if !b.greeting.starts_with("220") {
+        return Ok(());
+    }
+    let mut in_data_accepted = false;
+    while let Some(line) = conn.line()? {
+        record.lock().unwrap().commands.push(line.clone());
+        let upper = line.to_ascii_uppercase();
+        let verb = upper.split_whitespace().next().unwrap_or("").to_string();
+        match verb.as_str() {
+            "EHLO" => {
+                let mut caps = vec!["250-fake.test".to_string()];
+                if b.pipelining {
+                    caps.push("250-PIPELINING".into());
+                }
+                caps.push("250-SIZE 157286400".into());
+                if b.offer_starttls && conn.tls.is_none() {
+                    caps.push("250-STARTTLS".into());
+                }
+                caps.push("250-8BITMIME".into());
+                caps.push("250 AUTH LOGIN XOAUTH2".into());
+                conn.send(&caps.join("\r\n"))?;
+            }
+            "STARTTLS" => {
+                let injected = b.inject_after_starttls.clone().unwrap_or_default();
+                conn.stream()
+                    .write_all(format!("220 2.0.0 go ahead\r\n{injected}").as_bytes())?;
+                let identity = b.identity.clone().expect("STARTTLS needs an identity");
+                let acceptor = TlsAcceptor::new(identity).unwrap();
+                let plain = conn.plain.take().unwrap();
+                match acceptor.accept(plain) {
+                    Ok(tls) => {
+                        conn.tls = Some(tls);
+                        conn.pending.clear();
+                        record.lock().unwrap().tls = true;
+                    }
+                    Err(_) => return Ok(()),
+                }
+            }
+            "AUTH" => {
+                let mut payload = line.split_whitespace().nth(2).map(str::to_string);
+                if payload.is_none() {
+                    conn.send("334 ")?;
+                    payload = conn.line()?;
+                }
+                let payload = payload.unwrap_or_default();
+                remember_xoauth2(&payload, record);
+                let attempt = {
+                    let mut a = auth_attempts.lock().unwrap();
+                    *a += 1;
+                    *a - 1
+                };
+                if let Some(final_reply) = &b.auth_challenge {
+                    let json = base64::engine::general_purpose::STANDARD
+                        .encode(r#"{"status":"invalid_token","schemes":"bearer"}"#);
+                    conn.send(&format!("334 {json}"))?;
+                    let answer = conn.line()?.unwrap_or_default();
+                    record.lock().unwrap().commands.push(answer);
+                    conn.send(final_reply)?;
+                    continue;
+                }
+                let reply = b
+                    .auth_replies
+                    .get(attempt)
+                    .or(b.auth_replies.last())
+                    .cloned()
+                    .unwrap_or_default();
+                conn.send(&reply)?;
+                if !reply.starts_with('2') && b.hang_up_after_failed_auth {
+                    return Ok(());
+                }
+            }
+            "MAIL" => conn.send("250 2.1.0 Sender OK")?,
+            "RCPT" => {
+                let rcpt = line.split(['<', '>']).nth(1).unwrap_or("").to_string();
+                let reply = b
+                    .rcpt_replies
+                    .get(&rcpt)
+                    .cloned()
+                    .unwrap_or_else(|| "250 2.1.5 Recipient OK".into());
+                in_data_accepted |= reply.starts_with('2');
+                conn.send(&reply)?;
+            }
+            "DATA" => {
+                if !in_data_accepted {
+                    conn.send("554 5.5.1 no valid recipients")?;
+                    continue;
+                }
+                conn.send("354 Start mail input; end with <CRLF>.<CRLF>")?;
+                let mut message = Vec::new();
+                loop {
+                    let Some(l) = conn.line()? else { return Ok(()) };
+                    if l == "." {
+                        break;
+                    }
+                    let l = l.strip_prefix('.').map_or(l.as_str(), |s| s);
+                    message.extend_from_slice(l.as_bytes());
+                    message.extend_from_slice(b"\r\n");
+                    if b.drop_in_data_after.is_some_and(|n| message.len() >= n) {
+                        return Ok(());
+                    }
+                }
+                record.lock().unwrap().messages.push(message);
+                conn.send(&b.final_reply)?;
+                in_data_accepted = false;
+            }
+            "RSET" | "NOOP" => conn.send("250 2.0.0 OK")?,
+            "QUIT" => {
+                conn.send("221 2.0.0 Bye")?;
+                return Ok(());
+            }
+            _ => conn.send("500 5.5.2 command not recognized")?,
+        }
+    }
+    Ok(())
+}
+
+/// Notes the user and bearer token of an XOAUTH2 response.
+fn remember_xoauth2(payload: &str, record: &Mutex<Record>) {
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(payload.trim()) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let mut r = record.lock().unwrap();
+    for part in text.split('\x01') {
+        if let Some(user) = part.strip_prefix("user=") {
+            r.users.push(user.to_string());
+        }
+        if let Some(token) = part.strip_prefix("auth=Bearer ") {
+            r.tokens.push(token.to_string());
+        }
+    }
+}
+
+/// The sandbox's server certificate (for localhost, from the test CA).
+pub fn sandbox_identity(sandbox_dir: &std::path::Path) -> Identity {
+    let cert = std::fs::read(sandbox_dir.join("server.pem")).unwrap();
+    let key = std::fs::read(sandbox_dir.join("server.key")).unwrap();
+    Identity::from_pkcs8(&cert, &key).unwrap()
+}
+
+/// A self-signed certificate for localhost that no one trusts.
+pub fn untrusted_identity() -> Identity {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::{BigNum, MsbOption};
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::extension::SubjectAlternativeName;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "localhost").unwrap();
+    let name = name.build();
+    let mut builder = X509Builder::new().unwrap();
+    builder.set_version(2).unwrap();
+    let mut serial = BigNum::new().unwrap();
+    serial.rand(64, MsbOption::MAYBE_ZERO, false).unwrap();
+    builder
+        .set_serial_number(&serial.to_asn1_integer().unwrap())
+        .unwrap();
+    builder.set_subject_name(&name).unwrap();
+    builder.set_issuer_name(&name).unwrap();
+    builder.set_pubkey(&key).unwrap();
+    builder
+        .set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    builder
+        .set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    let san = SubjectAlternativeName::new()
+        .dns("localhost")
+        .ip("127.0.0.1")
+        .build(&builder.x509v3_context(None, None))
+        .unwrap();
+    builder.append_extension(san).unwrap();
+    builder.sign(&key, MessageDigest::sha256()).unwrap();
+    let cert = builder.build().to_pem().unwrap();
+    let key = key.private_key_to_pem_pkcs8().unwrap();
+    Identity::from_pkcs8(&cert, &key).unwrap()
+}
