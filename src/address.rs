@@ -95,11 +95,6 @@ pub fn domain_of(addr: &str) -> Option<&str> {
         .filter(|d| !d.is_empty())
 }
 
-/// The local part (everything before the last `@`).
-pub fn local_part(addr: &str) -> &str {
-    addr.rsplit_once('@').map_or(addr, |(l, _)| l)
-}
-
 /// Whether the address is a bare local name (`root`, `www-data`).
 pub fn is_bare(addr: &str) -> bool {
     !addr.contains('@')
@@ -219,7 +214,6 @@ mod tests {
         assert_eq!(qualify("a@b.c", "example.com"), "a@b.c");
         assert_eq!(qualify("root", ""), "root");
         assert_eq!(domain_of("a@b.c"), Some("b.c"));
-        assert_eq!(local_part("a@b.c"), "a");
         assert!(is_bare("root") && !is_bare("a@b"));
     }
 }

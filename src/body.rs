@@ -26,9 +26,6 @@ enum LineState {
 #[derive(Debug)]
 pub struct DataEncoder {
     state: LineState,
-    /// Longest line seen, in octets without the line ending.
-    longest_line: usize,
-    current_line: usize,
 }
 
 impl Default for DataEncoder {
@@ -42,8 +39,6 @@ impl DataEncoder {
     pub fn new() -> Self {
         DataEncoder {
             state: LineState::Start,
-            longest_line: 0,
-            current_line: 0,
         }
     }
 
@@ -70,12 +65,10 @@ impl DataEncoder {
                         .position(|&b| b == b'\n' || b == b'\r')
                         .unwrap_or(rest.len());
                     out.extend_from_slice(&rest[..end]);
-                    self.current_line += end;
                     if end == rest.len() {
                         return;
                     }
                     out.extend_from_slice(b"\r\n");
-                    self.end_line();
                     self.state = if rest[end] == b'\r' {
                         LineState::AfterCr
                     } else {
@@ -87,24 +80,13 @@ impl DataEncoder {
         }
     }
 
-    fn end_line(&mut self) {
-        self.longest_line = self.longest_line.max(self.current_line);
-        self.current_line = 0;
-    }
-
     /// Ends the message: the missing CRLF of a last line, then `.` CRLF.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         if self.state == LineState::Middle {
             out.extend_from_slice(b"\r\n");
-            self.end_line();
         }
         out.extend_from_slice(b".\r\n");
         self.state = LineState::Start;
-    }
-
-    /// The longest line encoded so far, in octets without its line ending.
-    pub fn longest_line(&self) -> usize {
-        self.longest_line.max(self.current_line)
     }
 }
 
@@ -343,14 +325,6 @@ mod tests {
             e.finish(&mut out);
             assert_eq!(out, whole, "split at {split}");
         }
-    }
-
-    #[test]
-    fn longest_line_is_tracked() {
-        let mut e = DataEncoder::new();
-        let mut out = Vec::new();
-        e.encode(b"abc\r\nabcdef\nab", &mut out);
-        assert_eq!(e.longest_line(), 6);
     }
 
     fn dot_end(input: &[u8]) -> (Vec<u8>, bool) {

@@ -265,8 +265,16 @@ mod tests {
 
     #[test]
     fn real_callers() {
-        // (argv, -t, -i, sender, full name, recipients)
-        let table: &[(&str, bool, bool, Option<&str>, Option<&str>, &[&str])] = &[
+        /// argv, -t, -i, sender, full name, recipients.
+        type Case<'a> = (
+            &'a str,
+            bool,
+            bool,
+            Option<&'a str>,
+            Option<&'a str>,
+            &'a [&'a str],
+        );
+        let table: &[Case] = &[
             ("-t -i", true, true, None, None, &[]),
             (
                 "-t -i -fbounce@example.com",

@@ -46,19 +46,6 @@ pub fn rfc5322_date(secs: u64) -> String {
     )
 }
 
-/// `YYYY-MM-DD HH:MM:SS` (UTC), for listings.
-pub fn iso_datetime(secs: u64) -> String {
-    let secs = secs as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// A Message-ID `<secs.hex@host>` from the time and 8 random bytes.
 pub fn message_id(secs: u64, random: [u8; 8], host: &str) -> String {
     let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
@@ -92,7 +79,6 @@ mod tests {
         for (secs, want) in table {
             assert_eq!(rfc5322_date(secs), want, "{secs}");
         }
-        assert_eq!(iso_datetime(951_782_400 + 3661), "2000-02-29 01:01:01");
     }
 
     #[test]

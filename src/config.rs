@@ -361,14 +361,14 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config> {
     let from_name = v.string(&raw.from_name, "from_name")?;
     let ca_file = v.string(&raw.ca_file, "ca_file")?.map(PathBuf::from);
     let hostname = v.string(&raw.hostname, "hostname")?;
-    if let (Some(h), Some(raw_h)) = (&hostname, &raw.hostname) {
-        if !is_domain_name(h) {
-            return Err(v.at(
-                raw_h,
-                "hostname",
-                "must be a host name like mail.example.com",
-            ));
-        }
+    if let (Some(h), Some(raw_h)) = (&hostname, &raw.hostname)
+        && !is_domain_name(h)
+    {
+        return Err(v.at(
+            raw_h,
+            "hostname",
+            "must be a host name like mail.example.com",
+        ));
     }
 
     // An empty value turns syslog off (containers without a syslog daemon).
@@ -520,10 +520,10 @@ fn token_section(raw: &RawToken, v: &Validator, tenant: &str) -> Result<TokenCon
         Some(p) if p.get_ref().trim().is_empty() => None,
         _ => v.string(&raw.proxy, "token.proxy")?,
     };
-    if let (Some(p), Some(raw_p)) = (&proxy, &raw.proxy) {
-        if !(p.starts_with("http://") || p.starts_with("https://")) {
-            return Err(v.at(raw_p, "token.proxy", "must be an http:// or https:// URL"));
-        }
+    if let (Some(p), Some(raw_p)) = (&proxy, &raw.proxy)
+        && !(p.starts_with("http://") || p.starts_with("https://"))
+    {
+        return Err(v.at(raw_p, "token.proxy", "must be an http:// or https:// URL"));
     }
     let timeout = v.seconds(&raw.timeout, "token.timeout", (1, 600), 30)?;
     Ok(TokenConfig {

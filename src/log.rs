@@ -16,8 +16,6 @@ pub enum Outcome {
     Delivered,
     /// Accepted for some recipients, refused for others.
     Partial,
-    /// Written to the queue for a later attempt.
-    Queued,
     /// Not sent.
     Failed,
 }
@@ -27,7 +25,6 @@ impl Outcome {
         match self {
             Outcome::Delivered => "delivered",
             Outcome::Partial => "partial",
-            Outcome::Queued => "queued",
             Outcome::Failed => "failed",
         }
     }
@@ -113,7 +110,7 @@ fn quote(value: &str) -> String {
 pub enum Level {
     /// Delivered.
     Info,
-    /// Queued, partial, or a warning.
+    /// Partial, or a warning.
     Warning,
     /// Failed.
     Error,

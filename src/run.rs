@@ -181,14 +181,13 @@ fn deliver(
 pub fn envelope(addresses: &Addresses, delivery: &Delivery, caps: &Capabilities) -> Envelope {
     let mut mail_params = Vec::new();
     let mut rcpt_params = Vec::new();
-    if caps.eight_bit_mime {
-        if let Some(body) = delivery
+    if caps.eight_bit_mime
+        && let Some(body) = delivery
             .body
             .as_deref()
             .filter(|b| b.eq_ignore_ascii_case("8BITMIME") || b.eq_ignore_ascii_case("7BIT"))
-        {
-            mail_params.push(format!("BODY={}", body.to_ascii_uppercase()));
-        }
+    {
+        mail_params.push(format!("BODY={}", body.to_ascii_uppercase()));
     }
     if caps.dsn {
         if let Some(ret) = delivery.ret.as_deref() {

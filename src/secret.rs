@@ -21,11 +21,6 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
-
-    /// Whether the value is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl fmt::Debug for Secret {
@@ -63,6 +58,5 @@ mod tests {
         assert_eq!(format!("{s:?}"), "<redacted>");
         assert_eq!(format!("{:?}", Some(&s)), "Some(<redacted>)");
         assert_eq!(s.expose(), "hunter2");
-        assert!(!s.is_empty());
     }
 }

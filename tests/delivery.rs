@@ -139,7 +139,7 @@ fn a_25_mb_message_arrives_intact() {
         n += 1;
         let line = format!(
             "{}line {n} {}\n",
-            if n % 7 == 0 { "." } else { "" },
+            if n.is_multiple_of(7) { "." } else { "" },
             "x".repeat((n % 120) as usize)
         );
         body.extend_from_slice(line.as_bytes());
@@ -208,8 +208,9 @@ fn entra_errors_name_the_code_the_ids_and_the_fix() {
     let _shared = sb.shared();
     let scratch = Scratch::new("entra");
     let syslog = SyslogCapture::new(&scratch);
-    // (change to the settings, exit code, text in the message, text in the hint)
-    let cases: Vec<(Box<dyn Fn(&mut common::Settings)>, i32, &str, &str)> = vec![
+    /// change to the settings, exit code, text in the message, text in the hint.
+    type Case<'a> = (Box<dyn Fn(&mut common::Settings)>, i32, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (
             Box::new(|c| c.secret = "wrong-secret".into()),
             78,

@@ -41,10 +41,6 @@ pub enum Command<'a> {
     },
     /// `DATA`.
     Data,
-    /// `RSET`.
-    Rset,
-    /// `NOOP`.
-    Noop,
     /// `QUIT`.
     Quit,
 }
@@ -68,8 +64,6 @@ impl Command<'_> {
                 push_params(out, params);
             }
             Command::Data => out.extend_from_slice(b"DATA"),
-            Command::Rset => out.extend_from_slice(b"RSET"),
-            Command::Noop => out.extend_from_slice(b"NOOP"),
             Command::Quit => out.extend_from_slice(b"QUIT"),
         }
         out.extend_from_slice(b"\r\n");
@@ -86,21 +80,6 @@ impl Command<'_> {
                 self.encode(&mut bytes);
                 String::from_utf8_lossy(&bytes).trim_end().to_string()
             }
-        }
-    }
-
-    /// The command verb, for error messages ("RCPT TO", "DATA").
-    pub fn verb(&self) -> &'static str {
-        match self {
-            Command::Ehlo(_) => "EHLO",
-            Command::StartTls => "STARTTLS",
-            Command::AuthXoauth2(_) | Command::AuthResponse(_) => "AUTH",
-            Command::MailFrom { .. } => "MAIL FROM",
-            Command::RcptTo { .. } => "RCPT TO",
-            Command::Data => "DATA",
-            Command::Rset => "RSET",
-            Command::Noop => "NOOP",
-            Command::Quit => "QUIT",
         }
     }
 }
@@ -181,8 +160,6 @@ mod tests {
                 "RCPT TO:<b@y> NOTIFY=SUCCESS,FAILURE\r\n",
             ),
             (Command::Data, "DATA\r\n"),
-            (Command::Rset, "RSET\r\n"),
-            (Command::Noop, "NOOP\r\n"),
             (Command::Quit, "QUIT\r\n"),
         ];
         for (command, want) in table {
@@ -202,7 +179,6 @@ mod tests {
             "<redacted>"
         );
         assert_eq!(Command::Ehlo("h").transcript(), "EHLO h");
-        assert_eq!(Command::Data.verb(), "DATA");
     }
 
     #[test]

@@ -122,19 +122,9 @@ impl Reply {
         (200..300).contains(&self.code)
     }
 
-    /// 3xx: more input is expected.
-    pub fn is_intermediate(&self) -> bool {
-        (300..400).contains(&self.code)
-    }
-
     /// 4xx: try again later.
     pub fn is_transient(&self) -> bool {
         (400..500).contains(&self.code)
-    }
-
-    /// 5xx: do not try again.
-    pub fn is_permanent(&self) -> bool {
-        (500..600).contains(&self.code)
     }
 
     /// The RFC 3463 enhanced status code (`5.7.3`) at the start of the text, if any.
@@ -263,8 +253,7 @@ mod tests {
             assert_eq!(reply(550, &[text]).enhanced_code(), want, "{text}");
         }
         let r = reply(451, &["4.7.0 try later", "second"]);
-        assert!(r.is_transient() && !r.is_permanent() && !r.is_positive());
+        assert!(r.is_transient() && !r.is_positive());
         assert_eq!(r.to_string(), "451 4.7.0 try later second");
-        assert!(reply(354, &[""]).is_intermediate());
     }
 }

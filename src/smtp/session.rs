@@ -29,8 +29,6 @@ const PIPELINE_BATCH: usize = 100;
 /// The protocol step a failure happened in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
-    /// Connecting, TLS handshake included.
-    Connect,
     /// Waiting for the 220 greeting.
     Greeting,
     /// EHLO.
@@ -47,14 +45,11 @@ pub enum Stage {
     Data,
     /// The reply after the final dot.
     EndOfMessage,
-    /// RSET.
-    Rset,
 }
 
 impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Stage::Connect => "connect",
             Stage::Greeting => "greeting",
             Stage::Ehlo => "EHLO",
             Stage::StartTls => "STARTTLS",
@@ -63,7 +58,6 @@ impl fmt::Display for Stage {
             Stage::RcptTo => "RCPT TO",
             Stage::Data => "DATA",
             Stage::EndOfMessage => "end of message",
-            Stage::Rset => "RSET",
         })
     }
 }
@@ -111,6 +105,7 @@ impl SmtpError {
     }
 
     /// The server reply behind this failure, if there is one.
+    #[cfg(test)]
     pub fn reply(&self) -> Option<&Reply> {
         match &self.failure {
             Failure::Reply(r) | Failure::AuthChallenge { reply: r, .. } => Some(r),
@@ -422,16 +417,10 @@ impl<S: Read + Write> Session<S> {
         }
     }
 
-    /// RSET, to start a new transaction on the same connection.
-    pub fn rset(&mut self) -> Result<(), SmtpError> {
-        self.exchange(Stage::Rset, Command::Rset, Reply::is_positive)
-            .map(drop)
-    }
-
     /// QUIT without waiting for the reply: the message is already accepted,
     /// and the server's 221 would only cost a round trip.
     pub fn quit(mut self) -> S {
-        let _ = self.send(Stage::Rset, &[Command::Quit]);
+        let _ = self.send(Stage::EndOfMessage, &[Command::Quit]);
         self.stream
     }
 }
@@ -723,6 +712,5 @@ mod tests {
     fn quit_does_not_wait() {
         // No reply is scripted: waiting for one would fail.
         assert_eq!(session("").quit().written, b"QUIT\r\n");
-        assert_eq!(session("250 ok\r\n").rset().map_err(|e| e.stage), Ok(()));
     }
 }

@@ -80,12 +80,12 @@ pub fn diagnose(claims: &Claims, client_id: &str) -> Option<String> {
     if claims.scp.is_some() {
         return Some("the token is a delegated (user) token; oauth2-sendmail needs an app-only token from the client-credentials flow".into());
     }
-    if let Some(appid) = &claims.appid {
-        if !appid.eq_ignore_ascii_case(client_id) {
-            return Some(format!(
-                "the token belongs to application {appid}, not client_id {client_id}"
-            ));
-        }
+    if let Some(appid) = &claims.appid
+        && !appid.eq_ignore_ascii_case(client_id)
+    {
+        return Some(format!(
+            "the token belongs to application {appid}, not client_id {client_id}"
+        ));
     }
     let has_role = claims
         .roles

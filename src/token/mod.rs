@@ -29,8 +29,6 @@ use request::{ClientAuth, Endpoint};
 pub struct Token {
     /// The bearer token.
     pub access: Secret,
-    /// When it expires (Unix seconds).
-    pub expires_at: u64,
     /// Whether it was read from the cache (a rejected cached token is
     /// worth one fresh attempt; a rejected fresh one is a configuration problem).
     pub from_cache: bool,
@@ -82,7 +80,6 @@ impl<'a> TokenSource<'a> {
             ));
             return Ok(Token {
                 access: entry.token,
-                expires_at: entry.expires_at,
                 from_cache: true,
             });
         }
@@ -126,7 +123,6 @@ impl<'a> TokenSource<'a> {
             transcript.note("token: another process has just fetched one; using it");
             return Ok(Token {
                 access: entry.token,
-                expires_at: entry.expires_at,
                 from_cache: true,
             });
         }
@@ -150,7 +146,6 @@ impl<'a> TokenSource<'a> {
         }
         Ok(Token {
             access: entry.token,
-            expires_at: entry.expires_at,
             from_cache: false,
         })
     }

@@ -18,8 +18,6 @@ use crate::secret::Secret;
 pub enum ClientAuth {
     /// `client_secret`.
     Secret(Secret),
-    /// `client_assertion` (a signed JWT, certificate credentials).
-    Assertion(Secret),
 }
 
 /// The form fields of the request (values are URL-encoded by the sender).
@@ -35,13 +33,6 @@ pub fn form<'a>(
     ];
     match auth {
         ClientAuth::Secret(secret) => fields.push(("client_secret", secret.expose())),
-        ClientAuth::Assertion(jwt) => {
-            fields.push((
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ));
-            fields.push(("client_assertion", jwt.expose()));
-        }
     }
     fields
 }
@@ -295,13 +286,6 @@ mod tests {
                 ("scope", "https://outlook.office365.com/.default"),
                 ("client_secret", "a~b+c/d=e.f"),
             ]
-        );
-        let auth = ClientAuth::Assertion(Secret::new("h.p.s"));
-        let f = form("cid", "s", &auth);
-        assert!(f.contains(&("client_assertion", "h.p.s")));
-        assert!(
-            f.iter()
-                .any(|(k, v)| *k == "client_assertion_type" && v.ends_with("jwt-bearer"))
         );
     }
 
