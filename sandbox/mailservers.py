@@ -4,7 +4,7 @@ Owns: their configuration files (written fresh under the sandbox DIR), the
 capture pipe script, starting them as child processes and stopping them so
 that no process of theirs survives.
 
-Roles (see /work/shared/reference/test-servers.md):
+Roles:
 - Postfix is the submission server: STARTTLS-required port and an
   implicit-TLS port, SASL through Dovecot, sender must equal the
   authenticated mailbox (like Exchange), every recipient delivered to a
@@ -245,6 +245,9 @@ smtpd_tls_loglevel = 1
 smtpd_sasl_type = dovecot
 smtpd_sasl_path = private/auth
 smtpd_sasl_response_limit = 32768
+# Entra tokens make an AUTH line with the initial response (RFC 4954 SASL-IR)
+# of 2-4 KB; Postfix's default 2048-byte line limit would cut it in two.
+line_length_limit = 16384
 smtpd_sasl_authenticated_header = no
 # Refuse at the command itself (MAIL FROM), not only at RCPT time.
 smtpd_delay_reject = no

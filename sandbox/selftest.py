@@ -475,12 +475,13 @@ def test_smtp(h, sb, big):
     code = s.docmd("AUTH", "XOAUTH2")
     check(code[0] >= 500, "AUTH before TLS: %d %s" % (code[0], code[1].decode()))
     s.close()
-    # SASL-IR does not fit Postfix's 2048-byte command line.
+    # SASL-IR: a real-size token makes a ~3 KB AUTH line; main.cf raises
+    # line_length_limit so it is not cut at Postfix's default 2048 bytes.
     ctx = ssl.create_default_context(cafile=sb["ca_file"])
     s = smtplib.SMTP(sb["smtp_host"], sb["smtp_port"], timeout=10)
     s.ehlo("x"); s.starttls(context=ctx); s.ehlo("x")
     code = s.docmd("AUTH", "XOAUTH2 " + xoauth2("alerts@contoso.test", tok))
-    check(code[0] == 535, "single-line AUTH XOAUTH2 <blob> (SASL-IR): %d %s"
+    check(code[0] == 235, "single-line AUTH XOAUTH2 <blob> (SASL-IR): %d %s"
           % (code[0], code[1].decode()))
     s.close()
     h.control("revoke")
@@ -516,6 +517,13 @@ def main():
     ap.add_argument("--big", action="store_true")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="sandbox-selftest-")   # 0700, like tests
+    try:
+        return run(tmp, args)
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
+
+
+def run(tmp, args):
     d1 = os.path.join(tmp, "one")
     proc, sb, took = start(d1)
     print("sandbox up in %.2f s (reported startup %.2f s)" % (took, sb["startup_seconds"]))
@@ -564,7 +572,8 @@ def main():
     deadline = time.monotonic() + 5
     while leftovers(d1) and time.monotonic() < deadline:
         time.sleep(0.1)
-    time.sleep(0.2)
+    while os.path.islink(sb["mail_dir"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
     check(not leftovers(d1), "SIGKILL: no server process left")
     check(pub is None or not os.path.exists(pub), "SIGKILL: /tmp helper dir removed")
     check(os.path.isdir(sb["mail_dir"]) and not os.path.islink(sb["mail_dir"]),
@@ -574,7 +583,6 @@ def main():
     check(sb["smtp_port"] is None and sb["mail_dir"] is None and
           Http(sb).token()[0] == 200, "token endpoint only (%.2f s)" % took)
     stop(proc)
-    subprocess.run(["rm", "-rf", tmp])
     print("%d failure(s)" % len(FAILS))
     for f in FAILS:
         print("  FAIL " + f)

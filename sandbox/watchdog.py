@@ -50,17 +50,22 @@ def main():
         elif word == "home" and rest:
             homes.append(rest.split(" ", 1))
     for sig in (signal.SIGTERM, signal.SIGKILL):
+        alive = False
         for g in groups:
             try:
                 os.killpg(g, sig)
+                alive = True
             except OSError:
                 pass
         for pid in processes_with_env(needles):
             try:
                 os.kill(pid, sig)
+                alive = True
             except OSError:
                 pass
-        time.sleep(0.5)
+        if not alive:
+            break
+        time.sleep(0.3)
     for link, pub in homes:
         try:
             if os.path.islink(link):

@@ -36,17 +36,13 @@ pub fn sandbox() -> &'static Sandbox {
 fn start() -> Sandbox {
     let dir = std::env::temp_dir().join(format!("o2s-sandbox-{}", std::process::id()));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("sandbox/sandbox.py");
-    let stderr = std::fs::File::create(
-        std::env::temp_dir().join(format!("o2s-sandbox-{}.stderr", std::process::id())),
-    )
-    .unwrap();
     let mut child = Command::new("python3")
         .arg(&script)
-        .args(["up", "--dir"])
+        .args(["up", "--rm", "--dir"])
         .arg(&dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(stderr)
+        .stderr(Stdio::piped())
         .spawn()
         .expect("python3 must be installed to run the sandbox");
     let stdin = child.stdin.take().unwrap();
@@ -55,10 +51,8 @@ fn start() -> Sandbox {
         .read_line(&mut line)
         .unwrap();
     if line.trim().is_empty() {
-        let err = std::fs::read_to_string(
-            std::env::temp_dir().join(format!("o2s-sandbox-{}.stderr", std::process::id())),
-        )
-        .unwrap_or_default();
+        let mut err = String::new();
+        let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
         panic!(
             "the sandbox did not start (run the tests as root with postfix and dovecot-core installed; .ci/run does): {err}"
         );
