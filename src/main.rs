@@ -14,6 +14,7 @@ mod catalogue;
 mod cli;
 mod clock;
 mod config;
+mod envelope;
 mod error;
 mod header;
 mod log;
@@ -23,6 +24,7 @@ mod relay;
 mod run;
 mod secret;
 mod smtp;
+mod submit;
 mod system;
 mod token;
 mod transcript;
@@ -57,8 +59,8 @@ fn dispatch(invocation: &Invocation) -> Result<()> {
         }
         Mode::Send => {
             let config = load_config(invocation)?;
-            let mut syslog = syslog_for(&config);
-            run::send(invocation, &config, &mut syslog)
+            let syslog = syslog_for(&config);
+            run::send(invocation, &config, syslog)
         }
         Mode::SmtpSession
         | Mode::ListQueue

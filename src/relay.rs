@@ -88,6 +88,14 @@ impl Relay {
         &self.server
     }
 
+    /// Resets the transaction state for the next message.
+    ///
+    /// # Errors
+    /// The session's failure (the caller then drops the relay).
+    pub fn reset(&mut self) -> std::result::Result<(), SmtpError> {
+        self.session.rset()
+    }
+
     /// Says QUIT without waiting and closes the connection.
     pub fn close(self) {
         drop(self.session.quit());

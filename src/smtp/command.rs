@@ -41,6 +41,8 @@ pub enum Command<'a> {
     },
     /// `DATA`.
     Data,
+    /// `RSET`.
+    Rset,
     /// `QUIT`.
     Quit,
 }
@@ -64,6 +66,7 @@ impl Command<'_> {
                 push_params(out, params);
             }
             Command::Data => out.extend_from_slice(b"DATA"),
+            Command::Rset => out.extend_from_slice(b"RSET"),
             Command::Quit => out.extend_from_slice(b"QUIT"),
         }
         out.extend_from_slice(b"\r\n");
@@ -160,6 +163,7 @@ mod tests {
                 "RCPT TO:<b@y> NOTIFY=SUCCESS,FAILURE\r\n",
             ),
             (Command::Data, "DATA\r\n"),
+            (Command::Rset, "RSET\r\n"),
             (Command::Quit, "QUIT\r\n"),
         ];
         for (command, want) in table {

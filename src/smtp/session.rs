@@ -45,6 +45,8 @@ pub enum Stage {
     Data,
     /// The reply after the final dot.
     EndOfMessage,
+    /// RSET between messages.
+    Rset,
 }
 
 impl fmt::Display for Stage {
@@ -58,6 +60,7 @@ impl fmt::Display for Stage {
             Stage::RcptTo => "RCPT TO",
             Stage::Data => "DATA",
             Stage::EndOfMessage => "end of message",
+            Stage::Rset => "RSET",
         })
     }
 }
@@ -417,6 +420,12 @@ impl<S: Read + Write> Session<S> {
         }
     }
 
+    /// RSET, to start a new transaction on the same connection.
+    pub fn rset(&mut self) -> Result<(), SmtpError> {
+        self.exchange(Stage::Rset, Command::Rset, Reply::is_positive)
+            .map(drop)
+    }
+
     /// QUIT without waiting for the reply: the message is already accepted,
     /// and the server's 221 would only cost a round trip.
     pub fn quit(mut self) -> S {
@@ -712,5 +721,6 @@ mod tests {
     fn quit_does_not_wait() {
         // No reply is scripted: waiting for one would fail.
         assert_eq!(session("").quit().written, b"QUIT\r\n");
+        assert_eq!(session("250 ok\r\n").rset().map_err(|e| e.stage), Ok(()));
     }
 }
