@@ -9,17 +9,22 @@
 #![forbid(unsafe_code)]
 
 mod address;
+mod aliases;
 mod body;
 mod catalogue;
 mod cli;
 mod clock;
+mod compose;
 mod config;
 mod envelope;
 mod error;
+mod from_policy;
 mod header;
 mod log;
 mod message;
 mod net;
+mod newaliases;
+mod options;
 mod relay;
 mod run;
 mod secret;
@@ -62,9 +67,9 @@ fn dispatch(invocation: &Invocation) -> Result<()> {
             let syslog = syslog_for(&config);
             run::send(invocation, &config, syslog)
         }
+        Mode::CheckAliases => newaliases::run(invocation),
         Mode::SmtpSession
         | Mode::ListQueue
-        | Mode::CheckAliases
         | Mode::FlushQueue
         | Mode::RunDueQueue
         | Mode::Check => Err(Error::usage(format!(
