@@ -28,6 +28,7 @@ mod options;
 mod relay;
 mod run;
 mod secret;
+mod serve;
 mod smtp;
 mod submit;
 mod system;
@@ -67,15 +68,15 @@ fn dispatch(invocation: &Invocation) -> Result<()> {
             let syslog = syslog_for(&config);
             run::send(invocation, &config, syslog)
         }
+        Mode::SmtpSession => {
+            let config = load_config(invocation).inspect_err(serve::refuse)?;
+            let syslog = syslog_for(&config);
+            serve::run(invocation, &config, syslog)
+        }
         Mode::CheckAliases => newaliases::run(invocation),
-        Mode::SmtpSession
-        | Mode::ListQueue
-        | Mode::FlushQueue
-        | Mode::RunDueQueue
-        | Mode::Check => Err(Error::usage(format!(
-            "{:?} mode is not supported yet",
-            invocation.mode
-        ))),
+        Mode::ListQueue | Mode::FlushQueue | Mode::RunDueQueue | Mode::Check => Err(Error::usage(
+            format!("{:?} mode is not supported yet", invocation.mode),
+        )),
     }
 }
 
