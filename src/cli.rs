@@ -455,6 +455,48 @@ mod tests {
     }
 
     #[test]
+    fn option_table_matches_the_parser() {
+        for option in OPTIONS {
+            for name in option.names {
+                let mut forms: Vec<Vec<String>> = Vec::new();
+                match option.value {
+                    None => forms.push(vec![name.to_string()]),
+                    Some(_) if name.starts_with("--") => {
+                        forms.push(vec![name.to_string(), "VALUE".into()]);
+                    }
+                    Some(_) => {
+                        forms.push(vec![name.to_string(), "VALUE".into()]);
+                        forms.push(vec![format!("{name}VALUE")]);
+                    }
+                }
+                for mut form in forms {
+                    if ["--to", "--json"].contains(name) {
+                        form.insert(0, "--check".into());
+                    }
+                    let argv = std::iter::once("sendmail".to_string()).chain(form.clone());
+                    let inv = parse(argv).unwrap_or_else(|e| panic!("{form:?}: {e}"));
+                    assert!(
+                        !inv.recipients.iter().any(|r| r.contains("VALUE")),
+                        "{form:?}: a value became a recipient"
+                    );
+                }
+            }
+        }
+        // And the ignored options are exactly those the parser skips.
+        for option in OPTIONS.iter().filter(|o| o.status == Status::Ignored) {
+            for name in option.names {
+                let letter = name.chars().nth(1).unwrap();
+                let listed = if option.value.is_some() {
+                    IGNORED_WITH_VALUE.contains(&letter) || letter == 'o'
+                } else {
+                    IGNORED_FLAGS.contains(&letter)
+                };
+                assert!(listed, "{name}");
+            }
+        }
+    }
+
+    #[test]
     fn help_lists_every_option() {
         let help = help_text();
         for opt in [
