@@ -59,7 +59,7 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
 }
 
 /// `-F` ends up in a header: a line break there would inject header fields.
-fn check_full_name(invocation: &Invocation) -> Result<()> {
+pub fn check_full_name(invocation: &Invocation) -> Result<()> {
     match &invocation.full_name {
         Some(name) if name.chars().any(char::is_control) => Err(Error::usage(
             "the -F full name contains a line break or control character",

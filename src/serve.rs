@@ -32,6 +32,10 @@ const MAX_COMMAND: usize = 2048;
 /// # Errors
 /// The client vanished in the middle of a message, or stdout was closed.
 pub fn run(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<()> {
+    if let Err(e) = crate::run::check_full_name(invocation) {
+        refuse(&e);
+        return Err(e);
+    }
     let mut input = BufReader::with_capacity(64 * 1024, io::stdin().lock());
     let mut output = io::stdout().lock();
     serve(invocation, config, syslog, &mut input, &mut output)
