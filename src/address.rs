@@ -95,6 +95,11 @@ pub fn domain_of(addr: &str) -> Option<&str> {
         .filter(|d| !d.is_empty())
 }
 
+/// The part before the last `@` (all of a bare name).
+pub fn local_part(addr: &str) -> &str {
+    addr.rsplit_once('@').map_or(addr, |(local, _)| local)
+}
+
 /// Whether the address is a bare local name (`root`, `www-data`).
 pub fn is_bare(addr: &str) -> bool {
     !addr.contains('@')
@@ -106,6 +111,42 @@ pub fn qualify(addr: &str, domain: &str) -> String {
         format!("{addr}@{domain}")
     } else {
         addr.to_string()
+    }
+}
+
+/// The names under which this machine receives mail itself: `localhost`
+/// and its host name. `root@localhost` is the local `root`, not a mailbox
+/// on the Internet (mdadm's `MAILADDR root@localhost`, cron's `MAILTO`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LocalDomains {
+    names: Vec<String>,
+}
+
+impl LocalDomains {
+    /// `localhost`, `localhost.localdomain`, and `host` (with its short form).
+    pub fn new(host: &str) -> Self {
+        let mut names = vec!["localhost".to_string(), "localhost.localdomain".to_string()];
+        for name in [host, host.split('.').next().unwrap_or(host)] {
+            if !name.is_empty() && !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                names.push(name.to_ascii_lowercase());
+            }
+        }
+        LocalDomains { names }
+    }
+
+    /// The local name an address stands for: all of a bare name, the
+    /// local part of an address at this machine, `None` for the rest.
+    pub fn local_name<'a>(&self, addr: &'a str) -> Option<&'a str> {
+        match addr.rsplit_once('@') {
+            None => Some(addr),
+            Some((local, domain)) => {
+                let domain = domain.trim_end_matches('.');
+                self.names
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(domain))
+                    .then_some(local)
+            }
+        }
     }
 }
 
@@ -206,6 +247,25 @@ mod tests {
         for (arg, want) in table {
             assert_eq!(split_list(arg), *want, "{arg}");
         }
+    }
+
+    #[test]
+    fn local_domains() {
+        let local = LocalDomains::new("web1.contoso.com");
+        let table = [
+            ("root", Some("root")),
+            ("root@localhost", Some("root")),
+            ("root@LOCALHOST.", Some("root")),
+            ("root@localhost.localdomain", Some("root")),
+            ("root@web1", Some("root")),
+            ("root@web1.contoso.com", Some("root")),
+            ("root@contoso.com", None),
+            ("root@web2.contoso.com", None),
+        ];
+        for (addr, want) in table {
+            assert_eq!(local.local_name(addr), want, "{addr}");
+        }
+        assert_eq!(LocalDomains::new("").local_name("a@b.c"), None);
     }
 
     #[test]

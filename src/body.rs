@@ -4,7 +4,12 @@
 //! phase (RFC 5321 §4.5.2): bare LF and bare CR become CRLF, a line that
 //! begins with a dot gets a second dot, and [`DataEncoder::finish`] ends the
 //! message with CRLF `.` CRLF (adding the missing CRLF of a last line
-//! without one). [`DotEnd`] implements sendmail's rule that, without `-i`,
+//! without one). A line longer than the 998 octets SMTP allows (one-line
+//! HTML from PHP scripts, long log lines) is broken, as Postfix does, rather
+//! than sent broken or refused: before its last space or tab that fits, so
+//! the break stays white space, or else at 998 octets (between UTF-8
+//! characters) with a space starting the next line, which keeps the new
+//! line from reading as a MIME boundary or a dot line. [`DotEnd`] implements sendmail's rule that, without `-i`,
 //! a line holding a single dot ends the input. Both are pure state machines
 //! over byte chunks, so the body streams in bounded memory; [`DotEndReader`]
 //! and [`copy_encoded`] put them on `Read`/`Write`.
@@ -22,10 +27,15 @@ enum LineState {
     Middle,
 }
 
-/// Streaming DATA encoder: CRLF normalisation and dot-stuffing.
+/// Longest line sent, without its CRLF (RFC 5321 §4.5.3.1.6).
+pub const MAX_LINE: usize = 998;
+
+/// Streaming DATA encoder: CRLF normalisation, dot-stuffing, long lines broken.
 #[derive(Debug)]
 pub struct DataEncoder {
     state: LineState,
+    /// The current line's bytes not yet written, when it may grow too long.
+    held: Vec<u8>,
 }
 
 impl Default for DataEncoder {
@@ -39,6 +49,7 @@ impl DataEncoder {
     pub fn new() -> Self {
         DataEncoder {
             state: LineState::Start,
+            held: Vec::new(),
         }
     }
 
@@ -59,13 +70,22 @@ impl DataEncoder {
                     self.state = LineState::Middle;
                 }
                 LineState::Middle => {
-                    // Copy up to the next line ending in one piece.
                     let end = rest
                         .iter()
                         .position(|&b| b == b'\n' || b == b'\r')
                         .unwrap_or(rest.len());
-                    out.extend_from_slice(&rest[..end]);
-                    if end == rest.len() {
+                    let segment = &rest[..end];
+                    let ends_here = end < rest.len();
+                    if self.held.is_empty() && ends_here && segment.len() <= MAX_LINE {
+                        // The usual case: a whole short line, copied in one piece.
+                        out.extend_from_slice(segment);
+                    } else {
+                        self.hold(segment, out);
+                        if ends_here {
+                            out.append(&mut self.held);
+                        }
+                    }
+                    if !ends_here {
                         return;
                     }
                     out.extend_from_slice(b"\r\n");
@@ -80,8 +100,55 @@ impl DataEncoder {
         }
     }
 
+    /// Adds `segment` (no line ending in it) to the current line, writing
+    /// out a part each time the line would pass [`MAX_LINE`].
+    fn hold(&mut self, mut segment: &[u8], out: &mut Vec<u8>) {
+        while self.held.len() + segment.len() > MAX_LINE {
+            let room = MAX_LINE - self.held.len();
+            self.held.extend_from_slice(&segment[..room]);
+            segment = &segment[room..];
+            self.break_line(segment[0], out);
+        }
+        self.held.extend_from_slice(segment);
+    }
+
+    /// Writes out the full held line up to a break, keeping the rest held;
+    /// `next` is the byte that follows it.
+    fn break_line(&mut self, next: u8, out: &mut Vec<u8>) {
+        let blank = |b: &u8| *b == b' ' || *b == b'\t';
+        let at_blank = self
+            .held
+            .iter()
+            .rposition(blank)
+            .filter(|&p| !self.held[..p].iter().all(blank));
+        let (cut, lead): (usize, &[u8]) = match at_blank {
+            Some(p) => (p, b""),
+            None => {
+                // Not inside a UTF-8 character: back off over continuation bytes.
+                let continuation = |b: u8| (0x80..0xc0).contains(&b);
+                let mut cut = self.held.len();
+                let mut following = next;
+                while continuation(following) && cut > self.held.len() - 3 {
+                    cut -= 1;
+                    following = self.held[cut];
+                }
+                if continuation(following) {
+                    cut = self.held.len();
+                }
+                (cut, b" ")
+            }
+        };
+        out.extend_from_slice(&self.held[..cut]);
+        out.extend_from_slice(b"\r\n");
+        let rest = self.held.split_off(cut);
+        self.held.clear();
+        self.held.extend_from_slice(lead);
+        self.held.extend_from_slice(&rest);
+    }
+
     /// Ends the message: the missing CRLF of a last line, then `.` CRLF.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
+        out.append(&mut self.held);
         if self.state == LineState::Middle {
             out.extend_from_slice(b"\r\n");
         }
@@ -314,8 +381,63 @@ mod tests {
     }
 
     #[test]
+    fn long_lines_are_broken() {
+        let wire = |input: &[u8]| {
+            let out = encode_all(input);
+            let text = String::from_utf8_lossy(&out).into_owned();
+            assert!(
+                text.split("\r\n").all(|l| l.len() <= MAX_LINE + 1),
+                "a line is too long"
+            );
+            text
+        };
+        let a = |n| "a".repeat(n);
+        // (input, wire) for the boundary cases.
+        let table: Vec<(String, String)> = vec![
+            (a(998), format!("{}\r\n.\r\n", a(998))),
+            (a(999), format!("{}\r\n a\r\n.\r\n", a(998))),
+            (
+                format!("{} {}", a(600), a(600)),
+                format!("{}\r\n {}\r\n.\r\n", a(600), a(600)),
+            ),
+            (
+                format!(".{}\n", a(1000)),
+                format!("..{}\r\n {}\r\n.\r\n", a(997), a(3)),
+            ),
+            (
+                format!("  {}", a(1000)),
+                format!("  {}\r\n {}\r\n.\r\n", a(996), a(4)),
+            ),
+        ];
+        for (input, want) in &table {
+            assert_eq!(wire(input.as_bytes()), *want, "{} octets", input.len());
+        }
+        // Many words: every break is at a space, and removing the breaks
+        // gives the line back.
+        let words = vec!["word"; 1000].join(" ");
+        let text = wire(words.as_bytes());
+        assert!(text.lines().count() > 4);
+        assert_eq!(
+            text.trim_end_matches("\r\n.\r\n").replace("\r\n", ""),
+            words
+        );
+        // Never inside a UTF-8 character.
+        let accents = "é".repeat(700);
+        let text = wire(accents.as_bytes());
+        assert!(!text.contains('\u{fffd}'), "split a character");
+        assert_eq!(
+            text.trim_end_matches("\r\n.\r\n").replace("\r\n ", ""),
+            accents
+        );
+    }
+
+    #[test]
     fn encoding_does_not_depend_on_chunking() {
-        let input = b"Subject: x\n\n.hidden\r\nline\r.\rend\n..\nlast";
+        let mut input = b"Subject: x\n\n.hidden\r\nline\r.\rend\n..\nlast\n".to_vec();
+        input.extend_from_slice(vec!["long"; 300].join(" ").as_bytes());
+        input.extend_from_slice(b"\r\n");
+        input.extend_from_slice("ü".repeat(520).as_bytes());
+        let input = &input[..];
         let whole = encode_all(input);
         for split in 0..=input.len() {
             let mut e = DataEncoder::new();

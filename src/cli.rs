@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use lexopt::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::options::{OPTIONS, Status};
 
 /// What the invocation asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,44 +200,47 @@ fn usage(e: lexopt::Error) -> Error {
     Error::usage(e.to_string())
 }
 
-/// The `--help` text.
+/// The `--help` text, from the table in `options`.
 pub fn help_text() -> String {
-    format!(
+    let mut text = format!(
         "oauth2-sendmail {version} - sendmail for Microsoft 365 / Exchange Online (OAuth2)
 
 usage: sendmail [options] [--] [recipient ...] < message
+       sendmail -bs            (SMTP on stdin/stdout)
        mailq | newaliases
        oauth2-sendmail --check [--to ADDR] [--json]
-
-Honoured:
-  -t              take recipients from To, Cc, Bcc (Resent-* when present) too
-  -i, -oi         a line with a single dot does not end the message
-  -f ADDR, -r ADDR  envelope sender (only with addresses.allow_from_override)
-  -F NAME         full name for a From header the program adds
-  -v              SMTP and token transcript on stderr, credentials redacted
-  -C FILE         another configuration file (root only when installed setgid)
-  -bm             read and send a message (the default)
-  -bs             SMTP dialogue on stdin/stdout
-  -bp             list the queue (as mailq)
-  -bi, -I         check the aliases file (as newaliases)
-  -q              deliver every queued message now
-  --queue-run     deliver the queued messages whose retry time has come
-  -N DSN, -R RET, -V ENVID, -B TYPE
-                  passed to the server when it offers DSN / 8BITMIME
-  --check         diagnose configuration, token and SMTP login
-  --check --to ADDR  the same, then send a test message to ADDR
-  --json          with --check: JSON output
-  --              end of options
-  --version, --help
-
-Accepted and ignored:
-  -o X, -O X, -L X, -X X, -h N, -A X, -e X (values; -X never writes a file)
-  -G, -U, -m, -n, -x, -c
-
-Configuration: /etc/oauth2-sendmail/sendmail.conf; see oauth2-sendmail(8) and sendmail.conf(5).
 ",
         version = env!("CARGO_PKG_VERSION")
-    )
+    );
+    for (status, title) in [
+        (Status::Honoured, "Honoured"),
+        (Status::Ignored, "Accepted and ignored (values too)"),
+    ] {
+        text.push_str(&format!("\n{title}:\n"));
+        for option in OPTIONS.iter().filter(|o| o.status == status) {
+            let spelled: Vec<String> = option
+                .names
+                .iter()
+                .map(|name| match option.value {
+                    Some(value) => format!("{name} {value}"),
+                    None => (*name).to_string(),
+                })
+                .collect();
+            let spelled = spelled.join(", ");
+            if spelled.len() <= 16 {
+                text.push_str(&format!("  {spelled:<16} {}\n", option.summary));
+            } else {
+                text.push_str(&format!("  {spelled}\n  {:<16} {}\n", "", option.summary));
+            }
+        }
+    }
+    text.push_str(
+        "\nValues may be glued or separate (-fADDR, -f ADDR); an unknown option exits 64.
+Configuration: /etc/oauth2-sendmail/sendmail.conf
+See oauth2-sendmail(8) and sendmail.conf(5).
+",
+    );
+    text
 }
 
 #[cfg(test)]
@@ -448,6 +452,48 @@ mod tests {
         let bad = OsString::from_vec(vec![b'a', 0xff, b'@', b'x']);
         let e = parse([OsString::from("sendmail"), bad]).unwrap_err();
         assert_eq!(e.exit_code(), 64);
+    }
+
+    #[test]
+    fn option_table_matches_the_parser() {
+        for option in OPTIONS {
+            for name in option.names {
+                let mut forms: Vec<Vec<String>> = Vec::new();
+                match option.value {
+                    None => forms.push(vec![name.to_string()]),
+                    Some(_) if name.starts_with("--") => {
+                        forms.push(vec![name.to_string(), "VALUE".into()]);
+                    }
+                    Some(_) => {
+                        forms.push(vec![name.to_string(), "VALUE".into()]);
+                        forms.push(vec![format!("{name}VALUE")]);
+                    }
+                }
+                for mut form in forms {
+                    if ["--to", "--json"].contains(name) {
+                        form.insert(0, "--check".into());
+                    }
+                    let argv = std::iter::once("sendmail".to_string()).chain(form.clone());
+                    let inv = parse(argv).unwrap_or_else(|e| panic!("{form:?}: {e}"));
+                    assert!(
+                        !inv.recipients.iter().any(|r| r.contains("VALUE")),
+                        "{form:?}: a value became a recipient"
+                    );
+                }
+            }
+        }
+        // And the ignored options are exactly those the parser skips.
+        for option in OPTIONS.iter().filter(|o| o.status == Status::Ignored) {
+            for name in option.names {
+                let letter = name.chars().nth(1).unwrap();
+                let listed = if option.value.is_some() {
+                    IGNORED_WITH_VALUE.contains(&letter) || letter == 'o'
+                } else {
+                    IGNORED_FLAGS.contains(&letter)
+                };
+                assert!(listed, "{name}");
+            }
+        }
     }
 
     #[test]

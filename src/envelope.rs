@@ -1,15 +1,18 @@
 //! The envelope of a message: who it is from and whom it goes to.
 //!
-//! [`resolve`] decides the sender (`from`, or `-f` where the configuration
-//! allows it) and the recipients (the command line and, with `-t`, the
-//! header), checks every address, qualifies bare names and removes
-//! duplicates. [`esmtp`] adds the ESMTP parameters (DSN, BODY, SMTPUTF8)
-//! the server supports. Pure: configuration and parsed input in, values out.
+//! [`resolve`] decides the sender (`from`, or `-f` / `MAIL FROM` where the
+//! configuration allows it) and the recipients: those asked for (the
+//! command line or `RCPT TO`, and with `-t` the header), each checked; then
+//! local names (`root`, `root@localhost`) through the aliases, then
+//! `default_recipient`, then `@default_domain`; duplicates removed.
+//! [`esmtp`] adds the ESMTP parameters (DSN, BODY, SMTPUTF8) the server
+//! supports. Pure: configuration and parsed input in, values out.
 
-use crate::address;
+use crate::address::{self, LocalDomains};
+use crate::aliases::{Aliases, Resolved};
 use crate::cli::{Delivery, Invocation};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::header::HeaderBlock;
 use crate::message;
 use crate::smtp::capabilities::Capabilities;
@@ -24,14 +27,48 @@ pub struct Addresses {
     pub recipients: Vec<String>,
 }
 
-/// The envelope: `from` (or `-f` where allowed) and the recipients from the
-/// command line plus, with `-t`, the header; bare names qualified.
+/// What the caller asked for, before any resolution.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// `-f` / `-r`, or the `MAIL FROM` of an SMTP dialogue.
+    pub sender: Option<&'a str>,
+    /// Command-line arguments (each may hold a comma list) or `RCPT TO`s.
+    pub recipients: &'a [String],
+    /// `-t`: the header's recipients too.
+    pub extract: bool,
+}
+
+impl<'a> Request<'a> {
+    /// The request of a command line.
+    pub fn from_invocation(invocation: &'a Invocation) -> Self {
+        Request {
+            sender: invocation.sender.as_deref(),
+            recipients: &invocation.recipients,
+            extract: invocation.extract_recipients,
+        }
+    }
+}
+
+/// Where local names go.
+#[derive(Clone, Copy, Debug)]
+pub struct LocalRouting<'a> {
+    /// The aliases file's entries (`None`: none configured or not needed).
+    pub aliases: Option<&'a Aliases>,
+    /// Which addresses are this machine's.
+    pub domains: &'a LocalDomains,
+    /// Where names without an alias go, if set.
+    pub default_recipient: Option<&'a str>,
+    /// Otherwise they get this domain.
+    pub default_domain: &'a str,
+}
+
+/// The recipients asked for, each checked, before local names are resolved.
 ///
 /// # Errors
-/// `Kind::Data` for a malformed address, `Kind::Usage` for no recipient.
-pub fn resolve(invocation: &Invocation, config: &Config, block: &HeaderBlock) -> Result<Addresses> {
+/// `Kind::Data` naming a malformed address.
+pub fn requested_recipients(request: &Request, block: &HeaderBlock) -> Result<Vec<String>> {
     let mut recipients = Vec::new();
-    for argument in &invocation.recipients {
+    for argument in request.recipients {
         for addr in address::split_list(argument) {
             address::check_recipient(&addr).map_err(|why| {
                 Error::data(format!(
@@ -42,39 +79,128 @@ pub fn resolve(invocation: &Invocation, config: &Config, block: &HeaderBlock) ->
             recipients.push(addr);
         }
     }
-    if invocation.extract_recipients {
+    if request.extract {
         recipients.extend(message::header_recipients(block)?);
     }
-    let mut resolved: Vec<String> = Vec::with_capacity(recipients.len());
-    for r in recipients {
-        let r = address::qualify(&r, &config.addresses.default_domain);
-        if !resolved.iter().any(|seen| seen.eq_ignore_ascii_case(&r)) {
-            resolved.push(r);
+    Ok(recipients)
+}
+
+/// Whether any of `recipients` is a local name (so the aliases are needed).
+pub fn has_local(recipients: &[String], domains: &LocalDomains) -> bool {
+    recipients.iter().any(|r| domains.local_name(r).is_some())
+}
+
+/// Recipients after local names are resolved, and what to warn about.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Routed {
+    /// Full addresses, de-duplicated (case-insensitively), in order.
+    pub recipients: Vec<String>,
+    /// Alias loops met (`a -> b -> a`).
+    pub loops: Vec<String>,
+    /// Local names whose aliases lead nowhere deliverable (only `|command`s).
+    pub undeliverable: Vec<String>,
+}
+
+/// Resolves local names: aliases, then `default_recipient`, then `default_domain`.
+pub fn route(recipients: &[String], local: &LocalRouting) -> Routed {
+    let mut routed = Routed::default();
+    let push = |addr: String, routed: &mut Routed| {
+        if !routed
+            .recipients
+            .iter()
+            .any(|seen| seen.eq_ignore_ascii_case(&addr))
+        {
+            routed.recipients.push(addr);
+        }
+    };
+    let place = |name: &str| match local.default_recipient {
+        Some(fallback) => fallback.to_string(),
+        None => address::qualify(name, local.default_domain),
+    };
+    for recipient in recipients {
+        let Some(name) = local.domains.local_name(recipient) else {
+            push(recipient.clone(), &mut routed);
+            continue;
+        };
+        let Some(aliases) = local.aliases else {
+            push(place(name), &mut routed);
+            continue;
+        };
+        let expansion = aliases.expand(name, &|addr: &str| {
+            local.domains.local_name(addr).map(str::to_string)
+        });
+        if expansion.resolved.is_empty() {
+            routed.undeliverable.push(name.to_string());
+        }
+        routed.loops.extend(expansion.loops);
+        for resolved in expansion.resolved {
+            match resolved {
+                Resolved::Address(addr) => push(addr, &mut routed),
+                Resolved::Local(name) => push(place(&name), &mut routed),
+            }
         }
     }
-    if resolved.is_empty() {
-        let hint = if invocation.extract_recipients {
+    routed
+}
+
+/// The envelope sender: `from`, or the requested one where
+/// `allow_from_override` permits (bare names qualified, `<>` kept empty).
+///
+/// # Errors
+/// `Kind::Data` for a malformed requested sender.
+pub fn sender(request: &Request, config: &Config) -> Result<String> {
+    match request.sender {
+        Some(requested) if config.addresses.allow_from_override => {
+            let requested = requested.trim().trim_matches(['<', '>']).to_string();
+            if requested.is_empty() {
+                return Ok(requested);
+            }
+            address::check_recipient(&requested)
+                .map_err(|why| Error::data(format!("malformed sender for -f: {why}")))?;
+            Ok(address::qualify(
+                &requested,
+                &config.addresses.default_domain,
+            ))
+        }
+        _ => Ok(config.from.clone()),
+    }
+}
+
+/// The envelope: sender and resolved recipients.
+///
+/// # Errors
+/// `Kind::Data` for a malformed address, `Kind::Usage` for no recipient,
+/// `Kind::NoUser` when every recipient is an alias of commands or files.
+pub fn resolve(
+    request: &Request,
+    config: &Config,
+    block: &HeaderBlock,
+    local: &LocalRouting,
+) -> Result<(Addresses, Routed)> {
+    let requested = requested_recipients(request, block)?;
+    let routed = route(&requested, local);
+    if routed.recipients.is_empty() {
+        if !routed.undeliverable.is_empty() {
+            return Err(Error::new(
+                Kind::NoUser,
+                format!(
+                    "no deliverable recipient: {} in the aliases file lead(s) only to commands or files, which oauth2-sendmail cannot deliver",
+                    routed.undeliverable.join(", ")
+                ),
+            ));
+        }
+        let hint = if request.extract {
             "the message has no To, Cc or Bcc"
         } else {
             "name recipients on the command line, or use -t to read them from the header"
         };
         return Err(Error::usage(format!("no recipients ({hint})")));
     }
-    let sender = match &invocation.sender {
-        Some(requested) if config.addresses.allow_from_override => {
-            let requested = requested.trim_matches(['<', '>']).to_string();
-            if !requested.is_empty() {
-                address::check_recipient(&requested)
-                    .map_err(|why| Error::data(format!("malformed sender for -f: {why}")))?;
-            }
-            address::qualify(&requested, &config.addresses.default_domain)
-        }
-        _ => config.from.clone(),
+    let addresses = Addresses {
+        sender: sender(request, config)?,
+        recipients: routed.recipients.clone(),
     };
-    Ok(Addresses {
-        sender,
-        recipients: resolved,
-    })
+    Ok((addresses, routed))
 }
 
 /// The envelope with the ESMTP parameters the server supports.
@@ -157,8 +283,32 @@ mod tests {
     }
 
     fn resolve_line(args: &str, header: &str, extra: &str) -> Result<Addresses> {
+        resolve_with(args, header, extra, None)
+    }
+
+    fn resolve_with(
+        args: &str,
+        header: &str,
+        extra: &str,
+        aliases: Option<&str>,
+    ) -> Result<Addresses> {
         let inv = cli::parse(std::iter::once("sendmail").chain(args.split_whitespace())).unwrap();
-        resolve(&inv, &config(extra), &block(header))
+        let config = config(extra);
+        let aliases = aliases.map(|text| crate::aliases::parse(text).0);
+        let domains = LocalDomains::new("web1.contoso.com");
+        let local = LocalRouting {
+            aliases: aliases.as_ref(),
+            domains: &domains,
+            default_recipient: config.addresses.default_recipient.as_deref(),
+            default_domain: &config.addresses.default_domain,
+        };
+        resolve(
+            &Request::from_invocation(&inv),
+            &config,
+            &block(header),
+            &local,
+        )
+        .map(|(addresses, _)| addresses)
     }
 
     #[test]
@@ -189,11 +339,25 @@ mod tests {
             ),
             ("root", "", "", "alerts@contoso.com", &["root@contoso.com"]),
             (
+                "root@localhost",
+                "",
+                "",
+                "alerts@contoso.com",
+                &["root@contoso.com"],
+            ),
+            (
                 "root",
                 "",
                 "[addresses]\ndefault_domain = \"ops.example\"\n",
                 "alerts@contoso.com",
                 &["root@ops.example"],
+            ),
+            (
+                "root www-data",
+                "",
+                "[addresses]\ndefault_recipient = \"admins@contoso.com\"\n",
+                "alerts@contoso.com",
+                &["admins@contoso.com"],
             ),
             (
                 "a@x.com,b@x.com",
@@ -217,6 +381,20 @@ mod tests {
                 &["a@x.com"],
             ),
             (
+                "-f root a@x.com",
+                "",
+                "[addresses]\nallow_from_override = true\n",
+                "root@contoso.com",
+                &["a@x.com"],
+            ),
+            (
+                "-f <> a@x.com",
+                "",
+                "[addresses]\nallow_from_override = true\n",
+                "",
+                &["a@x.com"],
+            ),
+            (
                 "a@x.com",
                 "To: ignored@x.com\n\n",
                 "",
@@ -229,6 +407,45 @@ mod tests {
             assert_eq!(got.sender, *sender, "{args}");
             assert_eq!(got.recipients, *recipients, "{args}");
         }
+    }
+
+    #[test]
+    fn local_names_through_aliases() {
+        let aliases = "root: admin@example.com, root\nwww-data: root\nbot: |/usr/bin/bot\n";
+        let fallback = "[addresses]\ndefault_recipient = \"ops@contoso.com\"\n";
+        // (args, header, extra config, recipients)
+        let table: &[(&str, &str, &str, &[&str])] = &[
+            ("root", "", "", &["admin@example.com", "root@contoso.com"]),
+            (
+                "www-data root@localhost",
+                "",
+                "",
+                &["admin@example.com", "root@contoso.com"],
+            ),
+            (
+                "root",
+                "",
+                fallback,
+                &["admin@example.com", "ops@contoso.com"],
+            ),
+            ("alice", "", fallback, &["ops@contoso.com"]),
+            ("alice", "", "", &["alice@contoso.com"]),
+            (
+                "-t",
+                "To: root (Cron Daemon)\n\n",
+                "",
+                &["admin@example.com", "root@contoso.com"],
+            ),
+            ("bot a@x.com", "", "", &["a@x.com"]),
+        ];
+        for (args, header, extra, recipients) in table {
+            let got = resolve_with(args, header, extra, Some(aliases))
+                .unwrap_or_else(|e| panic!("{args}: {e}"));
+            assert_eq!(got.recipients, *recipients, "{args}");
+        }
+        let e = resolve_with("bot", "", "", Some(aliases)).unwrap_err();
+        assert_eq!(e.exit_code(), 67);
+        assert!(e.message().contains("bot"), "{}", e.message());
     }
 
     #[test]
@@ -251,7 +468,7 @@ mod tests {
             recipients: vec!["a@x>\r\nRCPT TO:<evil@x".into()],
             ..cli::parse(["sendmail"]).unwrap()
         };
-        let e = resolve(&inv, &config(""), &block("")).unwrap_err();
+        let e = requested_recipients(&Request::from_invocation(&inv), &block("")).unwrap_err();
         assert_eq!(e.exit_code(), 65);
         assert!(!e.message().contains('\n'));
     }

@@ -16,6 +16,9 @@ use crate::error::{Error, Kind, Result, io_reason};
 /// anything near this size is a runaway program, not mail.
 pub const MAX_HEADER_BLOCK: usize = 1024 * 1024;
 
+/// Longest line RFC 5322 allows, without its CRLF.
+pub const MAX_LINE: usize = 998;
+
 /// One header field exactly as written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
@@ -147,6 +150,61 @@ pub fn read_header_block<R: BufRead + ?Sized>(input: &mut R, limit: usize) -> Re
     }
 }
 
+/// A field's bytes with every line over [`MAX_LINE`] octets folded: a line
+/// break goes in before the last space or tab that still fits, after the
+/// field name, so the value reads the same once unfolded (RFC 5322 §2.2.3).
+///
+/// # Errors
+/// The length of a line that has no such white space (one long word, an
+/// over-long encoded word): it cannot be folded without changing it.
+pub fn fold_long_lines(raw: &[u8]) -> std::result::Result<std::borrow::Cow<'_, [u8]>, usize> {
+    use std::borrow::Cow;
+    let content_of = |line: &[u8]| -> usize {
+        line.len()
+            - line
+                .iter()
+                .rev()
+                .take_while(|&&b| b == b'\n' || b == b'\r')
+                .count()
+    };
+    let lines = || raw.split_inclusive(|&b| b == b'\n');
+    if !lines().any(|line| content_of(line) > MAX_LINE) {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let is_wsp = |b: &u8| *b == b' ' || *b == b'\t';
+    let name_end = raw.iter().position(|&b| b == b':').map_or(0, |i| i + 1);
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / MAX_LINE * 2 + 2);
+    let mut offset = 0;
+    for line in lines() {
+        let (content, ending) = line.split_at(content_of(line));
+        let original_len = content.len();
+        // Trailing blanks mean nothing at the end of a header line.
+        let mut content = if content.len() > MAX_LINE {
+            content.trim_ascii_end()
+        } else {
+            content
+        };
+        // Only the first line holds the name; never fold inside it.
+        let mut floor = name_end.saturating_sub(offset).max(1);
+        offset += line.len();
+        while content.len() > MAX_LINE {
+            // Fold before the last blank that fits with text before it (the
+            // line is trimmed, so there is text after it too).
+            let at = (floor..=MAX_LINE)
+                .rev()
+                .find(|&i| is_wsp(&content[i]) && !content[..i].iter().all(is_wsp))
+                .ok_or(original_len)?;
+            out.extend_from_slice(&content[..at]);
+            out.push(b'\n');
+            content = &content[at..];
+            floor = 1;
+        }
+        out.extend_from_slice(content);
+        out.extend_from_slice(ending);
+    }
+    Ok(Cow::Owned(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +289,43 @@ mod tests {
         // A header-only message of exactly the limit is fine.
         let exact = b"A: b\n";
         assert!(read_header_block(&mut &exact[..], exact.len()).is_ok());
+    }
+
+    #[test]
+    fn long_lines_are_folded_at_white_space() {
+        let word = "w".repeat(99);
+        let long_value = vec![word.as_str(); 25].join(" "); // 2499 octets
+        let raw = format!("Subject: {long_value}\n");
+        let folded = fold_long_lines(raw.as_bytes()).unwrap();
+        let text = String::from_utf8(folded.to_vec()).unwrap();
+        assert!(text.lines().all(|l| l.len() <= MAX_LINE), "{text}");
+        assert_eq!(text.lines().count(), 3);
+        assert!(text.lines().skip(1).all(|l| l.starts_with(' ')));
+        // Unfolding gives the original back.
+        assert_eq!(text.replace("\n ", " "), raw);
+
+        // Short fields and exactly 998 octets stay as they are (borrowed).
+        let exact = format!("X: {}\r\n", "a".repeat(MAX_LINE - 3));
+        assert!(matches!(
+            fold_long_lines(exact.as_bytes()),
+            Ok(std::borrow::Cow::Borrowed(_))
+        ));
+        // One unbroken word cannot be folded.
+        let word = format!("X-Token: {}\n", "a".repeat(1500));
+        assert_eq!(fold_long_lines(word.as_bytes()), Err(1500 + 9));
+        // The only blank right after the colon is no place for a fold
+        // that leaves the rest still too long; nor is trailing space.
+        let name_only = format!("X-Token: {}   \n", "a".repeat(1200));
+        assert!(fold_long_lines(name_only.as_bytes()).is_err());
+        // A long second line of a folded field is folded too.
+        let second = format!("To: a@x.com,\r\n {}\r\n", vec!["b@x.com,"; 150].join(" "));
+        let folded = fold_long_lines(second.as_bytes()).unwrap();
+        let text = String::from_utf8(folded.to_vec()).unwrap();
+        assert!(
+            text.split('\n').all(|l| l.trim_end().len() <= MAX_LINE),
+            "{text}"
+        );
+        assert!(text.ends_with("\r\n"));
     }
 
     #[test]

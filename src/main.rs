@@ -9,20 +9,26 @@
 #![forbid(unsafe_code)]
 
 mod address;
+mod aliases;
 mod body;
 mod catalogue;
 mod cli;
 mod clock;
+mod compose;
 mod config;
 mod envelope;
 mod error;
+mod from_policy;
 mod header;
 mod log;
 mod message;
 mod net;
+mod newaliases;
+mod options;
 mod relay;
 mod run;
 mod secret;
+mod serve;
 mod smtp;
 mod submit;
 mod system;
@@ -62,15 +68,15 @@ fn dispatch(invocation: &Invocation) -> Result<()> {
             let syslog = syslog_for(&config);
             run::send(invocation, &config, syslog)
         }
-        Mode::SmtpSession
-        | Mode::ListQueue
-        | Mode::CheckAliases
-        | Mode::FlushQueue
-        | Mode::RunDueQueue
-        | Mode::Check => Err(Error::usage(format!(
-            "{:?} mode is not supported yet",
-            invocation.mode
-        ))),
+        Mode::SmtpSession => {
+            let config = load_config(invocation).inspect_err(serve::refuse)?;
+            let syslog = syslog_for(&config);
+            serve::run(invocation, &config, syslog)
+        }
+        Mode::CheckAliases => newaliases::run(invocation),
+        Mode::ListQueue | Mode::FlushQueue | Mode::RunDueQueue | Mode::Check => Err(Error::usage(
+            format!("{:?} mode is not supported yet", invocation.mode),
+        )),
     }
 }
 

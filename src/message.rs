@@ -12,7 +12,7 @@ use mail_parser::{HeaderValue, MessageParser};
 
 use crate::address;
 use crate::error::{Error, Result};
-use crate::header::{Field, HeaderBlock};
+use crate::header::{self, Field, HeaderBlock};
 
 /// A mailbox as written in a header.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,6 +104,8 @@ pub struct Additions<'a> {
     pub from_address: &'a str,
     /// Display name for that From header (`-F` or `from_name`).
     pub from_name: Option<&'a str>,
+    /// Domain for bare names in To and Cc (`default_domain`).
+    pub qualify_domain: &'a str,
 }
 
 /// The header ready to be sent, and facts the log needs.
@@ -115,12 +117,17 @@ pub struct PreparedHeader {
     pub message_id: String,
 }
 
-/// Rewrites the header: Bcc removed, Date, Message-ID and From added when missing.
-pub fn prepare(block: HeaderBlock, additions: &Additions) -> PreparedHeader {
+/// Rewrites the header: Bcc removed, bare To/Cc names qualified, Date,
+/// Message-ID and From added when missing, lines over 998 octets folded.
+///
+/// # Errors
+/// [`crate::error::Kind::Data`] for a header line that cannot be folded.
+pub fn prepare(block: HeaderBlock, additions: &Additions) -> Result<PreparedHeader> {
     let HeaderBlock { fields, body_start } = block;
     let mut kept: Vec<Field> = fields
         .into_iter()
         .filter(|f| !f.is("Bcc") && !f.is("Resent-Bcc"))
+        .map(|f| qualify_bare_recipients(&f, additions.qualify_domain).unwrap_or(f))
         .collect();
     let message_id = match kept.iter().find(|f| f.is("Message-ID")) {
         Some(f) => f.value(),
@@ -139,19 +146,27 @@ pub fn prepare(block: HeaderBlock, additions: &Additions) -> PreparedHeader {
     let mut bytes =
         Vec::with_capacity(kept.iter().map(|f| f.raw.len()).sum::<usize>() + body_start.len() + 2);
     for field in &kept {
-        bytes.extend_from_slice(&field.raw);
+        let folded = header::fold_long_lines(&field.raw).map_err(|longest| {
+            Error::data(format!(
+                "the {} header has a line of {longest} octets with no space to fold it at \
+                 (the limit is {}); nothing was sent",
+                field.name,
+                header::MAX_LINE
+            ))
+        })?;
+        bytes.extend_from_slice(&folded);
         // A header-only message may end without a newline.
-        if !field.raw.ends_with(b"\n") {
+        if !folded.ends_with(b"\n") {
             bytes.extend_from_slice(b"\r\n");
         }
     }
     bytes.extend_from_slice(b"\r\n");
     bytes.extend_from_slice(&body_start);
-    PreparedHeader { bytes, message_id }
+    Ok(PreparedHeader { bytes, message_id })
 }
 
 /// `"Display Name" <addr>`, or just `addr` without a name. Names outside
-/// ASCII become an RFC 2047 encoded word.
+/// ASCII become RFC 2047 encoded words (each at most 75 characters).
 pub fn format_mailbox(name: Option<&str>, addr: &str) -> String {
     match name.map(str::trim).filter(|n| !n.is_empty()) {
         None => addr.to_string(),
@@ -159,12 +174,54 @@ pub fn format_mailbox(name: Option<&str>, addr: &str) -> String {
             let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
             format!("\"{escaped}\" <{addr}>")
         }
-        Some(name) => {
-            use base64::Engine as _;
-            let encoded = base64::engine::general_purpose::STANDARD.encode(name);
-            format!("=?UTF-8?B?{encoded}?= <{addr}>")
-        }
+        Some(name) => format!("{} <{addr}>", encoded_words(name)),
     }
+}
+
+/// `=?UTF-8?B?…?=` words of at most 75 characters, split between characters.
+fn encoded_words(text: &str) -> String {
+    use base64::Engine as _;
+    // 45 octets make 60 base64 characters; with `=?UTF-8?B?` and `?=`, 72.
+    const CHUNK: usize = 45;
+    let mut words = Vec::new();
+    let mut start = 0;
+    while start < text.len() {
+        let mut end = (start + CHUNK).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&text[start..end]);
+        words.push(format!("=?UTF-8?B?{encoded}?="));
+        start = end;
+    }
+    words.join(" ")
+}
+
+/// Rewrites To and Cc (and their Resent- forms) whose mailboxes include a
+/// bare name (`root`), qualifying it with `domain` so replies work. Other
+/// fields, and fields without a bare name, keep their bytes.
+fn qualify_bare_recipients(field: &Field, domain: &str) -> Option<Field> {
+    const NAMES: [&str; 4] = ["To", "Cc", "Resent-To", "Resent-Cc"];
+    if domain.is_empty() || !NAMES.iter().any(|n| field.is(n)) {
+        return None;
+    }
+    let mailboxes = mailboxes([field]);
+    let bare = |m: &Mailbox| m.address.as_deref().is_some_and(address::is_bare);
+    if !mailboxes.iter().any(bare) {
+        return None;
+    }
+    let list: Vec<String> = mailboxes
+        .iter()
+        .filter_map(|m| {
+            let addr = m.address.as_deref()?;
+            let name = m.name.as_deref().map(crate::error::one_line);
+            Some(format_mailbox(
+                name.as_deref(),
+                &address::qualify(addr, domain),
+            ))
+        })
+        .collect();
+    Some(Field::new(&field.name, &list.join(", ")))
 }
 
 #[cfg(test)]
@@ -182,6 +239,7 @@ mod tests {
             message_id: "<1.abc@host.example>".into(),
             from_address: "alerts@contoso.com",
             from_name: Some("Server alerts"),
+            qualify_domain: "contoso.com",
         }
     }
 
@@ -240,7 +298,8 @@ mod tests {
         let p = prepare(
             block("To: a@x.com\nBcc: secret@x.com\nSubject: hi\n\nbody\n"),
             &additions(),
-        );
+        )
+        .unwrap();
         let text = String::from_utf8(p.bytes).unwrap();
         assert_eq!(
             text,
@@ -256,7 +315,8 @@ mod tests {
         let p = prepare(
             block("From: me@x.com\nDate: Mon, 1 Jan 2024 00:00:00 +0000\nMessage-Id: <k@x>\n\n"),
             &additions(),
-        );
+        )
+        .unwrap();
         let text = String::from_utf8(p.bytes).unwrap();
         assert_eq!(
             text,
@@ -267,14 +327,69 @@ mod tests {
 
     #[test]
     fn body_start_follows_the_blank_line() {
-        let p = prepare(block("no header here\n"), &additions());
+        let p = prepare(block("no header here\n"), &additions()).unwrap();
         let text = String::from_utf8(p.bytes).unwrap();
         assert!(text.ends_with("\r\nno header here\n"), "{text:?}");
-        let p = prepare(block("Subject: x"), &additions());
+        let p = prepare(block("Subject: x"), &additions()).unwrap();
         assert!(
             String::from_utf8(p.bytes)
                 .unwrap()
                 .starts_with("Subject: x\r\n")
+        );
+    }
+
+    #[test]
+    fn bare_to_and_cc_are_qualified_other_fields_kept() {
+        let table: &[(&str, &str)] = &[
+            ("To: root\n", "To: root@contoso.com\n"),
+            (
+                "To: root (Cron Daemon), a@x.com\n",
+                "To: \"Cron Daemon\" <root@contoso.com>, a@x.com\n",
+            ),
+            (
+                "Cc: Admins <admins>\n",
+                "Cc: \"Admins\" <admins@contoso.com>\n",
+            ),
+            ("Resent-To: ops\n", "Resent-To: ops@contoso.com\n"),
+            // Nothing bare: the bytes stay as written.
+            (
+                "To: \"Doe, J\" <j@x.com>,\n  k@x.com\n",
+                "To: \"Doe, J\" <j@x.com>,\n  k@x.com\n",
+            ),
+            (
+                "To: undisclosed-recipients:;\n",
+                "To: undisclosed-recipients:;\n",
+            ),
+            // Only To and Cc: From, Reply-To are the From policy's business.
+            ("Reply-To: root\n", "Reply-To: root\n"),
+        ];
+        for (input, want) in table {
+            let header = format!("{input}Date: d\nMessage-ID: <m@x>\nFrom: f@x.com\n\n");
+            let p = prepare(block(&header), &additions()).unwrap();
+            let text = String::from_utf8(p.bytes).unwrap();
+            assert!(text.starts_with(want), "{input:?}: {text:?}");
+        }
+    }
+
+    #[test]
+    fn long_header_lines_are_folded_or_refused() {
+        let subject = vec!["word"; 400].join(" ");
+        let p = prepare(
+            block(&format!("Subject: {subject}\n\nbody\n")),
+            &additions(),
+        )
+        .unwrap();
+        let text = String::from_utf8(p.bytes).unwrap();
+        assert!(text.lines().all(|l| l.len() <= 998), "{text}");
+        assert!(text.contains("\n word"));
+        let token = "x".repeat(1200);
+        let e = prepare(block(&format!("X-Token: {token}\n\nbody\n")), &additions()).unwrap_err();
+        assert_eq!(e.exit_code(), 65);
+        assert!(
+            e.message()
+                .contains("X-Token header has a line of 1209 octets"),
+            "{}",
+            e.message()
         );
     }
 
@@ -294,5 +409,17 @@ mod tests {
             format_mailbox(Some("Jörg"), "a@x"),
             "=?UTF-8?B?SsO2cmc=?= <a@x>"
         );
+        // Long names become several encoded words of at most 75 characters.
+        let long = "Überwachung des Rechenzentrums Süd, Gebäude 7, Raum 12 via web1";
+        let formatted = format_mailbox(Some(long), "a@x");
+        let words: Vec<&str> = formatted.split(' ').collect();
+        assert_eq!(words.len(), 3, "{formatted}");
+        assert!(
+            words[..2]
+                .iter()
+                .all(|w| w.len() <= 75 && w.starts_with("=?UTF-8?B?"))
+        );
+        let decoded = crate::message::mailboxes([&Field::new("From", &formatted)]);
+        assert_eq!(decoded[0].name.as_deref(), Some(long));
     }
 }

@@ -9,13 +9,12 @@ use std::io::{self, BufRead, BufReader};
 
 use crate::body::DotEndReader;
 use crate::cli::Invocation;
-use crate::clock;
+use crate::compose::Composer;
 use crate::config::Config;
 use crate::envelope;
 use crate::error::{Error, Result};
 use crate::header;
 use crate::log::Syslog;
-use crate::message::{self, Additions};
 use crate::submit::Submitter;
 use crate::system;
 
@@ -35,21 +34,18 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
         ))
     };
     let block = header::read_header_block(&mut input, header::MAX_HEADER_BLOCK)?;
-    let addresses = envelope::resolve(invocation, config, &block)?;
-    let host = system::host_name(config);
-    let now = clock::now();
-    let prepared = message::prepare(
-        block,
-        &Additions {
-            date: clock::rfc5322_date(now),
-            message_id: clock::message_id(now, clock::random_bytes(), &host),
-            from_address: &config.from,
-            from_name: invocation
-                .full_name
-                .as_deref()
-                .or(config.from_name.as_deref()),
-        },
+    let mut syslog = syslog;
+    let mut composer = Composer::new(
+        config,
+        system::host_name(config),
+        invocation.full_name.clone(),
     );
+    let (addresses, prepared) = composer.compose(
+        &envelope::Request::from_invocation(invocation),
+        block,
+        &mut syslog,
+    )?;
+    let host = composer.host().to_string();
     let mut submitter = Submitter::new(
         config,
         host,
@@ -63,7 +59,7 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
 }
 
 /// `-F` ends up in a header: a line break there would inject header fields.
-fn check_full_name(invocation: &Invocation) -> Result<()> {
+pub fn check_full_name(invocation: &Invocation) -> Result<()> {
     match &invocation.full_name {
         Some(name) if name.chars().any(char::is_control) => Err(Error::usage(
             "the -F full name contains a line break or control character",

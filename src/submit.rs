@@ -114,6 +114,11 @@ impl<'c> Submitter<'c> {
         }
     }
 
+    /// The syslog connection, for other lines about the messages it sends.
+    pub fn syslog(&mut self) -> &mut Syslog {
+        &mut self.syslog
+    }
+
     /// Ends the session (QUIT without waiting).
     pub fn finish(mut self) {
         if let Some(relay) = self.relay.take() {

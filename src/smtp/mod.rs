@@ -1,4 +1,5 @@
-//! SMTP, client side: replies, commands, capabilities and the session.
+//! SMTP: the client side (replies, commands, capabilities, the session)
+//! and, for `-bs`, the server side (`server`, `dot_reader`).
 //!
 //! RFC 5321 (SMTP), RFC 3207 (STARTTLS), RFC 4954 (AUTH) with the XOAUTH2
 //! mechanism as Microsoft and Google define it, RFC 2920 (PIPELINING),
@@ -6,5 +7,7 @@
 
 pub mod capabilities;
 pub mod command;
+pub mod dot_reader;
 pub mod reply;
+pub mod server;
 pub mod session;

@@ -9,6 +9,7 @@
 
 pub mod fake_smtp;
 pub mod sandbox;
+pub mod site;
 
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
