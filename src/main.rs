@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod address;
+mod attempt;
 mod body;
 mod catalogue;
 mod cli;
@@ -24,6 +25,7 @@ mod relay;
 mod run;
 mod secret;
 mod smtp;
+mod spool;
 mod submit;
 mod system;
 mod token;
@@ -62,12 +64,13 @@ fn dispatch(invocation: &Invocation) -> Result<()> {
             let syslog = syslog_for(&config);
             run::send(invocation, &config, syslog)
         }
-        Mode::SmtpSession
-        | Mode::ListQueue
-        | Mode::CheckAliases
-        | Mode::FlushQueue
-        | Mode::RunDueQueue
-        | Mode::Check => Err(Error::usage(format!(
+        Mode::ListQueue => spool::listing::show(&load_config(invocation)?),
+        Mode::FlushQueue | Mode::RunDueQueue => {
+            let config = load_config(invocation)?;
+            let syslog = syslog_for(&config);
+            spool::run::from_command(invocation, &config, syslog)
+        }
+        Mode::SmtpSession | Mode::CheckAliases | Mode::Check => Err(Error::usage(format!(
             "{:?} mode is not supported yet",
             invocation.mode
         ))),

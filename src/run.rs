@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::header;
 use crate::log::Syslog;
 use crate::message::{self, Additions};
+use crate::spool;
 use crate::submit::Submitter;
 use crate::system;
 
@@ -58,8 +59,8 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
         syslog,
     );
     let result = submitter.submit(&addresses, &prepared, &mut input);
-    submitter.finish();
-    result
+    spool::run::finish_with_flush(submitter);
+    result.map(drop)
 }
 
 /// `-F` ends up in a header: a line break there would inject header fields.
