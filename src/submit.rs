@@ -153,8 +153,11 @@ impl<'c> Submitter<'c> {
         header: &PreparedHeader,
     ) -> io::Result<Draft> {
         let now = clock::now();
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
         let meta = Meta {
-            id: format::new_queue_id(now, clock::random_bytes()),
+            id: format::new_queue_id(micros, clock::random_bytes()),
             arrival: now,
             uid: caller::real_uid(),
             sender: addresses.sender.clone(),

@@ -194,13 +194,12 @@ pub fn is_queue_id(name: &str) -> bool {
     name.len() == 20 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F'))
 }
 
-/// A queue id: the arrival second and 48 random bits in upper-case hex, so
-/// ids sort by arrival and two messages never share one in practice.
-pub fn new_queue_id(secs: u64, random: [u8; 8]) -> String {
-    let low = random[..6]
-        .iter()
-        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-    format!("{:08X}{low:012X}", secs & 0xFFFF_FFFF)
+/// A queue id: the arrival time in microseconds (13 hex digits, good
+/// until the year 2112) and 28 random bits, in upper-case hex, so ids sort
+/// by arrival and two messages never share one in practice.
+pub fn new_queue_id(micros: u64, random: [u8; 8]) -> String {
+    let low = u32::from_be_bytes([random[0], random[1], random[2], random[3]]) >> 4;
+    format!("{:013X}{low:07X}", micros & 0xF_FFFF_FFFF_FFFF)
 }
 
 /// The retry state of a queued message.
@@ -297,7 +296,7 @@ mod tests {
 
     fn meta() -> Meta {
         Meta {
-            id: new_queue_id(1_718_000_000, [0xab, 1, 2, 3, 4, 5, 6, 7]),
+            id: new_queue_id(1_718_000_000_000_000, [0xab, 1, 2, 3, 4, 5, 6, 7]),
             arrival: 1_718_000_000,
             uid: 33,
             sender: "alerts@contoso.com".into(),
@@ -324,8 +323,15 @@ mod tests {
 
     #[test]
     fn queue_ids() {
-        let id = new_queue_id(0x6670_1A2B, [0xde, 0xad, 0xbe, 0xef, 0, 1, 0xff, 0xff]);
-        assert_eq!(id, "66701A2BDEADBEEF0001");
+        let id = new_queue_id(
+            0x6_6701_A2B0_1234,
+            [0xde, 0xad, 0xbe, 0xef, 0, 1, 0xff, 0xff],
+        );
+        assert_eq!(id, "66701A2B01234DEADBEE");
+        assert!(
+            new_queue_id(1, [0; 8]) < new_queue_id(2, [0xff; 8]),
+            "ids sort by time"
+        );
         assert!(is_queue_id(&id));
         for bad in [
             "",
