@@ -84,8 +84,12 @@ impl Draft {
     /// # Errors
     /// The first write error, or that of the flush or fsync.
     pub fn finish(&mut self) -> io::Result<()> {
-        if let Some(e) = self.broken.take() {
-            return Err(e);
+        // The failure sticks: a draft that missed bytes is never complete.
+        if let Some(e) = &self.broken {
+            return Err(match e.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(e.kind(), e.to_string()),
+            });
         }
         let writer = self
             .writer
@@ -196,6 +200,42 @@ mod tests {
         drop(draft);
         assert!(!path.exists(), "the temporary name is gone");
         assert!(spool.path(Area::Messages, &meta.id).exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_full_disk_stops_the_copy_but_not_the_send() {
+        let dir = std::env::temp_dir().join(format!("o2s-draft-full-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = Spool::new(&dir);
+        spool.prepare().unwrap();
+        let meta = Meta {
+            id: new_queue_id(6, [2; 8]),
+            recipients: vec!["r@x".into()],
+            ..Meta::default()
+        };
+        let mut draft = Draft::create(&spool, meta, b"Subject: t\n\n").unwrap();
+        // Every write to /dev/full fails with ENOSPC, as on a full disk.
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        draft.writer = Some(BufWriter::with_capacity(1024, full));
+        let body = vec![b'y'; 200_000];
+        let mut input: &[u8] = &body;
+        let mut sent = Vec::new();
+        Tee::new(&mut input, Some(&mut draft))
+            .read_to_end(&mut sent)
+            .unwrap();
+        assert_eq!(sent, body, "the reader still hands over every byte");
+        let e = draft.finish().unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(28), "ENOSPC: {e}");
+        let state = State::default();
+        assert!(draft.keep(&spool, &state, Area::Messages).is_err());
+        assert!(
+            spool.ids().unwrap().0.is_empty(),
+            "nothing half-written is queued"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -171,6 +171,15 @@ pub fn run(
             run.summary.stopped = Some("time budget used up".into());
             break;
         }
+        // Most of a long queue is not due: skip it without opening the
+        // message (the state is read again under the lock).
+        if selection == Selection::Due
+            && spool
+                .read_state(id)
+                .is_ok_and(|state| !schedule::is_due(state.next_attempt, clock::now()))
+        {
+            continue;
+        }
         match spool.claim(id) {
             Ok(Claim::Taken(claimed)) => run.one(*claimed, selection),
             Ok(Claim::Busy) => run.summary.busy += 1,
