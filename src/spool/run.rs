@@ -25,6 +25,7 @@ use crate::log::{Level, Outcome, Record, Syslog};
 use crate::submit::{Submitter, addresses_list, describe_spool_error};
 use crate::system;
 
+use super::caller;
 use super::format::{Corrupt, State};
 use super::rate;
 use super::schedule;
@@ -73,11 +74,17 @@ pub fn from_command(invocation: &Invocation, config: &Config, syslog: Syslog) ->
         Mode::RunDueQueue => Selection::Due,
         _ => Selection::All,
     };
+    // The transcript names other users' senders and recipients, which
+    // mailq hides from them too.
+    let verbose = invocation.verbose && caller::real_uid() == 0;
+    if invocation.verbose && !verbose {
+        eprintln!("oauth2-sendmail: -v shows a queue run's transcript to root only");
+    }
     let mut submitter = Submitter::new(
         config,
         system::host_name(config),
         Delivery::default(),
-        invocation.verbose,
+        verbose,
         syslog,
     );
     let summary = run(&mut submitter, queue, selection, None);
@@ -402,7 +409,13 @@ impl Run<'_, '_> {
                     ..record
                 }
                 .line();
-                self.log(Level::Warning, &line);
+                // A recipient refused for good deserves the administrator's eye.
+                let level = if attempt.refused.is_empty() {
+                    Level::Warning
+                } else {
+                    Level::Error
+                };
+                self.log(level, &line);
             }
             Err(e) => self.cannot_record(&meta.id, &e, "record the attempt"),
         }
