@@ -102,9 +102,12 @@ pub fn from_command(invocation: &Invocation, config: &Config, syslog: Syslog) ->
 /// configured time budget; then QUIT.
 pub fn finish_with_flush(mut submitter: Submitter) {
     let config = submitter.config();
+    // A transcript of other users' messages is not for a non-root caller.
+    let private = !submitter.verbose() || caller::real_uid() == 0;
     if let Some(queue) = &config.queue
         && submitter.delivered_live()
         && !queue.flush_budget.is_zero()
+        && private
     {
         let deadline = Instant::now() + queue.flush_budget;
         let _ = run(&mut submitter, queue, Selection::Due, Some(deadline));
