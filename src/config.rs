@@ -96,6 +96,10 @@ pub struct QueueConfig {
     pub dir: PathBuf,
     /// Give up on a message after this long.
     pub max_age: Duration,
+    /// Messages a minute queue runs may send (0 = no limit).
+    pub rate_limit: u32,
+    /// How long a live send may go on delivering due queued messages.
+    pub flush_budget: Duration,
 }
 
 /// `[addresses]`.
@@ -251,6 +255,8 @@ struct RawToken {
 struct RawQueue {
     dir: S<String>,
     max_age: S<i64>,
+    rate_limit: S<i64>,
+    flush_budget: S<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -381,18 +387,7 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config> {
     };
     let smtp = smtp_section(&raw.smtp, &v)?;
     let token = token_section(&raw.token, &v, &tenant_value)?;
-    let queue = match v.string(&raw.queue.dir, "queue.dir")? {
-        None => None,
-        Some(dir) => Some(QueueConfig {
-            dir: PathBuf::from(dir),
-            max_age: v.seconds(
-                &raw.queue.max_age,
-                "queue.max_age",
-                (60, 90 * 86_400),
-                432_000,
-            )?,
-        }),
-    };
+    let queue = queue_section(&raw.queue, &v)?;
     let addresses = addresses_section(&raw.addresses, &v, &from)?;
 
     Ok(Config {
@@ -534,6 +529,31 @@ fn token_section(raw: &RawToken, v: &Validator, tenant: &str) -> Result<TokenCon
         proxy,
         timeout,
     })
+}
+
+fn queue_section(raw: &RawQueue, v: &Validator) -> Result<Option<QueueConfig>> {
+    // The other keys are checked even without a dir, so a typo shows early.
+    let max_age = v.seconds(&raw.max_age, "queue.max_age", (60, 90 * 86_400), 432_000)?;
+    let flush_budget = v.seconds(&raw.flush_budget, "queue.flush_budget", (0, 60), 2)?;
+    let rate_limit = match &raw.rate_limit {
+        None => 30,
+        Some(r) => u32::try_from(*r.get_ref())
+            .ok()
+            .filter(|n| *n <= 100_000)
+            .ok_or_else(|| {
+                v.at(
+                    r,
+                    "queue.rate_limit",
+                    "must be between 0 (no limit) and 100000 messages a minute",
+                )
+            })?,
+    };
+    Ok(v.string(&raw.dir, "queue.dir")?.map(|dir| QueueConfig {
+        dir: PathBuf::from(dir),
+        max_age,
+        rate_limit,
+        flush_budget,
+    }))
 }
 
 fn addresses_section(raw: &RawAddresses, v: &Validator, from: &str) -> Result<AddressConfig> {
@@ -763,6 +783,25 @@ user = "alerts@contoso.com"
     }
 
     #[test]
+    fn queue_keys_and_defaults() {
+        let c = parse_str(&format!("{MINIMAL}[queue]\ndir = \"/q\"\n")).unwrap();
+        let q = c.queue.unwrap();
+        assert_eq!(q.dir, PathBuf::from("/q"));
+        assert_eq!(q.max_age, Duration::from_secs(432_000));
+        assert_eq!(q.rate_limit, 30);
+        assert_eq!(q.flush_budget, Duration::from_secs(2));
+        let c = parse_str(&format!(
+            "{MINIMAL}[queue]\ndir = \"/q\"\nrate_limit = 0\nflush_budget = 0\nmax_age = 60\n"
+        ))
+        .unwrap();
+        let q = c.queue.unwrap();
+        assert_eq!(
+            (q.rate_limit, q.flush_budget.as_secs(), q.max_age.as_secs()),
+            (0, 0, 60)
+        );
+    }
+
+    #[test]
     fn implicit_tls_defaults_to_465() {
         let c = parse_str(&format!("{MINIMAL}[smtp]\ntls = \"tls\"\n")).unwrap();
         assert_eq!((c.smtp.tls, c.smtp.port), (TlsMode::Implicit, 465));
@@ -796,6 +835,15 @@ user = "alerts@contoso.com"
                 "token.url: must be an https:// URL",
             ),
             ("[token]\ngrace = -1\n", "token.grace: must be between"),
+            (
+                "[queue]\nrate_limit = -1\n",
+                "queue.rate_limit: must be between",
+            ),
+            (
+                "[queue]\nflush_budget = 61\n",
+                "queue.flush_budget: must be between",
+            ),
+            ("[queue]\nmax_age = 10\n", "queue.max_age: must be between"),
             ("[token]\nproxy = \"socks://x\"\n", "token.proxy"),
             (
                 "[addresses]\nfrom_policy = \"x\"\n",

@@ -18,6 +18,10 @@ pub enum Outcome {
     Partial,
     /// Not sent.
     Failed,
+    /// Not sent now, safely in the queue for a later try.
+    Queued,
+    /// A queue run tried it again; it stays queued.
+    Deferred,
 }
 
 impl Outcome {
@@ -26,6 +30,8 @@ impl Outcome {
             Outcome::Delivered => "delivered",
             Outcome::Partial => "partial",
             Outcome::Failed => "failed",
+            Outcome::Queued => "queued",
+            Outcome::Deferred => "deferred",
         }
     }
 }

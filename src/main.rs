@@ -10,6 +10,7 @@
 
 mod address;
 mod aliases;
+mod attempt;
 mod body;
 mod catalogue;
 mod cli;
@@ -30,6 +31,7 @@ mod run;
 mod secret;
 mod serve;
 mod smtp;
+mod spool;
 mod submit;
 mod system;
 mod token;
@@ -74,9 +76,13 @@ fn dispatch(invocation: &Invocation) -> Result<()> {
             serve::run(invocation, &config, syslog)
         }
         Mode::CheckAliases => newaliases::run(invocation),
-        Mode::ListQueue | Mode::FlushQueue | Mode::RunDueQueue | Mode::Check => Err(Error::usage(
-            format!("{:?} mode is not supported yet", invocation.mode),
-        )),
+        Mode::ListQueue => spool::listing::show(&load_config(invocation)?),
+        Mode::FlushQueue | Mode::RunDueQueue => {
+            let config = load_config(invocation)?;
+            let syslog = syslog_for(&config);
+            spool::run::from_command(invocation, &config, syslog)
+        }
+        Mode::Check => Err(Error::usage("--check is not supported yet")),
     }
 }
 

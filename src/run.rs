@@ -15,6 +15,7 @@ use crate::envelope;
 use crate::error::{Error, Result};
 use crate::header;
 use crate::log::Syslog;
+use crate::spool;
 use crate::submit::Submitter;
 use crate::system;
 
@@ -54,8 +55,8 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
         syslog,
     );
     let result = submitter.submit(&addresses, &prepared, &mut input);
-    submitter.finish();
-    result
+    spool::run::finish_with_flush(submitter);
+    result.map(drop)
 }
 
 /// `-F` ends up in a header: a line break there would inject header fields.

@@ -21,6 +21,7 @@ use crate::header;
 use crate::log::Syslog;
 use crate::smtp::dot_reader::DotReader;
 use crate::smtp::server::{self, Action, Server, Transaction};
+use crate::spool;
 use crate::submit::Submitter;
 use crate::system;
 
@@ -68,7 +69,8 @@ fn serve<R: BufRead, W: Write>(
         syslog,
     );
     let result = dialogue(&mut server, &mut composer, &mut submitter, input, output);
-    submitter.finish();
+    // As in the stdin mode: due queued messages may follow over this session.
+    spool::run::finish_with_flush(submitter);
     result
 }
 

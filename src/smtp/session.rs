@@ -370,7 +370,12 @@ impl<S: Read + Write> Session<S> {
         for chunk in commands.chunks(batch) {
             self.send(stage_of(&chunk[0]), chunk)?;
             for command in chunk {
-                replies.push(self.read_reply(stage_of(command))?);
+                let reply = self.read_reply(stage_of(command))?;
+                // 421: the server is closing; the other replies will not come.
+                if reply.code == 421 {
+                    return Err(SmtpError::new(stage_of(command), Failure::Reply(reply)));
+                }
+                replies.push(reply);
             }
             // Without pipelining, stop as soon as going on is pointless.
             if !caps.pipelining && !replies[0].is_positive() {
@@ -510,6 +515,16 @@ mod tests {
         let c = s.ehlo("me.example").unwrap();
         assert!(c.starttls && c.pipelining);
         assert_eq!(written(s), "EHLO me.example\r\n");
+    }
+
+    #[test]
+    fn a_pipelined_421_ends_the_transaction_with_that_reply() {
+        let mut s = session("421 4.3.2 Service not available\r\n");
+        let e = s
+            .send_mail(&caps(true), &envelope(&["a@x.com"]), b"x\n", &mut &b""[..])
+            .unwrap_err();
+        assert_eq!(e.stage, Stage::MailFrom);
+        assert_eq!(e.reply().unwrap().code, 421);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! A scripted SMTP peer for the faults a real server will not produce on
 //! demand: a 421 greeting, a dropped connection in DATA, no STARTTLS, an
 //! XOAUTH2 error challenge, a 4xx for one recipient, an untrusted
-//! certificate, bytes injected before the TLS handshake.
+//! certificate, bytes injected before the TLS handshake, a throttling
+//! reply in the middle of a session, a slow reply after the final dot.
 //!
 //! It answers like a small submission server, steered by [`Behaviour`],
 //! and records what the client sent (commands, bearer tokens, messages) so
@@ -41,6 +42,12 @@ pub struct Behaviour {
     pub drop_in_data_after: Option<usize>,
     /// Bytes sent right behind the 220 to STARTTLS, in clear text.
     pub inject_after_starttls: Option<String>,
+    /// Wait this long before the reply after the final dot (the message is
+    /// already recorded): a window for killing the client.
+    pub final_reply_delay: Option<Duration>,
+    /// After this many messages on one connection, answer MAIL with this
+    /// reply (and hang up if it is a 421): throttling mid-session.
+    pub mail_reply_after: Option<(usize, String)>,
 }
 
 impl Behaviour {
@@ -58,6 +65,8 @@ impl Behaviour {
             final_reply: "250 2.0.0 OK queued".into(),
             drop_in_data_after: None,
             inject_after_starttls: None,
+            final_reply_delay: None,
+            mail_reply_after: None,
         }
     }
 }
@@ -174,6 +183,7 @@ fn serve(
         return Ok(());
     }
     let mut in_data_accepted = false;
+    let mut messages_here = 0usize;
     while let Some(line) = conn.line()? {
         record.lock().unwrap().commands.push(line.clone());
         let upper = line.to_ascii_uppercase();
@@ -241,7 +251,15 @@ fn serve(
                     return Ok(());
                 }
             }
-            "MAIL" => conn.send("250 2.1.0 Sender OK")?,
+            "MAIL" => match &b.mail_reply_after {
+                Some((after, reply)) if messages_here >= *after => {
+                    conn.send(reply)?;
+                    if reply.starts_with("421") {
+                        return Ok(());
+                    }
+                }
+                _ => conn.send("250 2.1.0 Sender OK")?,
+            },
             "RCPT" => {
                 let rcpt = line.split(['<', '>']).nth(1).unwrap_or("").to_string();
                 let reply = b
@@ -272,6 +290,10 @@ fn serve(
                     }
                 }
                 record.lock().unwrap().messages.push(message);
+                messages_here += 1;
+                if let Some(delay) = b.final_reply_delay {
+                    std::thread::sleep(delay);
+                }
                 conn.send(&b.final_reply)?;
                 in_data_accepted = false;
             }

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod fake_smtp;
+pub mod queue;
 pub mod sandbox;
 pub mod site;
 

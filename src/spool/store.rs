@@ -1,0 +1,575 @@
+//! The queue directory on disk: its areas, claiming a message, and moving
+//! it on (delivered, failed, corrupt).
+//!
+//! Layout under `[queue] dir`:
+//!
+//! | area | holds |
+//! |---|---|
+//! | `msg/ID` | queued messages (head + message, see `format`), never changed |
+//! | `state/ID` | retry state of `msg/ID`, replaced atomically after each attempt |
+//! | `tmp/` | files being written; renamed or linked into place when complete |
+//! | `failed/ID`, `failed/ID.reason` | messages given up, with the reason |
+//! | `corrupt/` | files that are not queue files, moved aside |
+//! | `rate` | times of recent sends (the per-minute limit) |
+//!
+//! A message is claimed by an exclusive, non-blocking `flock` on its file
+//! (released by the kernel when the process dies, however it dies), and
+//! the claim is checked against the path afterwards, so a run never works
+//! on a file another run has already removed. Files are 0660 at most (0600
+//! unless the directory is shared with a group); areas inherit the queue
+//! directory's group bits and setgid, never anything for others.
+
+use std::fs::{self, File, OpenOptions, Permissions, TryLockError};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime};
+
+use super::format::{self, Corrupt, MAX_HEAD, Meta, State};
+
+/// A leftover temporary file or state is removed once it is this old.
+const STALE_AFTER: Duration = Duration::from_secs(600);
+
+/// The parts of the queue directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Area {
+    /// Queued messages.
+    Messages,
+    /// Their retry state.
+    States,
+    /// Files being written.
+    Temporary,
+    /// Messages given up.
+    Failed,
+    /// Files that are not queue files.
+    Corrupt,
+}
+
+impl Area {
+    const ALL: [Area; 5] = [
+        Area::Messages,
+        Area::States,
+        Area::Temporary,
+        Area::Failed,
+        Area::Corrupt,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Area::Messages => "msg",
+            Area::States => "state",
+            Area::Temporary => "tmp",
+            Area::Failed => "failed",
+            Area::Corrupt => "corrupt",
+        }
+    }
+}
+
+/// The queue directory.
+#[derive(Clone, Debug)]
+pub struct Spool {
+    root: PathBuf,
+}
+
+/// What claiming a message gave.
+#[derive(Debug)]
+pub enum Claim {
+    /// It is ours until dropped.
+    Taken(Box<Claimed>),
+    /// Another process holds it (a run, or the sender still writing it).
+    Busy,
+    /// It is no longer there (delivered or moved by another run).
+    Gone,
+    /// It is not a queue file; the reason.
+    Corrupt(String),
+}
+
+/// A message this process holds the lock on.
+#[derive(Debug)]
+pub struct Claimed {
+    /// Its envelope.
+    pub meta: Meta,
+    file: File,
+    body_start: u64,
+}
+
+impl Claimed {
+    /// The message, from its first header byte to its end.
+    ///
+    /// # Errors
+    /// The I/O error of seeking to it.
+    pub fn message(&mut self) -> io::Result<impl Read + '_> {
+        self.file.seek(SeekFrom::Start(self.body_start))?;
+        Ok((&self.file).take(self.meta.size))
+    }
+}
+
+impl Spool {
+    /// The queue at `root`.
+    pub fn new(root: &Path) -> Spool {
+        Spool {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// The queue directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `name` in `area`.
+    pub fn path(&self, area: Area, name: &str) -> PathBuf {
+        self.root.join(area.name()).join(name)
+    }
+
+    fn area(&self, area: Area) -> PathBuf {
+        self.root.join(area.name())
+    }
+
+    /// The mode for new files: group read/write only where the queue
+    /// directory gives its group access.
+    pub fn file_mode(&self) -> u32 {
+        let root = fs::metadata(&self.root).map_or(0o700, |m| m.mode());
+        0o600 | (root & 0o060)
+    }
+
+    /// Creates the queue directory and its areas where missing.
+    ///
+    /// # Errors
+    /// The I/O error, naming nothing; callers say which directory.
+    pub fn prepare(&self) -> io::Result<()> {
+        if !self.root.is_dir() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o770)
+                .create(&self.root)?;
+            // Exact bits whatever the umask: the group shares the queue.
+            fs::set_permissions(&self.root, Permissions::from_mode(0o2770))?;
+        }
+        let root = fs::metadata(&self.root)?.mode();
+        let mode = 0o700 | (root & 0o2070);
+        for area in Area::ALL {
+            let path = self.area(area);
+            if path.is_dir() {
+                continue;
+            }
+            match fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => fs::set_permissions(&path, Permissions::from_mode(mode))?,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Queue ids in `msg/`, oldest first, and the names there that are not
+    /// queue ids (to be moved aside).
+    ///
+    /// # Errors
+    /// The directory cannot be read.
+    pub fn ids(&self) -> io::Result<(Vec<String>, Vec<String>)> {
+        let mut ids = Vec::new();
+        let mut foreign = Vec::new();
+        let entries = match fs::read_dir(self.area(Area::Messages)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((ids, foreign)),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if format::is_queue_id(&name) {
+                ids.push(name);
+            } else {
+                foreign.push(name);
+            }
+        }
+        ids.sort();
+        foreign.sort();
+        Ok((ids, foreign))
+    }
+
+    /// Files in `area` (for counts).
+    pub fn count(&self, area: Area) -> usize {
+        fs::read_dir(self.area(area)).map_or(0, |entries| {
+            entries
+                .flatten()
+                .filter(|e| !e.file_name().to_string_lossy().ends_with(".reason"))
+                .count()
+        })
+    }
+
+    /// Tries to take message `id` for this process.
+    ///
+    /// # Errors
+    /// An I/O error other than "not found" while opening or reading it.
+    pub fn claim(&self, id: &str) -> io::Result<Claim> {
+        let path = self.path(Area::Messages, id);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Claim::Gone),
+            Err(e) => return Err(e),
+        };
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Ok(Claim::Busy),
+            Err(TryLockError::Error(e)) => return Err(e),
+        }
+        // The lock is on what we opened; make sure that is still what the
+        // path names (another run may have removed it in between).
+        let at_path = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Claim::Gone),
+            Err(e) => return Err(e),
+        };
+        if !at_path.file_type().is_file() {
+            return Ok(Claim::Corrupt("not a regular file".into()));
+        }
+        let held = file.metadata()?;
+        if (held.dev(), held.ino()) != (at_path.dev(), at_path.ino()) {
+            return Ok(Claim::Gone);
+        }
+        let head = read_head(&file)?;
+        match format::parse_head(&head, held.len()) {
+            Ok((meta, _)) if meta.id != id => {
+                Ok(Claim::Corrupt("its id is not its file name".into()))
+            }
+            Ok((meta, start)) => Ok(Claim::Taken(Box::new(Claimed {
+                meta,
+                file,
+                body_start: start as u64,
+            }))),
+            Err(Corrupt(why)) => Ok(Claim::Corrupt(why)),
+        }
+    }
+
+    /// Reads a message's envelope without claiming it (for `mailq`).
+    ///
+    /// # Errors
+    /// I/O errors, or [`io::ErrorKind::InvalidData`] for a corrupt file.
+    pub fn peek(&self, id: &str) -> io::Result<Meta> {
+        let file = File::open(self.path(Area::Messages, id))?;
+        let head = read_head(&file)?;
+        format::parse_head(&head, file.metadata()?.len())
+            .map(|(meta, _)| meta)
+            .map_err(|Corrupt(why)| io::Error::new(io::ErrorKind::InvalidData, why))
+    }
+
+    /// The retry state of `id`: the default when there is none yet.
+    ///
+    /// # Errors
+    /// [`Corrupt`] when the state file is damaged (the caller starts over).
+    pub fn read_state(&self, id: &str) -> Result<State, Corrupt> {
+        match fs::read_to_string(self.path(Area::States, id)) {
+            Ok(text) => format::parse_state(&text),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(State::default()),
+            Err(e) => Err(Corrupt(e.to_string())),
+        }
+    }
+
+    /// Replaces the retry state of `id`.
+    ///
+    /// # Errors
+    /// The I/O error; the old state stays.
+    pub fn write_state(&self, id: &str, state: &State) -> io::Result<()> {
+        let text = format::format_state(state);
+        self.write_atomic(&self.path(Area::States, id), text.as_bytes())
+    }
+
+    /// The message was delivered to everyone: it leaves the queue.
+    ///
+    /// # Errors
+    /// The message file could not be removed (it will be sent again).
+    pub fn remove(&self, claimed: Claimed) -> io::Result<()> {
+        let id = claimed.meta.id.clone();
+        fs::remove_file(self.path(Area::Messages, &id))?;
+        remove_if_there(&self.path(Area::States, &id));
+        drop(claimed);
+        Ok(())
+    }
+
+    /// The message is given up: it moves to `failed/` with its last state
+    /// (the reason) beside it.
+    ///
+    /// # Errors
+    /// The I/O error; the message then stays queued.
+    pub fn fail(&self, claimed: Claimed, state: &State) -> io::Result<()> {
+        let id = claimed.meta.id.clone();
+        let reason = self.path(Area::Failed, &format!("{id}.reason"));
+        self.write_atomic(&reason, format::format_state(state).as_bytes())?;
+        fs::rename(self.path(Area::Messages, &id), self.path(Area::Failed, &id))?;
+        sync_dir(&self.area(Area::Failed))?;
+        remove_if_there(&self.path(Area::States, &id));
+        drop(claimed);
+        Ok(())
+    }
+
+    /// Moves `name` from `area` to `corrupt/` (under a new name if taken).
+    ///
+    /// # Errors
+    /// The I/O error of the rename.
+    pub fn set_aside(&self, area: Area, name: &str) -> io::Result<PathBuf> {
+        let mut target = self.path(Area::Corrupt, name);
+        let mut n = 1;
+        while target.exists() {
+            target = self.path(Area::Corrupt, &format!("{name}.{n}"));
+            n += 1;
+        }
+        fs::rename(self.path(area, name), &target)?;
+        Ok(target)
+    }
+
+    /// Removes what crashed processes left: temporary files nobody holds a
+    /// lock on and state files without a message, once they are old.
+    pub fn clean_up(&self, now: SystemTime) {
+        let stale = |path: &Path| {
+            fs::symlink_metadata(path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > STALE_AFTER))
+        };
+        for entry in fs::read_dir(self.area(Area::Temporary))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let path = entry.path();
+            if !stale(&path) {
+                continue;
+            }
+            // A sender still writing holds its lock, however slow its input.
+            let unheld = File::open(&path).is_ok_and(|f| f.try_lock().is_ok());
+            if unheld {
+                remove_if_there(&path);
+            }
+        }
+        for entry in fs::read_dir(self.area(Area::States))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if !self.path(Area::Messages, &name).exists() && stale(&path) {
+                remove_if_there(&path);
+            }
+        }
+    }
+
+    /// Writes `bytes` to `dest` atomically and durably: a file in `tmp/`,
+    /// fsync, rename, fsync of the directory.
+    ///
+    /// # Errors
+    /// The I/O error; `dest` is then unchanged.
+    pub fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> io::Result<()> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "w.{}.{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let temporary = self.path(Area::Temporary, &name);
+        let result = (|| {
+            let mut file = self.create(&temporary)?;
+            io::Write::write_all(&mut file, bytes)?;
+            file.sync_all()?;
+            fs::rename(&temporary, dest)?;
+            sync_dir(dest.parent().unwrap_or(&self.root))
+        })();
+        if result.is_err() {
+            remove_if_there(&temporary);
+        }
+        result
+    }
+
+    /// A new file at `path` (which must not exist) with the queue's mode.
+    ///
+    /// # Errors
+    /// The I/O error.
+    pub fn create(&self, path: &Path) -> io::Result<File> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        file.set_permissions(Permissions::from_mode(self.file_mode()))?;
+        Ok(file)
+    }
+
+    /// Puts the complete file `temporary` into `area` as `id`, durably,
+    /// never replacing a file already there.
+    ///
+    /// # Errors
+    /// The I/O error; nothing is in `area` then.
+    pub fn publish(&self, temporary: &Path, area: Area, id: &str) -> io::Result<()> {
+        let target = self.path(area, id);
+        fs::hard_link(temporary, &target)?;
+        sync_dir(&self.area(area))
+    }
+}
+
+/// The head of a queue file: read in small steps up to the blank line, so a
+/// 25 MB message costs a few kilobytes to look at.
+fn read_head(file: &File) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(8192);
+    let mut chunk = [0u8; 8192];
+    let mut reader = file;
+    reader.seek(SeekFrom::Start(0))?;
+    loop {
+        let n = reader.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(head);
+        }
+        let searched_from = head.len().saturating_sub(1);
+        head.extend_from_slice(&chunk[..n]);
+        if head[searched_from..].windows(2).any(|w| w == b"\n\n") || head.len() >= MAX_HEAD {
+            return Ok(head);
+        }
+    }
+}
+
+fn remove_if_there(path: &Path) {
+    let _ = fs::remove_file(path);
+}
+
+/// Makes the directory's entries (renames, links) durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_spool(name: &str) -> Spool {
+        let dir = std::env::temp_dir().join(format!("o2s-spool-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let spool = Spool::new(&dir);
+        spool.prepare().unwrap();
+        spool
+    }
+
+    fn queue(spool: &Spool, id: &str, message: &[u8]) {
+        let meta = Meta {
+            id: id.into(),
+            arrival: 1,
+            uid: 0,
+            sender: "s@x".into(),
+            recipients: vec!["r@x".into()],
+            size: message.len() as u64,
+            ..Meta::default()
+        };
+        let mut bytes = format::format_head(&meta).unwrap();
+        bytes.extend_from_slice(message);
+        let tmp = spool.path(Area::Temporary, id);
+        fs::write(&tmp, &bytes).unwrap();
+        spool.publish(&tmp, Area::Messages, id).unwrap();
+        fs::remove_file(tmp).unwrap();
+    }
+
+    #[test]
+    fn claim_lock_and_move_on() {
+        let spool = temp_spool("claim");
+        let id = "00000001AAAAAAAAAAAA";
+        queue(&spool, id, b"Subject: x\n\nbody\n");
+        let Claim::Taken(mut first) = spool.claim(id).unwrap() else {
+            panic!("not taken")
+        };
+        let mut message = Vec::new();
+        first.message().unwrap().read_to_end(&mut message).unwrap();
+        assert_eq!(message, b"Subject: x\n\nbody\n");
+        assert!(matches!(spool.claim(id).unwrap(), Claim::Busy));
+        spool.remove(*first).unwrap();
+        assert!(matches!(spool.claim(id).unwrap(), Claim::Gone));
+
+        queue(&spool, id, b"m\n");
+        let Claim::Taken(second) = spool.claim(id).unwrap() else {
+            panic!()
+        };
+        let state = State {
+            last_error: "refused".into(),
+            ..State::default()
+        };
+        spool.fail(*second, &state).unwrap();
+        assert!(spool.path(Area::Failed, id).exists());
+        let reason = fs::read_to_string(spool.path(Area::Failed, &format!("{id}.reason"))).unwrap();
+        assert!(reason.contains("error refused"));
+        assert_eq!(spool.count(Area::Failed), 1);
+        assert!(spool.ids().unwrap().0.is_empty());
+        fs::remove_dir_all(spool.root()).unwrap();
+    }
+
+    #[test]
+    fn foreign_and_damaged_files() {
+        let spool = temp_spool("foreign");
+        fs::write(spool.path(Area::Messages, "notes.txt"), "hello").unwrap();
+        let id = "00000002BBBBBBBBBBBB";
+        fs::write(spool.path(Area::Messages, id), "garbage").unwrap();
+        let (ids, foreign) = spool.ids().unwrap();
+        assert_eq!(
+            (ids, foreign),
+            (vec![id.to_string()], vec!["notes.txt".to_string()])
+        );
+        assert!(matches!(spool.claim(id).unwrap(), Claim::Corrupt(_)));
+        let moved = spool.set_aside(Area::Messages, id).unwrap();
+        assert!(moved.starts_with(spool.path(Area::Corrupt, "")));
+        fs::write(spool.path(Area::Messages, id), "again").unwrap();
+        let moved = spool.set_aside(Area::Messages, id).unwrap();
+        assert!(moved.ends_with(format!("{id}.1")), "{}", moved.display());
+        fs::remove_dir_all(spool.root()).unwrap();
+    }
+
+    #[test]
+    fn state_is_replaced_and_damage_is_reported() {
+        let spool = temp_spool("state");
+        let id = "00000003CCCCCCCCCCCC";
+        assert_eq!(spool.read_state(id), Ok(State::default()));
+        let state = State {
+            attempts: 2,
+            ..State::default()
+        };
+        spool.write_state(id, &state).unwrap();
+        assert_eq!(spool.read_state(id), Ok(state));
+        fs::write(spool.path(Area::States, id), "half").unwrap();
+        assert!(spool.read_state(id).is_err());
+        fs::remove_dir_all(spool.root()).unwrap();
+    }
+
+    #[test]
+    fn clean_up_spares_what_is_held_or_young() {
+        let spool = temp_spool("clean");
+        let held = spool.path(Area::Temporary, "held");
+        let held_file = spool.create(&held).unwrap();
+        held_file.try_lock().unwrap();
+        let dead = spool.path(Area::Temporary, "dead");
+        drop(spool.create(&dead).unwrap());
+        let orphan = spool.path(Area::States, "00000004DDDDDDDDDDDD");
+        fs::write(&orphan, "x").unwrap();
+        spool.clean_up(SystemTime::now());
+        assert!(
+            held.exists() && dead.exists() && orphan.exists(),
+            "young files stay"
+        );
+        spool.clean_up(SystemTime::now() + Duration::from_secs(3600));
+        assert!(held.exists(), "a locked file stays");
+        assert!(!dead.exists() && !orphan.exists());
+        drop(held_file);
+        fs::remove_dir_all(spool.root()).unwrap();
+    }
+
+    #[test]
+    fn modes_follow_the_queue_directory() {
+        let spool = temp_spool("modes");
+        fs::set_permissions(spool.root(), Permissions::from_mode(0o2770)).unwrap();
+        assert_eq!(spool.file_mode(), 0o660);
+        let f = spool.path(Area::Temporary, "m");
+        drop(spool.create(&f).unwrap());
+        assert_eq!(fs::metadata(&f).unwrap().mode() & 0o7777, 0o660);
+        fs::set_permissions(spool.root(), Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(spool.file_mode(), 0o600);
+        fs::remove_dir_all(spool.root()).unwrap();
+        spool.prepare().unwrap();
+        let area = fs::metadata(spool.path(Area::Failed, "")).unwrap().mode() & 0o7777;
+        assert_eq!(area & 0o007, 0, "nothing for others: {area:o}");
+        fs::remove_dir_all(spool.root()).unwrap();
+    }
+}
