@@ -83,6 +83,38 @@ const ENTRA: &[(u64, Entry)] = &[
         ),
     ),
     (
+        7_000_229,
+        entry(
+            "service-principal-missing",
+            Kind::Config,
+            "the application has no service principal (Enterprise application) in this tenant: grant admin consent under App registrations > your app > API permissions, which creates it (or New-MgServicePrincipal -AppId <client_id>)",
+        ),
+    ),
+    (
+        90_038,
+        entry(
+            "wrong-cloud",
+            Kind::Config,
+            "the tenant lives in another Microsoft cloud: set token.url to that cloud's login host (login.microsoftonline.us, login.partner.microsoftonline.cn) and token.scope and smtp.host to match",
+        ),
+    ),
+    (
+        900_382,
+        entry(
+            "wrong-cloud",
+            Kind::Config,
+            "the tenant lives in another Microsoft cloud: set token.url to that cloud's login host (login.microsoftonline.us, login.partner.microsoftonline.cn) and token.scope and smtp.host to match",
+        ),
+    ),
+    (
+        900_144,
+        entry(
+            "request-incomplete",
+            Kind::Config,
+            "the token request lacked a parameter Entra requires: check that token.scope is set (https://outlook.office365.com/.default) and that token.url is the v2.0 token endpoint",
+        ),
+    ),
+    (
         50_194,
         entry(
             "tenant-common",
@@ -139,6 +171,30 @@ const ENTRA: &[(u64, Entry)] = &[
         ),
     ),
     (
+        700_023,
+        entry(
+            "assertion-invalid",
+            Kind::Config,
+            "the client assertion names another audience: token.url must be the tenant's own token endpoint (https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token)",
+        ),
+    ),
+    (
+        700_021,
+        entry(
+            "assertion-invalid",
+            Kind::Config,
+            "the client assertion was issued for another application: client_id must be the Application (client) ID the certificate is registered on",
+        ),
+    ),
+    (
+        50_048,
+        entry(
+            "assertion-invalid",
+            Kind::Config,
+            "the client assertion's subject and issuer differ: client_id must be the Application (client) ID the certificate is registered on",
+        ),
+    ),
+    (
         50_012,
         entry(
             "assertion-invalid",
@@ -168,6 +224,14 @@ const ENTRA: &[(u64, Entry)] = &[
             "conditional-access",
             Kind::NoPermission,
             "a Conditional Access policy blocks this application: an Entra administrator must exclude it (or this server's IP) in Protection > Conditional Access",
+        ),
+    ),
+    (
+        530_035,
+        entry(
+            "security-defaults",
+            Kind::NoPermission,
+            "Entra Security Defaults blocked the sign-in: an Entra administrator must review Entra admin center > Overview > Properties > Manage security defaults, or replace them with Conditional Access policies that allow this application",
         ),
     ),
     (
@@ -490,6 +554,46 @@ const SMTP: &[SmtpPattern] = &[
             "recipient-unknown",
             Kind::NoUser,
             "the recipient address does not exist: check the spelling",
+        ),
+    ),
+    smtp(
+        454,
+        "4.7.0",
+        "",
+        entry(
+            "auth-temporary",
+            Kind::Temporary,
+            "the server could not check the token just now (a temporary authentication failure): the message can be sent later",
+        ),
+    ),
+    smtp(
+        0,
+        "4.2.0",
+        "logon",
+        entry(
+            "mailbox-logon",
+            Kind::Temporary,
+            "Exchange could not open the mailbox for the application: check Add-MailboxPermission -Identity <user> -User <service principal> -AccessRights FullAccess (or the RBAC management scope); new permissions can take a while to apply",
+        ),
+    ),
+    smtp(
+        504,
+        "5.7.4",
+        "",
+        entry(
+            "auth-mechanism-refused",
+            Kind::Config,
+            "the server does not accept this login here: Exchange Online offers AUTH XOAUTH2 only after STARTTLS on smtp.office365.com port 587 (smtp.tls = \"starttls\")",
+        ),
+    ),
+    smtp(
+        0,
+        "5.1.90",
+        "",
+        entry(
+            "submission-quota",
+            Kind::Temporary,
+            "the mailbox passed Exchange Online's 10,000 recipients per 24 hours: wait, or spread the mail over more mailboxes",
         ),
     ),
     smtp(

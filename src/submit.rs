@@ -11,6 +11,7 @@
 use std::io::Read;
 use std::time::Instant;
 
+use crate::catalogue;
 use crate::cli::Delivery;
 use crate::config::Config;
 use crate::envelope::{self, Addresses};
@@ -160,6 +161,7 @@ fn report(
                 outcome: Outcome::Partial,
                 smtp: Some(receipt.reply.to_string()),
                 exit: error.kind().exit_name(),
+                cause: Some(error.cause_code()),
                 error: Some(error.message()),
                 ..base
             };
@@ -170,7 +172,7 @@ fn report(
             let record = Record {
                 outcome: Outcome::Failed,
                 exit: error.kind().exit_name(),
-                cause: error.cause(),
+                cause: Some(error.cause_code()),
                 error: Some(error.message()),
                 ..base
             };
@@ -198,12 +200,21 @@ fn partial_failure(receipt: &Receipt) -> Error {
     } else {
         Kind::NoUser
     };
-    Error::new(
+    let error = Error::new(
         kind,
         format!(
             "delivered to {}, but the server refused {}",
             accepted.join(", "),
             refused.join("; ")
         ),
-    )
+    );
+    // The first refusal the catalogue knows explains the others best.
+    let known = receipt
+        .refused
+        .iter()
+        .find_map(|r| catalogue::smtp_reply(r.reply.code, &r.reply.text()));
+    match known {
+        Some(entry) => error.with_hint(entry.fix).with_cause(entry.cause),
+        None => error,
+    }
 }
