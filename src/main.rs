@@ -14,6 +14,7 @@ mod catalogue;
 mod cli;
 mod clock;
 mod config;
+mod diagnose;
 mod envelope;
 mod error;
 mod header;
@@ -41,6 +42,10 @@ fn main() -> ExitCode {
         Ok(invocation) => invocation,
         Err(e) => return fail(&e),
     };
+    if invocation.mode == Mode::Check {
+        // The check reports on stdout itself and picks its own exit code.
+        return ExitCode::from(diagnose::check(&invocation, config_path(&invocation)));
+    }
     match dispatch(&invocation) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
@@ -74,16 +79,22 @@ fn dispatch(invocation: &Invocation) -> Result<()> {
     }
 }
 
-/// Loads the configuration; a broken one is logged too, since it stops all mail.
-fn load_config(invocation: &Invocation) -> Result<config::Config> {
-    let path = invocation
+/// The configuration file this invocation uses (`-C`, else the default).
+fn config_path(invocation: &Invocation) -> &Path {
+    invocation
         .config_path
         .as_deref()
-        .unwrap_or(Path::new(config::DEFAULT_PATH));
+        .unwrap_or(Path::new(config::DEFAULT_PATH))
+}
+
+/// Loads the configuration; a broken one is logged too, since it stops all mail.
+fn load_config(invocation: &Invocation) -> Result<config::Config> {
+    let path = config_path(invocation);
     config::load(path).inspect_err(|e| {
         let line = format!(
-            "outcome=failed exit={} error=\"{}\"",
+            "outcome=failed exit={} cause={} error=\"{}\"",
             e.kind().exit_name(),
+            e.cause_code(),
             e.message().replace('"', "'")
         );
         Syslog::connect(Path::new("/dev/log")).log(Level::Error, &line);

@@ -206,8 +206,8 @@ fn refused(
         return smtp_failure(e, server);
     }
     tokens.forget();
-    let diagnosis = claims::peek(token.access.expose())
-        .and_then(|c| claims::diagnose(&c, &config.tenant, &config.client_id));
+    let diagnosis =
+        claims::explain_refusal(token.access.expose(), &config.tenant, &config.client_id);
     let error = smtp_failure(e, server);
     match diagnosis {
         Some((cause, fix)) => error.with_hint(fix).with_cause(cause),

@@ -274,6 +274,24 @@ pub fn diagnose(claims: &Claims, tenant: &str, client_id: &str) -> Option<(&'sta
     Some((finding.cause?, finding.fix.clone()?))
 }
 
+/// What to check when Exchange refused a token whose claims are all right:
+/// then the mailbox side is wrong, not the application's.
+const MAILBOX_FIX: &str = "the token itself is right (Exchange Online audience, SMTP.SendAsApp role, this tenant and application), so Exchange refused it for the mailbox: check that user is the mailbox the application was given (Add-MailboxPermission -Identity <user> -User <service principal> -AccessRights FullAccess), that New-ServicePrincipal was run with the Enterprise application's Object ID (not the App registration's), and that SMTP AUTH is on for the mailbox (Set-CASMailbox -Identity <user> -SmtpClientAuthenticationDisabled $false); such changes can take a while to apply";
+
+/// Cause code and fix for a token the SMTP server refused, from its claims:
+/// a bad claim, else the mailbox side. `None` when the token is not a JWT.
+pub fn explain_refusal(
+    token: &str,
+    tenant: &str,
+    client_id: &str,
+) -> Option<(&'static str, String)> {
+    let claims = peek(token)?;
+    Some(
+        diagnose(&claims, tenant, client_id)
+            .unwrap_or_else(|| ("mailbox-not-permitted", MAILBOX_FIX.to_string())),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,6 +500,22 @@ mod tests {
             assert_eq!(f.cause.is_some(), verdict != Verdict::Good, "{f:?}");
         }
         assert!(is_guid(tenant) && !is_guid("contoso.com") && !is_guid("6f2d8c1a-3b4e"));
+    }
+
+    #[test]
+    fn refusals_explained() {
+        let good = jwt(
+            r#"{"aud":"https://outlook.office365.com","roles":["SMTP.SendAsApp"],"tid":"t","appid":"c1"}"#,
+        );
+        let (cause, fix) = explain_refusal(&good, "contoso.com", "c1").unwrap();
+        assert_eq!(cause, "mailbox-not-permitted");
+        assert!(fix.contains("Add-MailboxPermission") && fix.contains("New-ServicePrincipal"));
+        let no_role = jwt(r#"{"aud":"https://outlook.office365.com","appid":"c1"}"#);
+        assert_eq!(
+            explain_refusal(&no_role, "contoso.com", "c1").map(|(c, _)| c),
+            Some("token-no-role")
+        );
+        assert_eq!(explain_refusal("opaque", "contoso.com", "c1"), None);
     }
 
     #[test]

@@ -95,6 +95,20 @@ impl<'a> TokenSource<'a> {
         self.fetch(Some(&rejected.access), transcript)
     }
 
+    /// A token straight from the endpoint, bypassing and not touching the
+    /// cache: `--check` uses it to prove that the credential works now.
+    ///
+    /// # Errors
+    /// As [`TokenSource::get`].
+    pub fn request_new(&mut self, transcript: &mut Transcript) -> Result<request::Granted> {
+        self.request(transcript)
+    }
+
+    /// Until when the cached token is valid (Unix seconds), if there is one.
+    pub fn cached_until(&self) -> Option<u64> {
+        cache::read(&self.file, &self.key).map(|e| e.expires_at)
+    }
+
     /// Drops the cached token (the server rejected it).
     pub fn forget(&self) {
         cache::remove(&self.file);
