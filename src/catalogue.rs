@@ -610,15 +610,18 @@ const SMTP: &[SmtpPattern] = &[
 
 /// The entry for an SMTP reply (code and one-line text).
 pub fn smtp_reply(code: u16, text: &str) -> Option<&'static Entry> {
+    smtp_index(code, text).map(|i| &SMTP[i].entry)
+}
+
+/// The position of the first pattern that recognises the reply.
+fn smtp_index(code: u16, text: &str) -> Option<usize> {
     let lower = text.to_ascii_lowercase();
     let enhanced = text.split_whitespace().next().unwrap_or("");
-    SMTP.iter()
-        .find(|p| {
-            (p.code == 0 || p.code == code)
-                && (p.enhanced.is_empty() || enhanced == p.enhanced)
-                && (p.fragment.is_empty() || lower.contains(p.fragment))
-        })
-        .map(|p| &p.entry)
+    SMTP.iter().position(|p| {
+        (p.code == 0 || p.code == code)
+            && (p.enhanced.is_empty() || enhanced == p.enhanced)
+            && (p.fragment.is_empty() || lower.contains(p.fragment))
+    })
 }
 
 #[cfg(test)]
@@ -649,6 +652,39 @@ mod tests {
             assert!(e.fix.len() > 40, "{code}: fix too thin");
         }
         assert!(entra(1).is_none());
+    }
+
+    /// Every entry has a test in tests/catalogue.rs that drives the binary
+    /// into it: Entra codes by test name, SMTP patterns by a reply there
+    /// that this table resolves to exactly that pattern.
+    #[test]
+    fn every_entry_has_an_integration_test() {
+        let tests = include_str!("../tests/catalogue.rs");
+        for (code, _) in ENTRA {
+            assert!(
+                tests.contains(&format!("aadsts{code}_")),
+                "AADSTS{code} has no test in tests/catalogue.rs"
+            );
+        }
+        let replies: Vec<(u16, &str)> = tests
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter_map(|literal| {
+                let (code, text) = literal.split_at_checked(3)?;
+                Some((code.parse().ok()?, text.strip_prefix(' ')?))
+            })
+            .collect();
+        for (i, pattern) in SMTP.iter().enumerate() {
+            let covered = replies
+                .iter()
+                .any(|(code, text)| smtp_index(*code, text) == Some(i));
+            assert!(
+                covered,
+                "no test in tests/catalogue.rs replays a reply for {} {} {:?} ({})",
+                pattern.code, pattern.enhanced, pattern.fragment, pattern.entry.cause
+            );
+        }
     }
 
     #[test]

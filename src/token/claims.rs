@@ -276,7 +276,7 @@ pub fn diagnose(claims: &Claims, tenant: &str, client_id: &str) -> Option<(&'sta
 
 /// What to check when Exchange refused a token whose claims are all right:
 /// then the mailbox side is wrong, not the application's.
-const MAILBOX_FIX: &str = "the token itself is right (Exchange Online audience, SMTP.SendAsApp role, this tenant and application), so Exchange refused it for the mailbox: check that user is the mailbox the application was given (Add-MailboxPermission -Identity <user> -User <service principal> -AccessRights FullAccess), that New-ServicePrincipal was run with the Enterprise application's Object ID (not the App registration's), and that SMTP AUTH is on for the mailbox (Set-CASMailbox -Identity <user> -SmtpClientAuthenticationDisabled $false); such changes can take a while to apply";
+const MAILBOX_FIX: &str = "the token itself is right (Exchange Online audience, SMTP.SendAsApp role, this tenant and application), so the server refused it for the mailbox: check that user is the mailbox the application was given (Add-MailboxPermission -Identity <user> -User <service principal> -AccessRights FullAccess), that New-ServicePrincipal was run with the Enterprise application's Object ID (not the App registration's), and that SMTP AUTH is on for the mailbox (Set-CASMailbox -Identity <user> -SmtpClientAuthenticationDisabled $false); such changes can take a while to apply";
 
 /// Cause code and fix for a token the SMTP server refused, from its claims:
 /// a bad claim, else the mailbox side. `None` when the token is not a JWT.

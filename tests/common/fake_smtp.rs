@@ -41,6 +41,8 @@ pub struct Behaviour {
     pub drop_in_data_after: Option<usize>,
     /// Bytes sent right behind the 220 to STARTTLS, in clear text.
     pub inject_after_starttls: Option<String>,
+    /// Reply to MAIL FROM (default: 250).
+    pub mail_reply: Option<String>,
 }
 
 impl Behaviour {
@@ -58,6 +60,7 @@ impl Behaviour {
             final_reply: "250 2.0.0 OK queued".into(),
             drop_in_data_after: None,
             inject_after_starttls: None,
+            mail_reply: None,
         }
     }
 }
@@ -174,6 +177,7 @@ fn serve(
         return Ok(());
     }
     let mut in_data_accepted = false;
+    let mut mail_accepted = false;
     while let Some(line) = conn.line()? {
         record.lock().unwrap().commands.push(line.clone());
         let upper = line.to_ascii_uppercase();
@@ -241,14 +245,21 @@ fn serve(
                     return Ok(());
                 }
             }
-            "MAIL" => conn.send("250 2.1.0 Sender OK")?,
+            "MAIL" => {
+                let reply = b.mail_reply.as_deref().unwrap_or("250 2.1.0 Sender OK");
+                mail_accepted = reply.starts_with('2');
+                conn.send(reply)?;
+            }
             "RCPT" => {
                 let rcpt = line.split(['<', '>']).nth(1).unwrap_or("").to_string();
-                let reply = b
-                    .rcpt_replies
-                    .get(&rcpt)
-                    .cloned()
-                    .unwrap_or_else(|| "250 2.1.5 Recipient OK".into());
+                let reply = if mail_accepted {
+                    b.rcpt_replies
+                        .get(&rcpt)
+                        .cloned()
+                        .unwrap_or_else(|| "250 2.1.5 Recipient OK".into())
+                } else {
+                    "503 5.5.1 Error: need MAIL command".into()
+                };
                 in_data_accepted |= reply.starts_with('2');
                 conn.send(&reply)?;
             }
@@ -274,8 +285,14 @@ fn serve(
                 record.lock().unwrap().messages.push(message);
                 conn.send(&b.final_reply)?;
                 in_data_accepted = false;
+                mail_accepted = false;
             }
-            "RSET" | "NOOP" => conn.send("250 2.0.0 OK")?,
+            "RSET" => {
+                in_data_accepted = false;
+                mail_accepted = false;
+                conn.send("250 2.0.0 OK")?;
+            }
+            "NOOP" => conn.send("250 2.0.0 OK")?,
             "QUIT" => {
                 conn.send("221 2.0.0 Bye")?;
                 return Ok(());
