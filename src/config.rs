@@ -197,6 +197,7 @@ pub fn load(path: &Path) -> Result<Config> {
             path.display(),
             io_reason(&e)
         ))
+        .with_hint("the file must exist and be readable by root and the oauth2-sendmail group (root:oauth2-sendmail, mode 0640); -C names another file")
         .with_cause("config-unreadable")
     })?;
     parse(&text, path).map_err(|e| match e.cause() {

@@ -46,6 +46,12 @@ pub fn configuration(path: &Path) -> (Step, Option<Config>) {
             ));
             (step, Some(config))
         }
+        Err(e) if e.cause() == Some("config-invalid") => {
+            let e = e.with_hint(
+                "correct the key named above; sendmail.conf(5) and sendmail.conf.example document every key",
+            );
+            (Step::fail("config", "configuration", &e), None)
+        }
         Err(e) => (Step::fail("config", "configuration", &e), None),
     }
 }
