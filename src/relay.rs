@@ -158,7 +158,11 @@ fn connect(
         _ => Some(net::tls_connector(config.ca_file.as_deref())?),
     };
     let stream = match (&connector, smtp.tls) {
-        (Some(c), TlsMode::Implicit) => Stream::Tls(Box::new(net::handshake(c, &smtp.host, tcp)?)),
+        (Some(c), TlsMode::Implicit) => {
+            let tls = net::handshake(c, &smtp.host, tcp)?;
+            transcript.note("TLS established");
+            Stream::Tls(Box::new(tls))
+        }
         _ => Stream::Plain(tcp),
     };
     let mut session = Session::new(stream, transcript);

@@ -656,7 +656,7 @@ fn verbose_check_shows_the_transcript_with_credentials_redacted() {
     for want in [
         "* token: POST ",
         "client_secret=<redacted>",
-        "* token: HTTP 200, expires_in 3599 s, access_token=<redacted>",
+        "* token: HTTP 200, expires_in 3599 s, access_token=<redacted> (",
         "smtp< 220 fake.test ESMTP ready",
         "smtp> EHLO ",
         "smtp> STARTTLS",
@@ -665,6 +665,8 @@ fn verbose_check_shows_the_transcript_with_credentials_redacted() {
         "smtp< 235 2.7.0 Authentication successful",
         "smtp> MAIL FROM:<alerts@contoso.test>",
         "smtp> RCPT TO:<v@example.com>",
+        "* message data: ",
+        "smtp> .",
         "smtp< 250 2.0.0 OK queued",
     ] {
         assert!(run.stderr.contains(want), "{want:?} in {}", run.stderr);

@@ -195,14 +195,21 @@ impl<'a> TokenSource<'a> {
         ));
         self.requests += 1;
         let fields = request::form(&config.client_id, &config.token.scope, &auth);
-        let (status, body) = request::post(&endpoint, &fields)?;
+        let started = std::time::Instant::now();
+        let (status, body) = request::post(&endpoint, &fields).inspect_err(|e| {
+            transcript.note(&format!("token: no answer: {}", e.message()));
+        })?;
+        let elapsed = started.elapsed().as_millis();
         let result = request::interpret(status, &body);
         match &result {
             Ok(g) => transcript.note(&format!(
-                "token: HTTP {status}, expires_in {} s, access_token=<redacted>",
+                "token: HTTP {status}, expires_in {} s, access_token=<redacted> ({elapsed} ms)",
                 g.expires_in
             )),
-            Err(e) => transcript.note(&format!("token: HTTP {status}: {}", e.message())),
+            Err(e) => transcript.note(&format!(
+                "token: HTTP {status}: {} ({elapsed} ms)",
+                e.message()
+            )),
         }
         result
     }
