@@ -687,6 +687,25 @@ mod tests {
         }
     }
 
+    /// docs/troubleshooting.md lists every code and cause administrators
+    /// may meet.
+    #[test]
+    fn every_entry_is_documented() {
+        let doc = include_str!("../docs/troubleshooting.md");
+        for (code, entry) in ENTRA {
+            assert!(doc.contains(&code.to_string()), "AADSTS{code} undocumented");
+            assert!(
+                doc.contains(&format!("`{}`", entry.cause)),
+                "{} undocumented",
+                entry.cause
+            );
+        }
+        for pattern in SMTP {
+            let cause = pattern.entry.cause;
+            assert!(doc.contains(&format!("`{cause}`")), "{cause} undocumented");
+        }
+    }
+
     #[test]
     fn exchange_replies() {
         let table = [

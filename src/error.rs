@@ -284,7 +284,11 @@ mod tests {
             assert_eq!(kind.exit_code(), code, "{kind:?}");
             assert!(kind.exit_name().starts_with("EX_"));
             assert!(!kind.default_hint().is_empty());
-            assert!(!kind.fallback_cause().is_empty());
+            let documented = include_str!("../docs/troubleshooting.md");
+            assert!(
+                documented.contains(&format!("`{}`", kind.fallback_cause())),
+                "{kind:?}: cause undocumented"
+            );
         }
     }
 

@@ -50,11 +50,7 @@ fn every_smtp_line_both_ways_with_credentials_redacted() {
             }
         })
         .collect();
-    let sent: Vec<&str> = client_lines
-        .iter()
-        .copied()
-        .filter(|l| *l != ".")
-        .collect();
+    let sent: Vec<&str> = client_lines.iter().copied().filter(|l| *l != ".").collect();
     assert_eq!(sent, expected, "{}", run.stderr);
     // Greeting, EHLO (multi-line), STARTTLS, EHLO, AUTH, MAIL, 2 RCPT, DATA, final dot.
     assert!(server_lines >= 10 + 2 * 4, "{}", run.stderr);

@@ -162,7 +162,7 @@ pub fn credential(config: &Config) -> Step {
             certificate_file,
             private_key_file,
         } => return certificate(certificate_file, private_key_file, clock::now()),
-        Credential::Secret(_) => "client_secret in the configuration file".to_string(),
+        Credential::Secret(_) => "client_secret (inline)".to_string(),
         Credential::SecretFile(path) => format!("client_secret_file {}", path.display()),
     };
     let secret = match config.client_secret() {
@@ -185,15 +185,15 @@ pub fn credential(config: &Config) -> Step {
         return Step::warn(
             ID,
             TITLE,
-            format!("client secret from {origin} contains white space"),
+            format!("{origin}: the secret contains white space"),
             "Entra secrets contain no spaces: check that only the Value was pasted, on one line",
         )
         .cause("secret-whitespace");
     }
-    Step::pass(ID, TITLE, format!("client secret from {origin}"))
+    Step::pass(ID, TITLE, format!("client secret in {origin}"))
 }
 
-/// `AB:CD:…` without colons, upper case: how the portal shows thumbprints.
+/// Hex, upper case, no colons: how the portal shows thumbprints.
 fn hex_upper(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
