@@ -67,12 +67,13 @@ fn dispatch(invocation: &Invocation) -> Result<()> {
             let syslog = syslog_for(&config);
             run::send(invocation, &config, syslog)
         }
+        // main runs the check itself: it picks its own exit code.
+        Mode::Check => unreachable!("--check does not go through dispatch"),
         Mode::SmtpSession
         | Mode::ListQueue
         | Mode::CheckAliases
         | Mode::FlushQueue
-        | Mode::RunDueQueue
-        | Mode::Check => Err(Error::usage(format!(
+        | Mode::RunDueQueue => Err(Error::usage(format!(
             "{:?} mode is not supported yet",
             invocation.mode
         ))),

@@ -281,7 +281,7 @@ pub fn render_verdict(steps: &[Step]) -> String {
                 .map(|c| format!(", cause={c}"))
                 .unwrap_or_default();
             format!(
-                "\nResult: FAILED ({failed} of {} checks{warnings}); first failure: {} (exit {} {}{cause}).\n",
+                "\nResult: FAILED: {failed} of {} checks failed{warnings}; first failure: {} (exit {} {}{cause}).\n",
                 steps.len(),
                 first.title,
                 kind.exit_code(),
@@ -405,7 +405,7 @@ mod tests {
         let steps = sample();
         assert_eq!(
             render_verdict(&steps),
-            "\nResult: FAILED (1 of 4 checks, 1 warning); first failure: SMTP login (exit 77 EX_NOPERM, cause=token-rejected).\n"
+            "\nResult: FAILED: 1 of 4 checks failed, 1 warning; first failure: SMTP login (exit 77 EX_NOPERM, cause=token-rejected).\n"
         );
         assert_eq!(
             render_verdict(&steps[..2]),
