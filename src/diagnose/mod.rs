@@ -9,13 +9,20 @@
 //! code is 0 when no step failed (warnings allowed), else the sysexits
 //! code of the first failure. Nothing is read from stdin.
 //!
-//! `report` renders; `local` checks files; `remote` talks to the token
-//! endpoint and the SMTP server; `tls` is the check's own TLS layer.
+//! `report` keeps and renders the steps; `files` checks the configuration,
+//! permissions and directories; `credential` the secret or certificate
+//! (`x509` formats certificate facts); `token` fetches a token and judges
+//! its claims; `smtp` checks the server, TLS and login, over `tls`, the
+//! check's own TLS layer; `test_message` is what `--to` sends.
 
-mod local;
-mod remote;
+mod credential;
+mod files;
 mod report;
+mod smtp;
+mod test_message;
 mod tls;
+mod token;
+mod x509;
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -101,7 +108,7 @@ fn style() -> Style {
 
 fn run(report: &mut Report, invocation: &Invocation, config_path: &Path, transcript: Transcript) {
     let mut transcript = transcript;
-    let (step, config) = local::configuration(config_path);
+    let (step, config) = files::configuration(config_path);
     report.add(step);
     let Some(config) = config else {
         for (id, title) in AFTER_CONFIG {
@@ -116,33 +123,33 @@ fn run(report: &mut Report, invocation: &Invocation, config_path: &Path, transcr
         }
         return;
     };
-    report.add(local::permissions(&config));
-    let credential = local::credential(&config);
+    report.add(files::permissions(&config));
+    let credential = credential::credential(&config);
     let usable = credential.verdict != Verdict::Fail;
     report.add(credential);
 
     let mut tokens = TokenSource::new(&config);
     let token = if usable {
-        let (step, token) = remote::token(&config, &mut tokens, &mut transcript);
+        let (step, token) = token::fetch(&config, &mut tokens, &mut transcript);
         report.add(step);
         token
     } else {
         report.add(Step::skip("token", "token", "no usable credential"));
         None
     };
-    for step in remote::claim_steps(&config, token.as_ref()) {
+    for step in token::claim_steps(&config, token.as_ref()) {
         report.add(step);
     }
 
     let helo = system::host_name(&config);
-    let smtp = remote::SmtpCheck {
+    let smtp = smtp::SmtpCheck {
         config: &config,
         helo: &helo,
         token: token.as_ref(),
         test_to: invocation.check_to.as_deref(),
     };
-    remote::smtp(&smtp, transcript, report);
+    smtp::smtp(&smtp, transcript, report);
 
-    report.add(local::cache(&config, tokens.cached_until()));
-    report.add(local::queue(&config));
+    report.add(files::cache(&config, tokens.cached_until()));
+    report.add(files::queue(&config));
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 use openssl::ssl::{HandshakeError, SslConnector, SslMethod, SslStream, SslVersion};
 use openssl::x509::{X509, X509VerifyResult};
 
-use super::local::{expiry, x509_name};
+use super::x509::{expiry, x509_name};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::net;
