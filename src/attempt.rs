@@ -8,6 +8,7 @@
 //! queue run take their decisions from it. Pure: protocol outcomes in,
 //! values out.
 
+use crate::catalogue;
 use crate::error::{Error, Kind};
 use crate::relay::smtp_failure;
 use crate::smtp::session::{Failure, Receipt, RecipientReply, SmtpError};
@@ -159,14 +160,23 @@ fn partial_failure(receipt: &Receipt) -> Error {
     } else {
         Kind::NoUser
     };
-    Error::new(
+    let error = Error::new(
         kind,
         format!(
             "delivered to {}, but the server refused {}",
             accepted.join(", "),
             refused.join("; ")
         ),
-    )
+    );
+    // The first refusal the catalogue knows explains the others best.
+    let known = receipt
+        .refused
+        .iter()
+        .find_map(|r| catalogue::smtp_reply(r.reply.code, &r.reply.text()));
+    match known {
+        Some(entry) => error.with_hint(entry.fix).with_cause(entry.cause),
+        None => error,
+    }
 }
 
 #[cfg(test)]

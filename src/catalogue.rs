@@ -83,6 +83,38 @@ const ENTRA: &[(u64, Entry)] = &[
         ),
     ),
     (
+        7_000_229,
+        entry(
+            "service-principal-missing",
+            Kind::Config,
+            "the application has no service principal (Enterprise application) in this tenant: grant admin consent under App registrations > your app > API permissions, which creates it (or New-MgServicePrincipal -AppId <client_id>)",
+        ),
+    ),
+    (
+        90_038,
+        entry(
+            "wrong-cloud",
+            Kind::Config,
+            "the tenant lives in another Microsoft cloud: set token.url to that cloud's login host (login.microsoftonline.us, login.partner.microsoftonline.cn) and token.scope and smtp.host to match",
+        ),
+    ),
+    (
+        900_382,
+        entry(
+            "wrong-cloud",
+            Kind::Config,
+            "the tenant lives in another Microsoft cloud: set token.url to that cloud's login host (login.microsoftonline.us, login.partner.microsoftonline.cn) and token.scope and smtp.host to match",
+        ),
+    ),
+    (
+        900_144,
+        entry(
+            "request-incomplete",
+            Kind::Config,
+            "the token request lacked a parameter Entra requires: check that token.scope is set (https://outlook.office365.com/.default) and that token.url is the v2.0 token endpoint",
+        ),
+    ),
+    (
         50_194,
         entry(
             "tenant-common",
@@ -139,6 +171,30 @@ const ENTRA: &[(u64, Entry)] = &[
         ),
     ),
     (
+        700_023,
+        entry(
+            "assertion-invalid",
+            Kind::Config,
+            "the client assertion names another audience: token.url must be the tenant's own token endpoint (https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token)",
+        ),
+    ),
+    (
+        700_021,
+        entry(
+            "assertion-invalid",
+            Kind::Config,
+            "the client assertion was issued for another application: client_id must be the Application (client) ID the certificate is registered on",
+        ),
+    ),
+    (
+        50_048,
+        entry(
+            "assertion-invalid",
+            Kind::Config,
+            "the client assertion's subject and issuer differ: client_id must be the Application (client) ID the certificate is registered on",
+        ),
+    ),
+    (
         50_012,
         entry(
             "assertion-invalid",
@@ -168,6 +224,14 @@ const ENTRA: &[(u64, Entry)] = &[
             "conditional-access",
             Kind::NoPermission,
             "a Conditional Access policy blocks this application: an Entra administrator must exclude it (or this server's IP) in Protection > Conditional Access",
+        ),
+    ),
+    (
+        530_035,
+        entry(
+            "security-defaults",
+            Kind::NoPermission,
+            "Entra Security Defaults blocked the sign-in: an Entra administrator must review Entra admin center > Overview > Properties > Manage security defaults, or replace them with Conditional Access policies that allow this application",
         ),
     ),
     (
@@ -493,6 +557,46 @@ const SMTP: &[SmtpPattern] = &[
         ),
     ),
     smtp(
+        454,
+        "4.7.0",
+        "",
+        entry(
+            "auth-temporary",
+            Kind::Temporary,
+            "the server could not check the token just now (a temporary authentication failure): the message can be sent later",
+        ),
+    ),
+    smtp(
+        0,
+        "4.2.0",
+        "logon",
+        entry(
+            "mailbox-logon",
+            Kind::Temporary,
+            "Exchange could not open the mailbox for the application: check Add-MailboxPermission -Identity <user> -User <service principal> -AccessRights FullAccess (or the RBAC management scope); new permissions can take a while to apply",
+        ),
+    ),
+    smtp(
+        504,
+        "5.7.4",
+        "",
+        entry(
+            "auth-mechanism-refused",
+            Kind::Config,
+            "the server does not accept this login here: Exchange Online offers AUTH XOAUTH2 only after STARTTLS on smtp.office365.com port 587 (smtp.tls = \"starttls\")",
+        ),
+    ),
+    smtp(
+        0,
+        "5.1.90",
+        "",
+        entry(
+            "submission-quota",
+            Kind::Temporary,
+            "the mailbox passed Exchange Online's 10,000 recipients per 24 hours: wait, or spread the mail over more mailboxes",
+        ),
+    ),
+    smtp(
         0,
         "4.7.0",
         "",
@@ -506,15 +610,18 @@ const SMTP: &[SmtpPattern] = &[
 
 /// The entry for an SMTP reply (code and one-line text).
 pub fn smtp_reply(code: u16, text: &str) -> Option<&'static Entry> {
+    smtp_index(code, text).map(|i| &SMTP[i].entry)
+}
+
+/// The position of the first pattern that recognises the reply.
+fn smtp_index(code: u16, text: &str) -> Option<usize> {
     let lower = text.to_ascii_lowercase();
     let enhanced = text.split_whitespace().next().unwrap_or("");
-    SMTP.iter()
-        .find(|p| {
-            (p.code == 0 || p.code == code)
-                && (p.enhanced.is_empty() || enhanced == p.enhanced)
-                && (p.fragment.is_empty() || lower.contains(p.fragment))
-        })
-        .map(|p| &p.entry)
+    SMTP.iter().position(|p| {
+        (p.code == 0 || p.code == code)
+            && (p.enhanced.is_empty() || enhanced == p.enhanced)
+            && (p.fragment.is_empty() || lower.contains(p.fragment))
+    })
 }
 
 #[cfg(test)]
@@ -545,6 +652,58 @@ mod tests {
             assert!(e.fix.len() > 40, "{code}: fix too thin");
         }
         assert!(entra(1).is_none());
+    }
+
+    /// Every entry has a test in tests/catalogue.rs that drives the binary
+    /// into it: Entra codes by test name, SMTP patterns by a reply there
+    /// that this table resolves to exactly that pattern.
+    #[test]
+    fn every_entry_has_an_integration_test() {
+        let tests = include_str!("../tests/catalogue.rs");
+        for (code, _) in ENTRA {
+            assert!(
+                tests.contains(&format!("aadsts{code}_")),
+                "AADSTS{code} has no test in tests/catalogue.rs"
+            );
+        }
+        let replies: Vec<(u16, &str)> = tests
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter_map(|literal| {
+                let (code, text) = literal.split_at_checked(3)?;
+                Some((code.parse().ok()?, text.strip_prefix(' ')?))
+            })
+            .collect();
+        for (i, pattern) in SMTP.iter().enumerate() {
+            let covered = replies
+                .iter()
+                .any(|(code, text)| smtp_index(*code, text) == Some(i));
+            assert!(
+                covered,
+                "no test in tests/catalogue.rs replays a reply for {} {} {:?} ({})",
+                pattern.code, pattern.enhanced, pattern.fragment, pattern.entry.cause
+            );
+        }
+    }
+
+    /// docs/troubleshooting.md lists every code and cause administrators
+    /// may meet.
+    #[test]
+    fn every_entry_is_documented() {
+        let doc = include_str!("../docs/troubleshooting.md");
+        for (code, entry) in ENTRA {
+            assert!(doc.contains(&code.to_string()), "AADSTS{code} undocumented");
+            assert!(
+                doc.contains(&format!("`{}`", entry.cause)),
+                "{} undocumented",
+                entry.cause
+            );
+        }
+        for pattern in SMTP {
+            let cause = pattern.entry.cause;
+            assert!(doc.contains(&format!("`{cause}`")), "{cause} undocumented");
+        }
     }
 
     #[test]

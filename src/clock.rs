@@ -46,6 +46,20 @@ pub fn rfc5322_date(secs: u64) -> String {
     )
 }
 
+/// `1970-01-01 00:00:00 UTC` for Unix seconds `secs` (for people reading
+/// `--check`; sorts and pastes better than the RFC 5322 form).
+pub fn utc_timestamp(secs: u64) -> String {
+    let secs = secs as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// A Message-ID `<secs.hex@host>` from the time and 8 random bytes.
 pub fn message_id(secs: u64, random: [u8; 8], host: &str) -> String {
     let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
@@ -79,6 +93,8 @@ mod tests {
         for (secs, want) in table {
             assert_eq!(rfc5322_date(secs), want, "{secs}");
         }
+        assert_eq!(utc_timestamp(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc_timestamp(1_795_388_671), "2026-11-22 23:04:31 UTC");
     }
 
     #[test]

@@ -175,13 +175,17 @@ fn read_secret_file(path: &Path) -> Result<Secret> {
             path.display(),
             io_reason(&e)
         ))
+        .with_hint("the file must be readable by root and the oauth2-sendmail group: chown root:oauth2-sendmail FILE; chmod 0640 FILE")
+        .with_cause("secret-unreadable")
     })?;
     let secret = text.trim_end_matches(['\r', '\n']);
     if secret.is_empty() {
         return Err(Error::config(format!(
             "client_secret_file {} is empty",
             path.display()
-        )));
+        ))
+        .with_hint("put the client secret's Value (App registrations > your app > Certificates & secrets) in the file")
+        .with_cause("secret-unreadable"));
     }
     Ok(Secret::new(secret))
 }
@@ -197,8 +201,13 @@ pub fn load(path: &Path) -> Result<Config> {
             path.display(),
             io_reason(&e)
         ))
+        .with_hint("the file must exist and be readable by root and the oauth2-sendmail group (root:oauth2-sendmail, mode 0640); -C names another file")
+        .with_cause("config-unreadable")
     })?;
-    parse(&text, path)
+    parse(&text, path).map_err(|e| match e.cause() {
+        Some(_) => e,
+        None => e.with_cause("config-invalid"),
+    })
 }
 
 // ---- the file as written -------------------------------------------------

@@ -77,6 +77,24 @@ impl Kind {
         }
     }
 
+    /// The cause code logged when no more specific one is known, so that
+    /// every failure's syslog line carries `cause=`.
+    pub fn fallback_cause(self) -> &'static str {
+        match self {
+            Kind::Usage => "usage",
+            Kind::Data => "bad-message",
+            Kind::NoUser => "recipient-refused",
+            Kind::Unavailable => "refused",
+            Kind::Software => "internal-error",
+            Kind::CantCreate => "cannot-write",
+            Kind::Input => "input-error",
+            Kind::Temporary => "temporary",
+            Kind::Protocol => "protocol",
+            Kind::NoPermission => "not-permitted",
+            Kind::Config => "config",
+        }
+    }
+
     /// The hint shown when nothing more specific is known.
     pub fn default_hint(self) -> &'static str {
         match self {
@@ -202,6 +220,11 @@ impl Error {
     pub fn cause(&self) -> Option<&'static str> {
         self.cause
     }
+
+    /// The cause code for logs: the specific one, else the kind's fallback.
+    pub fn cause_code(&self) -> &'static str {
+        self.cause.unwrap_or_else(|| self.kind.fallback_cause())
+    }
 }
 
 impl fmt::Display for Error {
@@ -261,6 +284,11 @@ mod tests {
             assert_eq!(kind.exit_code(), code, "{kind:?}");
             assert!(kind.exit_name().starts_with("EX_"));
             assert!(!kind.default_hint().is_empty());
+            let documented = include_str!("../docs/troubleshooting.md");
+            assert!(
+                documented.contains(&format!("`{}`", kind.fallback_cause())),
+                "{kind:?}: cause undocumented"
+            );
         }
     }
 
@@ -278,6 +306,8 @@ mod tests {
         assert_eq!(e.hint(), Kind::Config.default_hint());
         let e = e.with_cause("x-y").with_kind(Kind::NoPermission);
         assert_eq!(e.cause(), Some("x-y"));
+        assert_eq!(e.cause_code(), "x-y");
+        assert_eq!(Error::temporary("t").cause_code(), "temporary");
         assert_eq!(e.exit_code(), 77);
     }
 }

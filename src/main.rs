@@ -17,6 +17,7 @@ mod cli;
 mod clock;
 mod compose;
 mod config;
+mod diagnose;
 mod envelope;
 mod error;
 mod from_policy;
@@ -49,6 +50,10 @@ fn main() -> ExitCode {
         Ok(invocation) => invocation,
         Err(e) => return fail(&e),
     };
+    if invocation.mode == Mode::Check {
+        // The check reports on stdout itself and picks its own exit code.
+        return ExitCode::from(diagnose::check(&invocation, config_path(&invocation)));
+    }
     match dispatch(&invocation) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
@@ -82,20 +87,27 @@ fn dispatch(invocation: &Invocation) -> Result<()> {
             let syslog = syslog_for(&config);
             spool::run::from_command(invocation, &config, syslog)
         }
-        Mode::Check => Err(Error::usage("--check is not supported yet")),
+        // main runs the check itself: it picks its own exit code.
+        Mode::Check => unreachable!("--check does not go through dispatch"),
     }
+}
+
+/// The configuration file this invocation uses (`-C`, else the default).
+fn config_path(invocation: &Invocation) -> &Path {
+    invocation
+        .config_path
+        .as_deref()
+        .unwrap_or(Path::new(config::DEFAULT_PATH))
 }
 
 /// Loads the configuration; a broken one is logged too, since it stops all mail.
 fn load_config(invocation: &Invocation) -> Result<config::Config> {
-    let path = invocation
-        .config_path
-        .as_deref()
-        .unwrap_or(Path::new(config::DEFAULT_PATH));
+    let path = config_path(invocation);
     config::load(path).inspect_err(|e| {
         let line = format!(
-            "outcome=failed exit={} error=\"{}\"",
+            "outcome=failed exit={} cause={} error=\"{}\"",
             e.kind().exit_name(),
+            e.cause_code(),
             e.message().replace('"', "'")
         );
         Syslog::connect(Path::new("/dev/log")).log(Level::Error, &line);

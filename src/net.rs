@@ -60,6 +60,8 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream> {
                 "cannot resolve SMTP server {host}: {}",
                 io_reason(&e)
             ))
+            .with_hint("check smtp.host and this machine's DNS; the message can be sent later")
+            .with_cause("smtp-dns")
         })?
         .collect();
     let mut last = None;
@@ -82,7 +84,9 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream> {
     let reason = last.map_or_else(|| "no address found".to_string(), |e| describe_io(&e));
     Err(Error::temporary(format!(
         "cannot connect to SMTP server {host} port {port}: {reason}"
-    )))
+    ))
+    .with_hint("check smtp.host and smtp.port, and that a firewall lets this machine reach them (Exchange Online: smtp.office365.com port 587); the message can be sent later")
+    .with_cause("smtp-unreachable"))
 }
 
 /// An I/O error in words an administrator recognises.
@@ -106,7 +110,7 @@ pub fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector> {
     }
     builder
         .build()
-        .map_err(|e| Error::config(format!("cannot set up TLS: {e}")))
+        .map_err(|e| Error::config(format!("cannot set up TLS: {e}")).with_cause("tls-setup"))
 }
 
 /// The certificates of `ca_file` (PEM, any number).
@@ -120,13 +124,15 @@ pub fn extra_roots(ca_file: Option<&Path>) -> Result<Vec<Certificate>> {
             path.display(),
             io_reason(&e)
         ))
+        .with_cause("ca-file")
     })?;
     let certificates = Certificate::stack_from_pem(&pem).unwrap_or_default();
     if certificates.is_empty() {
         return Err(Error::config(format!(
             "ca_file {} holds no PEM certificate",
             path.display()
-        )));
+        ))
+        .with_cause("ca-file"));
     }
     Ok(certificates)
 }
@@ -147,27 +153,50 @@ pub fn handshake(
                 native_tls::HandshakeError::Failure(e) => e.to_string(),
                 native_tls::HandshakeError::WouldBlock(_) => "timed out".to_string(),
             };
-            Error::protocol(format!("TLS with {host} failed: {detail}"))
-                .with_hint(tls_hint(&detail))
+            tls_failure(host, &detail)
         })
 }
 
-/// What to do about a failed handshake, from OpenSSL's words.
-fn tls_hint(detail: &str) -> String {
+/// The error for a failed TLS handshake with `host`, OpenSSL's reason in
+/// `detail` (also used by `--check`, which makes its own connection).
+pub fn tls_failure(host: &str, detail: &str) -> Error {
+    let (cause, hint) = tls_hint(detail);
+    Error::protocol(format!("TLS with {host} failed: {detail}"))
+        .with_hint(hint)
+        .with_cause(cause)
+}
+
+/// The cause code and what to do about a failed handshake, from OpenSSL's words.
+fn tls_hint(detail: &str) -> (&'static str, &'static str) {
     let d = detail.to_ascii_lowercase();
     if d.contains("unable to get local issuer")
         || d.contains("self-signed")
         || d.contains("self signed")
     {
-        "the server's certificate is not signed by a trusted CA: install the CA in the system store or name it in ca_file; no credential was sent".into()
+        (
+            "tls-untrusted",
+            "the server's certificate is not signed by a trusted CA: install the CA in the system store or name it in ca_file; no credential was sent",
+        )
     } else if d.contains("hostname mismatch") || d.contains("ip address mismatch") {
-        "the server's certificate is for another name: smtp.host must be the name on the certificate (smtp.office365.com for Exchange Online); no credential was sent".into()
+        (
+            "tls-name-mismatch",
+            "the server's certificate is for another name: smtp.host must be the name on the certificate (smtp.office365.com for Exchange Online); no credential was sent",
+        )
     } else if d.contains("expired") {
-        "the server's certificate has expired (or this machine's clock is wrong); no credential was sent".into()
+        (
+            "tls-expired",
+            "the server's certificate has expired (or this machine's clock is wrong); no credential was sent",
+        )
     } else if d.contains("protocol version") || d.contains("unsupported protocol") {
-        "the server offers only TLS versions older than 1.2, which are refused; no credential was sent".into()
+        (
+            "tls-version",
+            "the server offers only TLS versions older than 1.2, which are refused; no credential was sent",
+        )
     } else {
-        "TLS could not be set up, so no credential was sent; check smtp.host, smtp.port and smtp.tls".into()
+        (
+            "tls-failed",
+            "TLS could not be set up, so no credential was sent; check smtp.host, smtp.port and smtp.tls",
+        )
     }
 }
 
@@ -194,7 +223,10 @@ mod tests {
             ("something else", "could not be set up"),
         ];
         for (detail, want) in table {
-            assert!(tls_hint(detail).contains(want), "{detail}");
+            assert!(tls_hint(detail).1.contains(want), "{detail}");
+            let e = tls_failure("h", detail);
+            assert_eq!(e.exit_code(), 76);
+            assert!(e.cause().is_some_and(|c| c.starts_with("tls-")));
         }
     }
 

@@ -158,7 +158,11 @@ fn connect(
         _ => Some(net::tls_connector(config.ca_file.as_deref())?),
     };
     let stream = match (&connector, smtp.tls) {
-        (Some(c), TlsMode::Implicit) => Stream::Tls(Box::new(net::handshake(c, &smtp.host, tcp)?)),
+        (Some(c), TlsMode::Implicit) => {
+            let tls = net::handshake(c, &smtp.host, tcp)?;
+            transcript.note("TLS established");
+            Stream::Tls(Box::new(tls))
+        }
         _ => Stream::Plain(tcp),
     };
     let mut session = Session::new(stream, transcript);
@@ -184,7 +188,7 @@ fn connect(
 
 /// Whether the server refused the token itself (535 or an XOAUTH2 error
 /// challenge), as opposed to a policy refusal (5.7.139) that no new token cures.
-fn token_rejected(e: &SmtpError) -> bool {
+pub fn token_rejected(e: &SmtpError) -> bool {
     match &e.failure {
         Failure::AuthChallenge { .. } => true,
         Failure::Reply(r) => r.code == 535 && r.enhanced_code() != Some("5.7.139"),
@@ -207,10 +211,10 @@ fn refused(
     }
     tokens.forget();
     let diagnosis =
-        claims::peek(token.access.expose()).and_then(|c| claims::diagnose(&c, &config.client_id));
+        claims::explain_refusal(token.access.expose(), &config.tenant, &config.client_id);
     let error = smtp_failure(e, server);
     match diagnosis {
-        Some(fix) => error.with_hint(fix).with_cause("token-claims"),
+        Some((cause, fix)) => error.with_hint(fix).with_cause(cause),
         None => error,
     }
 }
@@ -251,7 +255,8 @@ pub fn smtp_failure(e: SmtpError, server: &str) -> Error {
         Failure::Input(io) => Error::new(
             Kind::Input,
             format!("reading the message failed: {}; nothing was sent", net::describe_io(&io)),
-        ),
+        )
+        .with_cause("input-error"),
         Failure::NoRecipients(refused) => no_recipients(&refused, server),
         Failure::Reply(reply) => reply_failure(stage, &reply, server),
     }
@@ -280,7 +285,24 @@ fn reply_failure(stage: Stage, reply: &Reply, server: &str) -> Error {
             .with_kind(entry.kind)
             .with_hint(entry.fix)
             .with_cause(entry.cause),
-        None => error,
+        // Unknown to the catalogue: the message keeps the server's words
+        // (with the bracketed session tail support asks for); the cause says
+        // at least which step refused.
+        None => error.with_cause(unknown_reply_cause(stage)),
+    }
+}
+
+/// The cause code of a reply the catalogue does not know, by step.
+fn unknown_reply_cause(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Greeting => "greeting-refused",
+        Stage::Ehlo => "ehlo-refused",
+        Stage::StartTls => "starttls-refused",
+        Stage::Auth => "auth-refused",
+        Stage::MailFrom => "sender-refused",
+        Stage::RcptTo => "recipient-refused",
+        Stage::Data | Stage::EndOfMessage => "message-refused",
+        Stage::Rset => "rset-refused",
     }
 }
 
@@ -305,7 +327,7 @@ fn no_recipients(refused: &[RecipientReply], server: &str) -> Error {
         .find_map(|r| catalogue::smtp_reply(r.reply.code, &r.reply.text()));
     match entry {
         Some(entry) => error.with_hint(entry.fix).with_cause(entry.cause),
-        None => error,
+        None => error.with_cause("recipient-refused"),
     }
 }
 

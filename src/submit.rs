@@ -334,7 +334,7 @@ impl<'c> Submitter<'c> {
         let line = Record {
             outcome,
             exit,
-            cause: reported.cause().or(error.cause()),
+            cause: Some(reported.cause().unwrap_or_else(|| error.cause_code())),
             error: Some(&note),
             ..record
         }

@@ -327,7 +327,6 @@ impl<S: Read + Write> Session<S> {
         body: &mut dyn Read,
     ) -> Result<Receipt, SmtpError> {
         let (accepted, refused) = self.envelope(caps, envelope)?;
-        self.transcript.note("message data (not shown)");
         let size = match copy_encoded(header, body, &mut self.stream) {
             Ok(n) => n,
             Err(CopyError::Read(e)) => return Err(SmtpError::new(Stage::Data, Failure::Input(e))),
@@ -335,6 +334,9 @@ impl<S: Read + Write> Session<S> {
                 return Err(SmtpError::new(Stage::EndOfMessage, Failure::Io(e)));
             }
         };
+        // The message itself is the sender's business, not the ticket's.
+        self.transcript
+            .note(&format!("message data: {size} octets (not shown)"));
         self.transcript.client(".");
         let reply = self.read_reply(Stage::EndOfMessage)?;
         if !reply.is_positive() {

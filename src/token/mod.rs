@@ -95,6 +95,20 @@ impl<'a> TokenSource<'a> {
         self.fetch(Some(&rejected.access), transcript)
     }
 
+    /// A token straight from the endpoint, bypassing and not touching the
+    /// cache: `--check` uses it to prove that the credential works now.
+    ///
+    /// # Errors
+    /// As [`TokenSource::get`].
+    pub fn request_new(&mut self, transcript: &mut Transcript) -> Result<request::Granted> {
+        self.request(transcript)
+    }
+
+    /// Until when the cached token is valid (Unix seconds), if there is one.
+    pub fn cached_until(&self) -> Option<u64> {
+        cache::read(&self.file, &self.key).map(|e| e.expires_at)
+    }
+
     /// Drops the cached token (the server rejected it).
     pub fn forget(&self) {
         cache::remove(&self.file);
@@ -181,14 +195,21 @@ impl<'a> TokenSource<'a> {
         ));
         self.requests += 1;
         let fields = request::form(&config.client_id, &config.token.scope, &auth);
-        let (status, body) = request::post(&endpoint, &fields)?;
+        let started = std::time::Instant::now();
+        let (status, body) = request::post(&endpoint, &fields).inspect_err(|e| {
+            transcript.note(&format!("token: no answer: {}", e.message()));
+        })?;
+        let elapsed = started.elapsed().as_millis();
         let result = request::interpret(status, &body);
         match &result {
             Ok(g) => transcript.note(&format!(
-                "token: HTTP {status}, expires_in {} s, access_token=<redacted>",
+                "token: HTTP {status}, expires_in {} s, access_token=<redacted> ({elapsed} ms)",
                 g.expires_in
             )),
-            Err(e) => transcript.note(&format!("token: HTTP {status}: {}", e.message())),
+            Err(e) => transcript.note(&format!(
+                "token: HTTP {status}: {} ({elapsed} ms)",
+                e.message()
+            )),
         }
         result
     }

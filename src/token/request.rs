@@ -70,7 +70,9 @@ pub fn interpret(status: u16, body: &[u8]) -> Result<Granted> {
         let Some(token) = token else {
             return Err(Error::temporary(
                 "the token endpoint answered 200 without a usable access_token",
-            ));
+            )
+            .with_hint("the token endpoint did not answer like Entra ID: check token.url (and token.proxy); the message can be sent later")
+            .with_cause("token-endpoint-unexpected"));
         };
         let expires_in = json
             .as_ref()
@@ -99,7 +101,15 @@ pub fn interpret(status: u16, body: &[u8]) -> Result<Granted> {
         message.push_str(&format!(", {error}"));
     }
     message.push(')');
-    let sentence = first_sentence(&description);
+    let aadsts = code.or_else(|| aadsts_in(&description));
+    let known = aadsts.and_then(catalogue::entra);
+    // A known code gets its fix as the hint, so its first sentence is
+    // enough; an unknown one keeps Entra's whole first line.
+    let sentence = if known.is_some() {
+        first_sentence(&description)
+    } else {
+        description.lines().next().unwrap_or("").trim().to_string()
+    };
     if !sentence.is_empty() {
         message.push_str(&format!(": {sentence}"));
     }
@@ -115,7 +125,6 @@ pub fn interpret(status: u16, body: &[u8]) -> Result<Granted> {
         message.push_str(&format!(" [{}]", ids.join(", ")));
     }
 
-    let aadsts = code.or_else(|| aadsts_in(&description));
     let default_kind =
         if status == 429 || status >= 500 || error.as_deref() == Some("temporarily_unavailable") {
             Kind::Temporary
@@ -123,7 +132,7 @@ pub fn interpret(status: u16, body: &[u8]) -> Result<Granted> {
             Kind::Config
         };
     let mut err = Error::new(default_kind, message);
-    if let Some(entry) = aadsts.and_then(catalogue::entra) {
+    if let Some(entry) = known {
         err = err
             .with_kind(entry.kind)
             .with_hint(entry.fix)
@@ -134,6 +143,10 @@ pub fn interpret(status: u16, body: &[u8]) -> Result<Granted> {
             .with_cause("token-endpoint-unavailable");
     } else if json.is_none() {
         err = err.with_hint("the token endpoint did not answer like Entra ID: check token.url (and token.proxy)").with_cause("token-endpoint-unexpected");
+    } else {
+        err = err
+            .with_hint("Entra refused the token request for a reason oauth2-sendmail does not know: look the AADSTS code up at https://login.microsoftonline.com/error, and find the trace ID in Entra admin center > Monitoring & health > Sign-in logs > Service principal sign-ins")
+            .with_cause("token-refused");
     }
     Err(err)
 }
@@ -366,9 +379,21 @@ mod tests {
         let e = interpret(404, b"<html>not found</html>").unwrap_err();
         assert_eq!(e.exit_code(), 78);
         assert!(e.hint().contains("token.url"));
-        let e = entra_error(400, "invalid_request", 999_999, "Something new.");
+        let e = entra_error(
+            400,
+            "invalid_request",
+            999_999,
+            "Something new. With a second sentence.",
+        );
         assert_eq!(e.exit_code(), 78);
-        assert!(e.message().contains("AADSTS999999"));
+        assert!(
+            e.message()
+                .contains("AADSTS999999: Something new. With a second sentence."),
+            "an unknown code keeps the whole first line: {}",
+            e.message()
+        );
+        assert!(e.message().contains("trace ID t-1"));
+        assert_eq!(e.cause(), Some("token-refused"));
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct Behaviour {
     /// After this many messages on one connection, answer MAIL with this
     /// reply (and hang up if it is a 421): throttling mid-session.
     pub mail_reply_after: Option<(usize, String)>,
+    /// Reply to MAIL FROM (default: 250).
+    pub mail_reply: Option<String>,
 }
 
 impl Behaviour {
@@ -67,6 +69,7 @@ impl Behaviour {
             inject_after_starttls: None,
             final_reply_delay: None,
             mail_reply_after: None,
+            mail_reply: None,
         }
     }
 }
@@ -184,6 +187,7 @@ fn serve(
     }
     let mut in_data_accepted = false;
     let mut messages_here = 0usize;
+    let mut mail_accepted = false;
     while let Some(line) = conn.line()? {
         record.lock().unwrap().commands.push(line.clone());
         let upper = line.to_ascii_uppercase();
@@ -251,22 +255,28 @@ fn serve(
                     return Ok(());
                 }
             }
-            "MAIL" => match &b.mail_reply_after {
-                Some((after, reply)) if messages_here >= *after => {
-                    conn.send(reply)?;
-                    if reply.starts_with("421") {
-                        return Ok(());
-                    }
+            "MAIL" => {
+                let reply = match (&b.mail_reply_after, &b.mail_reply) {
+                    (Some((after, reply)), _) if messages_here >= *after => reply.clone(),
+                    (_, Some(reply)) => reply.clone(),
+                    _ => "250 2.1.0 Sender OK".to_string(),
+                };
+                mail_accepted = reply.starts_with('2');
+                conn.send(&reply)?;
+                if reply.starts_with("421") {
+                    return Ok(());
                 }
-                _ => conn.send("250 2.1.0 Sender OK")?,
-            },
+            }
             "RCPT" => {
                 let rcpt = line.split(['<', '>']).nth(1).unwrap_or("").to_string();
-                let reply = b
-                    .rcpt_replies
-                    .get(&rcpt)
-                    .cloned()
-                    .unwrap_or_else(|| "250 2.1.5 Recipient OK".into());
+                let reply = if mail_accepted {
+                    b.rcpt_replies
+                        .get(&rcpt)
+                        .cloned()
+                        .unwrap_or_else(|| "250 2.1.5 Recipient OK".into())
+                } else {
+                    "503 5.5.1 Error: need MAIL command".into()
+                };
                 in_data_accepted |= reply.starts_with('2');
                 conn.send(&reply)?;
             }
@@ -296,8 +306,14 @@ fn serve(
                 }
                 conn.send(&b.final_reply)?;
                 in_data_accepted = false;
+                mail_accepted = false;
             }
-            "RSET" | "NOOP" => conn.send("250 2.0.0 OK")?,
+            "RSET" => {
+                in_data_accepted = false;
+                mail_accepted = false;
+                conn.send("250 2.0.0 OK")?;
+            }
+            "NOOP" => conn.send("250 2.0.0 OK")?,
             "QUIT" => {
                 conn.send("221 2.0.0 Bye")?;
                 return Ok(());

@@ -1,0 +1,335 @@
+//! The `--check` credential step: a client secret that is present and is
+//! not the portal's *Secret ID*; or a certificate, read with OpenSSL, that
+//! is valid now, matches its private key, and whose thumbprint is shown
+//! the way the Entra portal shows it.
+
+use std::fs;
+use std::path::Path;
+
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use openssl::x509::X509;
+
+use super::report::Step;
+use super::x509::{days, expiry, hex_upper, unix_seconds, x509_name};
+use crate::clock;
+use crate::config::{Config, Credential};
+use crate::error::{Error, io_reason};
+
+/// Whether `text` is a GUID: what the portal's "Secret ID" column shows,
+/// pasted by mistake instead of the secret's Value.
+fn looks_like_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The credential: present, plausible, and for a certificate: valid now,
+/// matching its key, with the thumbprint the portal shows.
+pub fn credential(config: &Config) -> Step {
+    const ID: &str = "credential";
+    const TITLE: &str = "credential";
+    let origin = match &config.credential {
+        Credential::Certificate {
+            certificate_file,
+            private_key_file,
+        } => return certificate(certificate_file, private_key_file, clock::now()),
+        Credential::Secret(_) => "client_secret (inline)".to_string(),
+        Credential::SecretFile(path) => format!("client_secret_file {}", path.display()),
+    };
+    let secret = match config.client_secret() {
+        Ok(secret) => secret,
+        Err(e) => return Step::fail(ID, TITLE, &e),
+    };
+    let value = secret.expose().trim();
+    if looks_like_guid(value) {
+        return Step::fail(
+            ID,
+            TITLE,
+            &Error::config(format!(
+                "{origin} holds a GUID: that is the secret's ID, not its Value"
+            ))
+            .with_hint("in Entra admin center > App registrations > your app > Certificates & secrets, copy the Value column (shown only when the secret is created; if it is hidden, create a new secret)")
+            .with_cause("secret-is-id"),
+        );
+    }
+    if value.len() != secret.expose().len() || value.contains(char::is_whitespace) {
+        return Step::warn(
+            ID,
+            TITLE,
+            format!("{origin}: the secret contains white space"),
+            "Entra secrets contain no spaces: check that only the Value was pasted, on one line",
+        )
+        .cause("secret-whitespace");
+    }
+    Step::pass(ID, TITLE, format!("client secret in {origin}"))
+}
+
+/// Days before expiry from which a certificate earns a warning.
+const EXPIRY_WARNING_DAYS: i64 = 30;
+
+/// The certificate credential, checked as of `now`.
+fn certificate(certificate_file: &Path, private_key_file: &Path, now: u64) -> Step {
+    const ID: &str = "credential";
+    const TITLE: &str = "credential";
+    let fail = |message: String, cause: &'static str, hint: &str| {
+        Step::fail(
+            ID,
+            TITLE,
+            &Error::config(message).with_hint(hint).with_cause(cause),
+        )
+    };
+    let pem = match fs::read(certificate_file) {
+        Ok(pem) => pem,
+        Err(e) => {
+            return fail(
+                format!(
+                    "cannot read certificate_file {}: {}",
+                    certificate_file.display(),
+                    io_reason(&e)
+                ),
+                "certificate-unreadable",
+                "certificate_file must be readable by root and the oauth2-sendmail group (chmod 0640)",
+            );
+        }
+    };
+    let Ok(cert) = X509::from_pem(&pem) else {
+        return fail(
+            format!(
+                "certificate_file {} holds no PEM certificate",
+                certificate_file.display()
+            ),
+            "certificate-invalid",
+            "certificate_file must be the PEM certificate (-----BEGIN CERTIFICATE-----) uploaded to the application",
+        );
+    };
+    let key = fs::read(private_key_file)
+        .map_err(|e| io_reason(&e))
+        .and_then(|pem| {
+            PKey::private_key_from_pem(&pem)
+                .map_err(|_| "not an unencrypted PEM private key".to_string())
+        });
+    let key = match key {
+        Ok(key) => key,
+        Err(reason) => {
+            return fail(
+                format!("private_key_file {}: {reason}", private_key_file.display()),
+                "private-key-unreadable",
+                "private_key_file must be the certificate's private key, PEM, without a passphrase, readable by root and the oauth2-sendmail group (chmod 0640)",
+            );
+        }
+    };
+    if !cert.public_key().is_ok_and(|public| public.public_eq(&key)) {
+        return fail(
+            format!(
+                "private_key_file {} does not belong to certificate_file {}",
+                private_key_file.display(),
+                certificate_file.display()
+            ),
+            "private-key-mismatch",
+            "point private_key_file at the key the certificate was made from",
+        );
+    }
+    let sha1 = cert
+        .digest(MessageDigest::sha1())
+        .map(|d| hex_upper(&d))
+        .unwrap_or_default();
+    let subject = x509_name(cert.subject_name());
+    let (until, days) = expiry(cert.not_after(), now);
+    let not_yet = unix_seconds(cert.not_before()).is_some_and(|start| start > now as i64);
+    let details = [
+        format!("subject {subject}"),
+        format!("thumbprint (SHA-1, as the portal shows it) {sha1}"),
+        format!("valid until {until} ({})", self::days(days)),
+    ];
+    let upload = "create a new certificate, upload it under Entra admin center > App registrations > your app > Certificates & secrets > Certificates, and point certificate_file and private_key_file at it";
+    let mut step = if days < 0 {
+        fail(
+            format!(
+                "certificate {} expired on {until}",
+                certificate_file.display()
+            ),
+            "certificate-expired",
+            upload,
+        )
+    } else if not_yet {
+        fail(
+            format!(
+                "certificate {} is not valid yet",
+                certificate_file.display()
+            ),
+            "certificate-not-yet-valid",
+            "check this machine's clock (timedatectl), or use a certificate that is valid now",
+        )
+    } else if days < EXPIRY_WARNING_DAYS {
+        Step::warn(
+            ID,
+            TITLE,
+            format!(
+                "certificate {} expires in {}",
+                certificate_file.display(),
+                self::days(days)
+            ),
+            upload,
+        )
+        .cause("certificate-expiring")
+    } else {
+        Step::pass(
+            ID,
+            TITLE,
+            format!(
+                "certificate {} with its private key",
+                certificate_file.display()
+            ),
+        )
+    };
+    for line in details {
+        step = step.detail(line);
+    }
+    step
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::report::Verdict;
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::{BigNum, MsbOption};
+    use openssl::rsa::Rsa;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+
+    struct Dir(std::path::PathBuf);
+
+    impl Dir {
+        fn new(name: &str) -> Dir {
+            let path = std::env::temp_dir().join(format!("o2s-diag-{}-{name}", std::process::id()));
+            let _ = fs::remove_dir_all(&path);
+            fs::create_dir_all(&path).unwrap();
+            Dir(path)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A self-signed certificate valid from `from` to `to` days from now, and its key.
+    fn certificate_pair(from: i64, to: i64) -> (Vec<u8>, Vec<u8>) {
+        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "oauth2-sendmail test")
+            .unwrap();
+        let name = name.build();
+        let mut b = X509Builder::new().unwrap();
+        b.set_version(2).unwrap();
+        let mut serial = BigNum::new().unwrap();
+        serial.rand(64, MsbOption::MAYBE_ZERO, false).unwrap();
+        b.set_serial_number(&serial.to_asn1_integer().unwrap())
+            .unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        let at = |days: i64| Asn1Time::from_unix(clock::now() as i64 + days * 86_400).unwrap();
+        b.set_not_before(&at(from)).unwrap();
+        b.set_not_after(&at(to)).unwrap();
+        b.sign(&key, MessageDigest::sha256()).unwrap();
+        (
+            b.build().to_pem().unwrap(),
+            key.private_key_to_pem_pkcs8().unwrap(),
+        )
+    }
+
+    #[test]
+    fn certificates_by_validity() {
+        let dir = Dir::new("certs");
+        let (_, other_key) = certificate_pair(-1, 10);
+        // (valid from, valid to (days from now), matching key, verdict, cause, summary fragment)
+        let table = [
+            (-10, 365, true, Verdict::Pass, None, "with its private key"),
+            (
+                -10,
+                10,
+                true,
+                Verdict::Warn,
+                Some("certificate-expiring"),
+                "expires in",
+            ),
+            (
+                -400,
+                -5,
+                true,
+                Verdict::Fail,
+                Some("certificate-expired"),
+                "expired on",
+            ),
+            (
+                3,
+                365,
+                true,
+                Verdict::Fail,
+                Some("certificate-not-yet-valid"),
+                "not valid yet",
+            ),
+            (
+                -10,
+                365,
+                false,
+                Verdict::Fail,
+                Some("private-key-mismatch"),
+                "does not belong",
+            ),
+        ];
+        for (i, (from, to, matching, verdict, cause, summary)) in table.into_iter().enumerate() {
+            let (cert, key) = certificate_pair(from, to);
+            let cert_file = dir.0.join(format!("{i}.crt"));
+            let key_file = dir.0.join(format!("{i}.key"));
+            fs::write(&cert_file, &cert).unwrap();
+            fs::write(&key_file, if matching { &key } else { &other_key }).unwrap();
+            let step = certificate(&cert_file, &key_file, clock::now());
+            assert_eq!(step.verdict, verdict, "{i}: {step:?}");
+            assert_eq!(step.cause, cause, "{i}");
+            assert!(step.summary.contains(summary), "{i}: {}", step.summary);
+            if verdict != Verdict::Fail || cause == Some("certificate-expired") {
+                let sha1 = hex_upper(
+                    &X509::from_pem(&cert)
+                        .unwrap()
+                        .digest(MessageDigest::sha1())
+                        .unwrap(),
+                );
+                assert!(
+                    step.details.iter().any(|d| d.ends_with(&sha1)),
+                    "{i}: thumbprint shown: {:?}",
+                    step.details
+                );
+            }
+        }
+        let missing = certificate(&dir.0.join("none.crt"), &dir.0.join("none.key"), 0);
+        assert_eq!(missing.cause, Some("certificate-unreadable"));
+        fs::write(dir.0.join("junk.crt"), "junk").unwrap();
+        let junk = certificate(&dir.0.join("junk.crt"), &dir.0.join("none.key"), 0);
+        assert_eq!(junk.cause, Some("certificate-invalid"));
+        let (cert, _) = certificate_pair(-1, 100);
+        fs::write(dir.0.join("ok.crt"), cert).unwrap();
+        fs::write(
+            dir.0.join("enc.key"),
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nxx\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let encrypted = certificate(&dir.0.join("ok.crt"), &dir.0.join("enc.key"), clock::now());
+        assert_eq!(encrypted.cause, Some("private-key-unreadable"));
+        assert!(encrypted.hint.unwrap().contains("without a passphrase"));
+    }
+
+    #[test]
+    fn secret_ids_are_guids() {
+        assert!(looks_like_guid("0a4f3c2e-7b1d-4e8f-9a6c-5d2b1e0f3a47"));
+        assert!(!looks_like_guid(
+            "0yK8Q~X0blCyJs+9FpVMk4/YF2PLt=utHgF.1Bydn3"
+        ));
+    }
+}

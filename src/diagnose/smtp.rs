@@ -1,0 +1,347 @@
+//! `--check` steps over SMTP: the server reached and greeting, TLS
+//! (STARTTLS or implicit) with what was negotiated, the XOAUTH2 login,
+//! and with `--to` the test message.
+//!
+//! The session uses the same protocol code and error mapping as sending
+//! (`Session`, `relay::smtp_failure`, the catalogue), so a failure shows
+//! the hint a failed send would; only its TLS layer differs, to show the
+//! negotiated version (see `tls`). These steps run even when no token
+//! could be had: the server and its TLS can be checked without one.
+
+use std::time::Instant;
+
+use super::report::{Report, Step};
+use super::test_message;
+use super::tls::{self, Conn, Negotiated};
+use super::x509::days;
+use crate::config::{Config, TlsMode};
+use crate::error::Error;
+use crate::net;
+use crate::relay::{smtp_failure, token_rejected};
+use crate::secret::Secret;
+use crate::smtp::capabilities::Capabilities;
+use crate::smtp::session::Session;
+use crate::token::claims;
+use crate::transcript::Transcript;
+
+/// What the server offers, for a detail line.
+fn describe(caps: &Capabilities) -> String {
+    let mut offers = Vec::new();
+    if caps.starttls {
+        offers.push("STARTTLS".to_string());
+    }
+    if caps.pipelining {
+        offers.push("PIPELINING".to_string());
+    }
+    if let Some(size) = caps.size {
+        offers.push(format!("SIZE {size}"));
+    }
+    for (on, name) in [
+        (caps.eight_bit_mime, "8BITMIME"),
+        (caps.dsn, "DSN"),
+        (caps.smtputf8, "SMTPUTF8"),
+        (caps.enhanced_status_codes, "ENHANCEDSTATUSCODES"),
+    ] {
+        if on {
+            offers.push(name.to_string());
+        }
+    }
+    if !caps.auth.is_empty() {
+        offers.push(format!("AUTH {}", caps.auth.join(" ")));
+    }
+    if offers.is_empty() {
+        "offers no extension".to_string()
+    } else {
+        format!("offers {}", offers.join(", "))
+    }
+}
+
+/// Days before the server certificate's expiry that earn a warning.
+const SERVER_CERT_WARNING_DAYS: i64 = 14;
+
+/// The TLS step from what was negotiated.
+fn tls_step(negotiated: &Negotiated, caps: &Capabilities, how: &str) -> Step {
+    let summary = format!("{how}: {}, {}", negotiated.version, negotiated.cipher);
+    let step = if negotiated.days_left < SERVER_CERT_WARNING_DAYS {
+        Step::warn(
+            "smtp.tls",
+            "TLS",
+            format!(
+                "{summary}; the server's certificate expires in {}",
+                days(negotiated.days_left)
+            ),
+            "the server's administrator must renew its certificate (Microsoft renews Exchange Online's by itself)",
+        )
+        .cause("tls-certificate-expiring")
+    } else {
+        Step::pass("smtp.tls", "TLS", summary)
+    };
+    step.detail(format!("certificate {}", negotiated.subject))
+        .detail(format!("issued by {}", negotiated.issuer))
+        .detail(format!(
+            "valid until {} ({})",
+            negotiated.not_after,
+            days(negotiated.days_left)
+        ))
+        .detail(describe(caps))
+}
+
+/// What the SMTP steps need.
+pub struct SmtpCheck<'a> {
+    /// The configuration.
+    pub config: &'a Config,
+    /// Our name for EHLO.
+    pub helo: &'a str,
+    /// The token, if one was obtained.
+    pub token: Option<&'a Secret>,
+    /// `--to`: where a test message goes.
+    pub test_to: Option<&'a str>,
+}
+
+/// The SMTP steps in order: identifier and title.
+const STEPS: [(&str, &str); 4] = [
+    ("smtp.connect", "SMTP server"),
+    ("smtp.tls", "TLS"),
+    ("smtp.auth", "SMTP login"),
+    ("smtp.send", "test message"),
+];
+
+fn title(id: &str) -> &'static str {
+    STEPS
+        .iter()
+        .find(|(i, _)| *i == id)
+        .map_or("SMTP", |(_, t)| t)
+}
+
+/// Where the SMTP steps stopped: the failed step, and why the ones after
+/// it are skipped.
+struct Stop {
+    step: Box<Step>,
+    why: &'static str,
+}
+
+impl Stop {
+    fn at(id: &'static str, error: &Error, started: Instant, why: &'static str) -> Stop {
+        Stop {
+            step: Box::new(Step::fail(id, title(id), error).took(started.elapsed())),
+            why,
+        }
+    }
+}
+
+/// Connects, secures and logs in, reporting each step; sends a test
+/// message with `--to`.
+pub fn smtp(check: &SmtpCheck, transcript: Transcript, report: &mut Report) {
+    let Err(stop) = run(check, transcript, report) else {
+        return;
+    };
+    let failed = stop.step.id;
+    report.add(*stop.step);
+    let after = STEPS
+        .iter()
+        .position(|(id, _)| *id == failed)
+        .map_or(STEPS.len(), |p| p + 1);
+    for (id, title) in &STEPS[after..] {
+        if *id != "smtp.send" || check.test_to.is_some() {
+            report.add(Step::skip(id, title, stop.why));
+        }
+    }
+}
+
+fn run(check: &SmtpCheck, transcript: Transcript, report: &mut Report) -> Result<(), Stop> {
+    let (mut session, caps) = secure(check, transcript, report)?;
+    let result = login_and_send(check, &mut session, &caps, report);
+    session.quit();
+    result
+}
+
+/// TCP, greeting, EHLO and TLS (STARTTLS or implicit): the steps
+/// `smtp.connect` and `smtp.tls`.
+fn secure(
+    check: &SmtpCheck,
+    transcript: Transcript,
+    report: &mut Report,
+) -> Result<(Session<Conn>, Capabilities), Stop> {
+    let smtp = &check.config.smtp;
+    let server = format!("{}:{}", smtp.host, smtp.port);
+    let started = Instant::now();
+    let mut transcript = transcript;
+    transcript.note(&format!("connecting to {server}"));
+    let tcp = net::connect(&smtp.host, smtp.port, smtp.timeout)
+        .map_err(|e| Stop::at("smtp.connect", &e, started, "the server was not reached"))?;
+    let address = tcp
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let reached = format!("{server} ({address})");
+    let connector = match smtp.tls {
+        TlsMode::None => None,
+        _ => Some(
+            tls::connector(check.config.ca_file.as_deref()).map_err(|e| {
+                report.add(Step::pass(
+                    "smtp.connect",
+                    "SMTP server",
+                    format!("{reached} reached"),
+                ));
+                Stop::at("smtp.tls", &e, Instant::now(), "TLS could not be set up")
+            })?,
+        ),
+    };
+
+    if let (TlsMode::Implicit, Some(connector)) = (smtp.tls, &connector) {
+        report.add(
+            Step::pass("smtp.connect", "SMTP server", format!("{reached} reached"))
+                .took(started.elapsed()),
+        );
+        let started = Instant::now();
+        let (stream, negotiated) = tls::handshake(connector, &smtp.host, tcp)
+            .map_err(|e| Stop::at("smtp.tls", &e, started, "TLS failed"))?;
+        transcript.note(&format!(
+            "TLS established: {} {}",
+            negotiated.version, negotiated.cipher
+        ));
+        let mut session = Session::new(Conn::Tls(Box::new(stream)), transcript);
+        let caps = session
+            .greeting()
+            .and_then(|_| session.ehlo(check.helo))
+            .map_err(|e| {
+                let e = smtp_failure(e, &server);
+                Stop::at("smtp.tls", &e, started, "the server did not greet")
+            })?;
+        report.add(tls_step(&negotiated, &caps, "implicit TLS").took(started.elapsed()));
+        return Ok((session, caps));
+    }
+
+    let mut session = Session::new(Conn::Plain(tcp), transcript);
+    let greeting = session.greeting().map_err(|e| {
+        let e = smtp_failure(e, &server);
+        Stop::at("smtp.connect", &e, started, "the server did not greet")
+    })?;
+    let caps = session.ehlo(check.helo).map_err(|e| {
+        let e = smtp_failure(e, &server);
+        Stop::at("smtp.connect", &e, started, "EHLO failed")
+    })?;
+    report.add(
+        Step::pass(
+            "smtp.connect",
+            "SMTP server",
+            format!("{reached}: {greeting}"),
+        )
+        .detail(format!("EHLO {}: {}", check.helo, describe(&caps)))
+        .took(started.elapsed()),
+    );
+    let Some(connector) = connector else {
+        report.add(
+            Step::warn(
+                "smtp.tls",
+                "TLS",
+                "none: smtp.tls = \"none\" (allowed only towards loopback)",
+                "use smtp.tls = \"starttls\" for any real server",
+            )
+            .cause("tls-off"),
+        );
+        return Ok((session, caps));
+    };
+    let started = Instant::now();
+    let (session, caps, negotiated) = starttls(session, &caps, &connector, check, &server)
+        .map_err(|e| Stop::at("smtp.tls", &e, started, "no TLS, so no credential was sent"))?;
+    report.add(tls_step(&negotiated, &caps, "STARTTLS").took(started.elapsed()));
+    Ok((session, caps))
+}
+
+/// AUTH XOAUTH2 (`smtp.auth`), then the test message (`smtp.send`).
+fn login_and_send(
+    check: &SmtpCheck,
+    session: &mut Session<Conn>,
+    caps: &Capabilities,
+    report: &mut Report,
+) -> Result<(), Stop> {
+    let config = check.config;
+    let server = format!("{}:{}", config.smtp.host, config.smtp.port);
+    let Some(token) = check.token else {
+        return Err(Stop {
+            step: Box::new(Step::skip(
+                "smtp.auth",
+                "SMTP login",
+                "no token to log in with",
+            )),
+            why: "no token to log in with",
+        });
+    };
+    let started = Instant::now();
+    let reply = session
+        .auth_xoauth2(caps, &config.user, token)
+        .map_err(|e| {
+            let rejected = token_rejected(&e);
+            let mut error = smtp_failure(e, &server);
+            // The claims may say why the server refused the token; that
+            // beats the catalogue's list of usual suspects.
+            if rejected
+                && let Some((cause, fix)) =
+                    claims::explain_refusal(token.expose(), &config.tenant, &config.client_id)
+            {
+                error = error.with_hint(fix).with_cause(cause);
+            }
+            Stop::at("smtp.auth", &error, started, "the login failed")
+        })?;
+    report.add(
+        Step::pass(
+            "smtp.auth",
+            "SMTP login",
+            format!("XOAUTH2 as {} accepted: {reply}", config.user),
+        )
+        .took(started.elapsed()),
+    );
+    if let Some(to) = check.test_to {
+        report.add(test_message::send(session, caps, check, to, &server));
+    }
+    Ok(())
+}
+
+/// STARTTLS, the handshake, and EHLO again on the secured connection.
+fn starttls(
+    mut session: Session<Conn>,
+    caps: &Capabilities,
+    connector: &openssl::ssl::SslConnector,
+    check: &SmtpCheck,
+    server: &str,
+) -> Result<(Session<Conn>, Capabilities, Negotiated), Error> {
+    session
+        .starttls(caps)
+        .map_err(|e| smtp_failure(e, server))?;
+    let (stream, mut transcript) = session.into_parts();
+    let Conn::Plain(tcp) = stream else {
+        unreachable!("STARTTLS runs on a plain connection");
+    };
+    let (tls, negotiated) = tls::handshake(connector, &check.config.smtp.host, tcp)?;
+    transcript.note(&format!(
+        "TLS established: {} {}",
+        negotiated.version, negotiated.cipher
+    ));
+    let mut session = Session::new(Conn::Tls(Box::new(tls)), transcript);
+    let caps = session
+        .ehlo(check.helo)
+        .map_err(|e| smtp_failure(e, server))?;
+    Ok((session, caps, negotiated))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_read_well() {
+        let caps = Capabilities {
+            starttls: true,
+            pipelining: true,
+            size: Some(157_286_400),
+            auth: vec!["LOGIN".into(), "XOAUTH2".into()],
+            ..Capabilities::default()
+        };
+        assert_eq!(
+            describe(&caps),
+            "offers STARTTLS, PIPELINING, SIZE 157286400, AUTH LOGIN XOAUTH2"
+        );
+        assert_eq!(describe(&Capabilities::default()), "offers no extension");
+    }
+}
