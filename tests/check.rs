@@ -713,3 +713,16 @@ fn verbose_shows_entras_error_with_its_ids() {
         assert!(line.contains(want), "{want} in {line}");
     }
 }
+
+#[test]
+fn a_configured_queue_shows_its_size() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let scratch = Scratch::new("check-queue");
+    let mut settings = sb.settings(&scratch);
+    settings.extra = format!("\n[queue]\ndir = \"{}\"\n", scratch.join("queue").display());
+    let conf = write_private(&settings, &scratch);
+    let run = check(&conf, &[]);
+    run.expect(0);
+    assert!(run.stdout.contains("0 messages queued, 0 in failed/"), "{}", run.stdout);
+}

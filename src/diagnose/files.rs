@@ -13,8 +13,9 @@ use std::path::Path;
 
 use super::report::Step;
 use crate::clock;
-use crate::config::{self, Config, Credential, QueueConfig, TlsMode};
+use crate::config::{self, Config, Credential, TlsMode};
 use crate::error::{Error, Kind, io_reason};
+use crate::spool::store::{Area, Spool};
 
 /// Reads and validates the configuration file.
 pub fn configuration(path: &Path) -> (Step, Option<Config>) {
@@ -253,19 +254,12 @@ pub fn queue(config: &Config) -> Step {
         &queue.dir,
         "queue-unwritable",
     );
-    match queued_messages(queue) {
-        Some(count) => step.detail(format!("{count} messages queued")),
-        None => step,
-    }
-}
-
-/// How many messages wait in the queue.
-///
-/// Hook for the spool (`src/spool.rs`, built in parallel): return its count
-/// of queued (not failed) messages here, e.g. `spool::list(&queue.dir)`.
-/// Until then the queue's size is not shown.
-fn queued_messages(_queue: &QueueConfig) -> Option<usize> {
-    None
+    let spool = Spool::new(&queue.dir);
+    step.detail(format!(
+        "{} messages queued, {} in failed/",
+        spool.count(Area::Messages),
+        spool.count(Area::Failed)
+    ))
 }
 
 #[cfg(test)]
