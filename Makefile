@@ -4,10 +4,18 @@
 #   make test      everything CI checks (needs root: Postfix runs in the sandbox)
 #   make lint      cargo fmt --check, clippy, mandoc -Tlint
 #   make release   optimised binary in target/release/
+#   make install   install into the running system (or DESTDIR), PREFIX=/usr
+#   make uninstall remove what make install put there (keeps config and queue)
+#   make packages  .deb and .rpm in target/packages/
+#   make package-test  build both, check the .rpm, install the .deb in a
+#                  throwaway Debian root and send mail from it (root)
 
 CARGO ?= cargo
+# Not /usr/local: PHP, cron and scripts call /usr/sbin/sendmail.
+PREFIX ?= /usr
+DESTDIR ?=
 
-.PHONY: try test lint release deps
+.PHONY: try test lint release deps install uninstall packages package-test
 
 deps:
 	scripts/setup-deps
@@ -21,6 +29,20 @@ try: deps release
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	mandoc -Tlint -W warning man/*.8 man/*.5
 
 test: deps lint
 	$(CARGO) test --locked
+
+install: release
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" packaging/install
+
+uninstall:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" packaging/install --uninstall
+
+packages:
+	packaging/build-packages
+
+package-test: deps packages
+	packaging/test-rpm
+	packaging/test-install

@@ -724,5 +724,9 @@ fn a_configured_queue_shows_its_size() {
     let conf = write_private(&settings, &scratch);
     let run = check(&conf, &[]);
     run.expect(0);
-    assert!(run.stdout.contains("0 messages queued, 0 in failed/"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("0 messages queued, 0 in failed/"),
+        "{}",
+        run.stdout
+    );
 }
