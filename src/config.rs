@@ -187,6 +187,26 @@ fn read_secret_file(path: &Path) -> Result<Secret> {
 /// # Errors
 /// `Kind::Config` naming the file (and line and key where there is one).
 pub fn load(path: &Path) -> Result<Config> {
+    load_for(path, Audience::Root)
+}
+
+/// Who will see the configuration's error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Root or the file's owner: syntax errors may carry the parser's own words.
+    Root,
+    /// A user the file is hidden from (the program runs set-group-ID for
+    /// them): only file, line, key and the kind of problem, never a word
+    /// of the file's text.
+    Caller,
+}
+
+/// Reads and parses the configuration file at `path` for `audience`, then
+/// resolves `credential:NAME` paths against `$CREDENTIALS_DIRECTORY`.
+///
+/// # Errors
+/// `Kind::Config` naming the file (and line and key where there is one).
+pub fn load_for(path: &Path, audience: Audience) -> Result<Config> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Error::config(format!(
             "cannot read configuration file {}: {}",
@@ -194,7 +214,60 @@ pub fn load(path: &Path) -> Result<Config> {
             io_reason(&e)
         ))
     })?;
-    parse(&text, path)
+    let mut config = match audience {
+        Audience::Root => parse(&text, path)?,
+        Audience::Caller => parse_for(&text, path, audience)?,
+    };
+    let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+    resolve_credentials(&mut config, credentials.as_deref())?;
+    Ok(config)
+}
+
+/// Prefix of a path that names a systemd credential (`LoadCredential=`).
+pub const CREDENTIAL_PREFIX: &str = "credential:";
+
+/// Replaces `credential:NAME` in `client_secret_file`, `certificate_file`
+/// and `private_key_file` by `DIR/NAME`, where `DIR` is the service's
+/// `$CREDENTIALS_DIRECTORY`. Pure: the directory comes in.
+///
+/// # Errors
+/// `Kind::Config` when NAME is not a plain file name or there is no
+/// credentials directory (not a systemd service, or run set-group-ID,
+/// where the environment is not trusted).
+pub fn resolve_credentials(config: &mut Config, credentials_dir: Option<&Path>) -> Result<()> {
+    let origin = config.path.display().to_string();
+    let resolve = |key: &str, path: &mut PathBuf| -> Result<()> {
+        let Some(name) = path
+            .to_str()
+            .and_then(|p| p.strip_prefix(CREDENTIAL_PREFIX))
+        else {
+            return Ok(());
+        };
+        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+            return Err(Error::config(format!(
+                "{origin}: {key}: {CREDENTIAL_PREFIX}{name} must name a credential, like {CREDENTIAL_PREFIX}client-secret"
+            )));
+        }
+        let Some(dir) = credentials_dir else {
+            return Err(Error::config(format!(
+                "{origin}: {key} = \"{CREDENTIAL_PREFIX}{name}\" needs $CREDENTIALS_DIRECTORY, which systemd sets only for a service with LoadCredential={name}:FILE"
+            ))
+            .with_hint("run it from that service, or name the file itself"));
+        };
+        *path = dir.join(name);
+        Ok(())
+    };
+    match &mut config.credential {
+        Credential::Secret(_) => Ok(()),
+        Credential::SecretFile(path) => resolve("client_secret_file", path),
+        Credential::Certificate {
+            certificate_file,
+            private_key_file,
+        } => {
+            resolve("certificate_file", certificate_file)?;
+            resolve("private_key_file", private_key_file)
+        }
+    }
 }
 
 // ---- the file as written -------------------------------------------------
@@ -338,7 +411,16 @@ impl Validator<'_> {
 /// # Errors
 /// `Kind::Config` naming the file, line and key.
 pub fn parse(text: &str, origin: &Path) -> Result<Config> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(text, origin, &e))?;
+    parse_for(text, origin, Audience::Root)
+}
+
+/// [`parse`], with error messages fit for `audience`.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config> {
+    let raw: RawConfig =
+        toml::from_str(text).map_err(|e| toml_error(text, origin, &e, audience))?;
     let v = Validator { text, origin };
 
     let tenant_value = v.required(&raw.tenant, "tenant", "the Directory (tenant) ID")?;
@@ -581,7 +663,7 @@ fn addresses_section(raw: &RawAddresses, v: &Validator, from: &str) -> Result<Ad
 
 /// Turns a TOML error into one line naming file, line and key, without
 /// quoting the file (toml's own rendering shows the offending text).
-fn toml_error(text: &str, origin: &Path, e: &toml::de::Error) -> Error {
+fn toml_error(text: &str, origin: &Path, e: &toml::de::Error, audience: Audience) -> Error {
     let (line, key) = match e.span() {
         Some(span) => (line_of(text, span.start), key_at(text, span.start)),
         None => (0, None),
@@ -599,6 +681,7 @@ fn toml_error(text: &str, origin: &Path, e: &toml::de::Error) -> Error {
             .next()
             .unwrap_or(message)
             .replace("field", "key"),
+        _ if audience == Audience::Caller => "syntax error".to_string(),
         _ => message.lines().next().unwrap_or("syntax error").to_string(),
     };
     let location = match line {

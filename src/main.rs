@@ -20,6 +20,7 @@ mod header;
 mod log;
 mod message;
 mod net;
+mod privilege;
 mod relay;
 mod run;
 mod secret;
@@ -37,10 +38,18 @@ use error::{Error, Result};
 use log::{Level, Syslog};
 
 fn main() -> ExitCode {
+    // Before anything reads the environment or a file: see privilege.rs.
+    let caller = match privilege::start() {
+        Ok(caller) => caller,
+        Err(e) => return fail(&e),
+    };
     let invocation = match cli::parse(std::env::args_os()) {
         Ok(invocation) => invocation,
         Err(e) => return fail(&e),
     };
+    if let Err(e) = privilege::check_invocation(&invocation, &caller) {
+        return fail(&e);
+    }
     match dispatch(&invocation) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
@@ -80,14 +89,22 @@ fn load_config(invocation: &Invocation) -> Result<config::Config> {
         .config_path
         .as_deref()
         .unwrap_or(Path::new(config::DEFAULT_PATH));
-    config::load(path).inspect_err(|e| {
-        let line = format!(
-            "outcome=failed exit={} error=\"{}\"",
-            e.kind().exit_name(),
-            e.message().replace('"', "'")
-        );
-        Syslog::connect(Path::new("/dev/log")).log(Level::Error, &line);
-    })
+    let caller = privilege::Caller::current();
+    let loaded = if caller.is_privileged() {
+        config::load_for(path, config::Audience::Caller)
+    } else {
+        config::load(path)
+    };
+    loaded
+        .and_then(|config| privilege::check_files(&config, &caller).map(|()| config))
+        .inspect_err(|e| {
+            let line = format!(
+                "outcome=failed exit={} error=\"{}\"",
+                e.kind().exit_name(),
+                e.message().replace('"', "'")
+            );
+            Syslog::connect(Path::new("/dev/log")).log(Level::Error, &line);
+        })
 }
 
 /// The syslog connection the configuration asks for.

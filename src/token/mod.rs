@@ -102,10 +102,10 @@ impl<'a> TokenSource<'a> {
 
     /// Fetches under the lock, unless another process did while we waited.
     fn fetch(&mut self, rejected: Option<&Secret>, transcript: &mut Transcript) -> Result<Token> {
-        let _lock = match self
-            .prepare_cache_dir()
-            .and_then(|()| cache::Lock::acquire(&self.lock_file))
-        {
+        let _lock = match self.prepare_cache_dir().and_then(|()| {
+            let patience = self.config.token.timeout + std::time::Duration::from_secs(5);
+            cache::Lock::acquire_within(&self.lock_file, patience)
+        }) {
             Ok(lock) => Some(lock),
             Err(e) => {
                 self.warnings.push(format!(
@@ -154,6 +154,14 @@ impl<'a> TokenSource<'a> {
         let dir = &self.config.token.cache_dir;
         if dir.is_dir() {
             return Ok(());
+        }
+        // Made by a set-group-ID process, the directory would belong to
+        // whichever user happened to send first: root makes it (2770).
+        if crate::privilege::Caller::current().is_privileged() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "it does not exist; root must create it (chown root:oauth2-sendmail, chmod 2770)",
+            ));
         }
         DirBuilder::new().recursive(true).mode(0o700).create(dir)
     }

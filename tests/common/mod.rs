@@ -158,6 +158,9 @@ impl Settings {
     pub fn write(&self, scratch: &Scratch) -> PathBuf {
         let path = scratch.join("sendmail.conf");
         std::fs::write(&path, self.render()).unwrap();
+        // It holds the secret: the binary refuses a world-readable one.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         path
     }
 
