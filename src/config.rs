@@ -59,6 +59,15 @@ pub enum Credential {
     },
 }
 
+/// The signature algorithm of certificate client assertions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssertionAlg {
+    /// RSA-PSS with SHA-256: what Microsoft documents today.
+    Ps256,
+    /// RSA PKCS#1 v1.5 with SHA-256: the older form, still accepted.
+    Rs256,
+}
+
 /// `[smtp]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SmtpConfig {
@@ -87,6 +96,8 @@ pub struct TokenConfig {
     pub proxy: Option<String>,
     /// Limit for the whole token request.
     pub timeout: Duration,
+    /// Signature algorithm for certificate credentials.
+    pub assertion_alg: AssertionAlg,
 }
 
 /// `[queue]`, present only when `dir` is set.
@@ -317,6 +328,7 @@ struct RawToken {
     cache_dir: S<String>,
     proxy: S<String>,
     timeout: S<i64>,
+    assertion_alg: S<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -608,6 +620,14 @@ fn token_section(raw: &RawToken, v: &Validator, tenant: &str) -> Result<TokenCon
         return Err(v.at(raw_p, "token.proxy", "must be an http:// or https:// URL"));
     }
     let timeout = v.seconds(&raw.timeout, "token.timeout", (1, 600), 30)?;
+    let assertion_alg = match &raw.assertion_alg {
+        None => AssertionAlg::Ps256,
+        Some(a) => match a.get_ref().to_ascii_uppercase().as_str() {
+            "PS256" => AssertionAlg::Ps256,
+            "RS256" => AssertionAlg::Rs256,
+            _ => return Err(v.at(a, "token.assertion_alg", "must be PS256 or RS256")),
+        },
+    };
     Ok(TokenConfig {
         url,
         scope,
@@ -615,6 +635,7 @@ fn token_section(raw: &RawToken, v: &Validator, tenant: &str) -> Result<TokenCon
         cache_dir: PathBuf::from(cache_dir),
         proxy,
         timeout,
+        assertion_alg,
     })
 }
 
@@ -879,6 +900,10 @@ user = "alerts@contoso.com"
                 "token.url: must be an https:// URL",
             ),
             ("[token]\ngrace = -1\n", "token.grace: must be between"),
+            (
+                "[token]\nassertion_alg = \"ES256\"\n",
+                "token.assertion_alg: must be PS256 or RS256",
+            ),
             ("[token]\nproxy = \"socks://x\"\n", "token.proxy"),
             (
                 "[addresses]\nfrom_policy = \"x\"\n",

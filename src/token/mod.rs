@@ -9,6 +9,7 @@
 //! An unwritable cache never stops a message: it only costs a token request
 //! per message, and is reported as a warning.
 
+pub mod assertion;
 pub mod cache;
 pub mod claims;
 pub mod request;
@@ -19,7 +20,7 @@ use std::path::PathBuf;
 
 use crate::clock;
 use crate::config::{Config, Credential};
-use crate::error::{Error, Result, io_reason};
+use crate::error::{Result, io_reason};
 use crate::secret::Secret;
 use crate::transcript::Transcript;
 use request::{ClientAuth, Endpoint};
@@ -169,11 +170,21 @@ impl<'a> TokenSource<'a> {
     /// One request to the token endpoint.
     fn request(&mut self, transcript: &mut Transcript) -> Result<request::Granted> {
         let config = self.config;
+        let mut thumbprint = None;
         let auth = match &config.credential {
-            Credential::Certificate { .. } => {
-                return Err(Error::config(
-                    "certificate credentials (certificate_file, private_key_file) are not supported yet; use client_secret_file",
-                ));
+            Credential::Certificate {
+                certificate_file,
+                private_key_file,
+            } => {
+                let credentials = assertion::Credentials::load(certificate_file, private_key_file)?;
+                thumbprint = Some(credentials.thumbprint.clone());
+                ClientAuth::Assertion(credentials.assertion(
+                    config.token.assertion_alg,
+                    &config.client_id,
+                    &config.token.url,
+                    clock::now(),
+                    assertion::random16()?,
+                )?)
             }
             _ => ClientAuth::Secret(config.client_secret()?),
         };
@@ -183,14 +194,27 @@ impl<'a> TokenSource<'a> {
             proxy: config.token.proxy.as_deref(),
             timeout: config.token.timeout,
         };
+        let credential = match &thumbprint {
+            None => "client_secret=<redacted>".to_string(),
+            Some(t) => format!(
+                "client_assertion=<redacted> ({:?}, certificate thumbprint {t})",
+                config.token.assertion_alg
+            ),
+        };
         transcript.note(&format!(
-            "token: POST {} grant_type=client_credentials client_id={} scope={} client_secret=<redacted>",
+            "token: POST {} grant_type=client_credentials client_id={} scope={} {credential}",
             endpoint.url, config.client_id, config.token.scope
         ));
         self.requests += 1;
         let fields = request::form(&config.client_id, &config.token.scope, &auth);
         let (status, body) = request::post(&endpoint, &fields)?;
-        let result = request::interpret(status, &body);
+        // Entra names keys by SHA-1 thumbprint: show ours beside its refusal.
+        let result = request::interpret(status, &body).map_err(|e| match &thumbprint {
+            Some(t) if matches!(e.cause(), Some("certificate-unknown" | "assertion-invalid")) => {
+                e.context(format!("certificate thumbprint {t}"))
+            }
+            _ => e,
+        });
         match &result {
             Ok(g) => transcript.note(&format!(
                 "token: HTTP {status}, expires_in {} s, access_token=<redacted>",
