@@ -162,6 +162,8 @@ fn tls_hint(detail: &str) -> String {
         "the server's certificate is not signed by a trusted CA: install the CA in the system store or name it in ca_file; no credential was sent".into()
     } else if d.contains("hostname mismatch") || d.contains("ip address mismatch") {
         "the server's certificate is for another name: smtp.host must be the name on the certificate (smtp.office365.com for Exchange Online); no credential was sent".into()
+    } else if d.contains("not yet valid") {
+        "the server's certificate is not valid yet (or this machine's clock is wrong); no credential was sent".into()
     } else if d.contains("expired") {
         "the server's certificate has expired (or this machine's clock is wrong); no credential was sent".into()
     } else if d.contains("protocol version") || d.contains("unsupported protocol") {
@@ -189,6 +191,10 @@ mod tests {
             (
                 "certificate verify failed (certificate has expired)",
                 "expired",
+            ),
+            (
+                "certificate verify failed (certificate is not yet valid)",
+                "not valid yet",
             ),
             ("tlsv1 alert protocol version", "older than 1.2"),
             ("something else", "could not be set up"),
