@@ -46,9 +46,11 @@ pub fn resolve(invocation: &Invocation, config: &Config, block: &HeaderBlock) ->
         recipients.extend(message::header_recipients(block)?);
     }
     let mut resolved: Vec<String> = Vec::with_capacity(recipients.len());
+    // A set, not a scan of `resolved`: 10,000 recipients must not cost 10^8 comparisons.
+    let mut seen = std::collections::HashSet::with_capacity(recipients.len());
     for r in recipients {
         let r = address::qualify(&r, &config.addresses.default_domain);
-        if !resolved.iter().any(|seen| seen.eq_ignore_ascii_case(&r)) {
+        if seen.insert(r.to_ascii_lowercase()) {
             resolved.push(r);
         }
     }
