@@ -21,6 +21,8 @@ mod log;
 mod message;
 mod net;
 mod privilege;
+#[cfg(test)]
+mod proptests;
 mod relay;
 mod run;
 mod secret;
