@@ -44,6 +44,9 @@ pub struct Behaviour {
     /// STARTTLS offers only TLS 1.0 and 1.1 (OpenSSL at security level
     /// 0), with this certificate and key (PEM), instead of `identity`.
     pub legacy_tls_only: Option<(Vec<u8>, Vec<u8>)>,
+    /// Refuse AUTH with a 535 that quotes the client's XOAUTH2 response
+    /// (a hostile or careless server).
+    pub echo_auth: bool,
 }
 
 impl Behaviour {
@@ -62,6 +65,7 @@ impl Behaviour {
             drop_in_data_after: None,
             inject_after_starttls: None,
             legacy_tls_only: None,
+            echo_auth: false,
         }
     }
 }
@@ -243,6 +247,10 @@ fn serve(
                     *a += 1;
                     *a - 1
                 };
+                if b.echo_auth {
+                    conn.send(&format!("535 5.7.3 cannot use {payload}"))?;
+                    continue;
+                }
                 if let Some(final_reply) = &b.auth_challenge {
                     let json = base64::engine::general_purpose::STANDARD
                         .encode(r#"{"status":"invalid_token","schemes":"bearer"}"#);
