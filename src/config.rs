@@ -985,6 +985,56 @@ user = "alerts@contoso.com"
     }
 
     #[test]
+    fn a_hidden_file_gets_no_parser_words() {
+        let text = format!("{MINIMAL}[smtp\n");
+        let root = parse_for(&text, Path::new("t.conf"), Audience::Root).unwrap_err();
+        let caller = parse_for(&text, Path::new("t.conf"), Audience::Caller).unwrap_err();
+        assert_eq!(caller.message(), "t.conf:6: syntax error");
+        assert_ne!(root.message(), caller.message());
+    }
+
+    #[test]
+    fn credential_paths_resolve_against_the_credentials_directory() {
+        let text = MINIMAL.replace(
+            "client_secret = \"abc~+/=.def\"",
+            "client_secret_file = \"credential:client-secret\"",
+        );
+        let mut c = parse_str(&text).unwrap();
+        let e = resolve_credentials(&mut c.clone(), None).unwrap_err();
+        assert!(
+            e.message().contains("needs $CREDENTIALS_DIRECTORY"),
+            "{}",
+            e.message()
+        );
+        resolve_credentials(&mut c, Some(Path::new("/run/credentials/x.service"))).unwrap();
+        assert_eq!(
+            c.credential,
+            Credential::SecretFile(PathBuf::from("/run/credentials/x.service/client-secret"))
+        );
+        for bad in [
+            "credential:",
+            "credential:../x",
+            "credential:a/b",
+            "credential:..",
+        ] {
+            let text = MINIMAL.replace(
+                "client_secret = \"abc~+/=.def\"",
+                &format!("client_secret_file = \"{bad}\""),
+            );
+            let mut c = parse_str(&text).unwrap();
+            let e = resolve_credentials(&mut c, Some(Path::new("/run/c"))).unwrap_err();
+            assert!(
+                e.message().contains("must name a credential"),
+                "{bad}: {}",
+                e.message()
+            );
+        }
+        // Other paths are left alone.
+        let mut c = parse_str(MINIMAL).unwrap();
+        resolve_credentials(&mut c, None).unwrap();
+    }
+
+    #[test]
     fn tls_none_is_fine_on_loopback() {
         for host in ["localhost", "127.0.0.1", "::1"] {
             let c = parse_str(&format!(
