@@ -68,6 +68,16 @@ pub enum AssertionAlg {
     Rs256,
 }
 
+impl AssertionAlg {
+    /// The JWS name (`alg` header, `token.assertion_alg` value).
+    pub fn name(self) -> &'static str {
+        match self {
+            AssertionAlg::Ps256 => "PS256",
+            AssertionAlg::Rs256 => "RS256",
+        }
+    }
+}
+
 /// `[smtp]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SmtpConfig {

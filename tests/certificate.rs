@@ -100,7 +100,7 @@ fn a_certificate_credential_delivers_with_ps256_and_rs256() {
             "{}",
             run.stderr
         );
-        let want = if alg.is_empty() { "Ps256" } else { "Rs256" };
+        let want = if alg.is_empty() { "PS256" } else { "RS256" };
         assert!(run.stderr.contains(want), "{}", run.stderr);
         let got = sb.wait_for_mail(rcpt, 1);
         assert_eq!(got[0].sender, sb.str("user"));
@@ -129,7 +129,7 @@ fn an_unregistered_certificate_gets_the_aadsts700027_hint() {
         run.stderr
     );
     assert!(
-        run.stderr.contains("certificate thumbprint "),
+        run.stderr.contains("certificate_file's is "),
         "our thumbprint is shown: {}",
         run.stderr
     );

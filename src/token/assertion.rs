@@ -168,11 +168,7 @@ pub fn jwt<E>(
     claims: &Claims,
     sign: impl FnOnce(&[u8]) -> std::result::Result<Vec<u8>, E>,
 ) -> std::result::Result<String, E> {
-    let alg_name = match alg {
-        AssertionAlg::Ps256 => "PS256",
-        AssertionAlg::Rs256 => "RS256",
-    };
-    let header = serde_json::json!({ "alg": alg_name, "typ": "JWT", "x5t#S256": x5t_s256 });
+    let header = serde_json::json!({ "alg": alg.name(), "typ": "JWT", "x5t#S256": x5t_s256 });
     let body = serde_json::json!({
         "aud": claims.audience,
         "iss": claims.client_id,

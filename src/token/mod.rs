@@ -197,8 +197,8 @@ impl<'a> TokenSource<'a> {
         let credential = match &thumbprint {
             None => "client_secret=<redacted>".to_string(),
             Some(t) => format!(
-                "client_assertion=<redacted> ({:?}, certificate thumbprint {t})",
-                config.token.assertion_alg
+                "client_assertion=<redacted> ({}, certificate thumbprint {t})",
+                config.token.assertion_alg.name()
             ),
         };
         transcript.note(&format!(
@@ -211,7 +211,11 @@ impl<'a> TokenSource<'a> {
         // Entra names keys by SHA-1 thumbprint: show ours beside its refusal.
         let result = request::interpret(status, &body).map_err(|e| match &thumbprint {
             Some(t) if matches!(e.cause(), Some("certificate-unknown" | "assertion-invalid")) => {
-                e.context(format!("certificate thumbprint {t}"))
+                let hint = format!(
+                    "{}; the portal lists certificates by thumbprint, and certificate_file's is {t}",
+                    e.hint()
+                );
+                e.with_hint(hint)
             }
             _ => e,
         });
