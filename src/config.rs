@@ -59,6 +59,25 @@ pub enum Credential {
     },
 }
 
+/// The signature algorithm of certificate client assertions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssertionAlg {
+    /// RSA-PSS with SHA-256: what Microsoft documents today.
+    Ps256,
+    /// RSA PKCS#1 v1.5 with SHA-256: the older form, still accepted.
+    Rs256,
+}
+
+impl AssertionAlg {
+    /// The JWS name (`alg` header, `token.assertion_alg` value).
+    pub fn name(self) -> &'static str {
+        match self {
+            AssertionAlg::Ps256 => "PS256",
+            AssertionAlg::Rs256 => "RS256",
+        }
+    }
+}
+
 /// `[smtp]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SmtpConfig {
@@ -87,6 +106,8 @@ pub struct TokenConfig {
     pub proxy: Option<String>,
     /// Limit for the whole token request.
     pub timeout: Duration,
+    /// Signature algorithm for certificate credentials.
+    pub assertion_alg: AssertionAlg,
 }
 
 /// `[queue]`, present only when `dir` is set.
@@ -195,6 +216,26 @@ fn read_secret_file(path: &Path) -> Result<Secret> {
 /// # Errors
 /// `Kind::Config` naming the file (and line and key where there is one).
 pub fn load(path: &Path) -> Result<Config> {
+    load_for(path, Audience::Root)
+}
+
+/// Who will see the configuration's error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Root or the file's owner: syntax errors may carry the parser's own words.
+    Root,
+    /// A user the file is hidden from (the program runs set-group-ID for
+    /// them): only file, line, key and the kind of problem, never a word
+    /// of the file's text.
+    Caller,
+}
+
+/// Reads and parses the configuration file at `path` for `audience`, then
+/// resolves `credential:NAME` paths against `$CREDENTIALS_DIRECTORY`.
+///
+/// # Errors
+/// `Kind::Config` naming the file (and line and key where there is one).
+pub fn load_for(path: &Path, audience: Audience) -> Result<Config> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Error::config(format!(
             "cannot read configuration file {}: {}",
@@ -204,10 +245,64 @@ pub fn load(path: &Path) -> Result<Config> {
         .with_hint("the file must exist and be readable by root and the oauth2-sendmail group (root:oauth2-sendmail, mode 0640); -C names another file")
         .with_cause("config-unreadable")
     })?;
-    parse(&text, path).map_err(|e| match e.cause() {
+    let parsed = match audience {
+        Audience::Root => parse(&text, path),
+        Audience::Caller => parse_for(&text, path, audience),
+    };
+    let mut config = parsed.map_err(|e| match e.cause() {
         Some(_) => e,
         None => e.with_cause("config-invalid"),
-    })
+    })?;
+    let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+    resolve_credentials(&mut config, credentials.as_deref())?;
+    Ok(config)
+}
+
+/// Prefix of a path that names a systemd credential (`LoadCredential=`).
+pub const CREDENTIAL_PREFIX: &str = "credential:";
+
+/// Replaces `credential:NAME` in `client_secret_file`, `certificate_file`
+/// and `private_key_file` by `DIR/NAME`, where `DIR` is the service's
+/// `$CREDENTIALS_DIRECTORY`. Pure: the directory comes in.
+///
+/// # Errors
+/// `Kind::Config` when NAME is not a plain file name or there is no
+/// credentials directory (not a systemd service, or run set-group-ID,
+/// where the environment is not trusted).
+pub fn resolve_credentials(config: &mut Config, credentials_dir: Option<&Path>) -> Result<()> {
+    let origin = config.path.display().to_string();
+    let resolve = |key: &str, path: &mut PathBuf| -> Result<()> {
+        let Some(name) = path
+            .to_str()
+            .and_then(|p| p.strip_prefix(CREDENTIAL_PREFIX))
+        else {
+            return Ok(());
+        };
+        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+            return Err(Error::config(format!(
+                "{origin}: {key}: {CREDENTIAL_PREFIX}{name} must name a credential, like {CREDENTIAL_PREFIX}client-secret"
+            )));
+        }
+        let Some(dir) = credentials_dir else {
+            return Err(Error::config(format!(
+                "{origin}: {key} = \"{CREDENTIAL_PREFIX}{name}\" needs $CREDENTIALS_DIRECTORY, which systemd sets only for a service with LoadCredential={name}:FILE"
+            ))
+            .with_hint("run it from that service, or name the file itself"));
+        };
+        *path = dir.join(name);
+        Ok(())
+    };
+    match &mut config.credential {
+        Credential::Secret(_) => Ok(()),
+        Credential::SecretFile(path) => resolve("client_secret_file", path),
+        Credential::Certificate {
+            certificate_file,
+            private_key_file,
+        } => {
+            resolve("certificate_file", certificate_file)?;
+            resolve("private_key_file", private_key_file)
+        }
+    }
 }
 
 // ---- the file as written -------------------------------------------------
@@ -257,6 +352,7 @@ struct RawToken {
     cache_dir: S<String>,
     proxy: S<String>,
     timeout: S<i64>,
+    assertion_alg: S<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -353,7 +449,16 @@ impl Validator<'_> {
 /// # Errors
 /// `Kind::Config` naming the file, line and key.
 pub fn parse(text: &str, origin: &Path) -> Result<Config> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(text, origin, &e))?;
+    parse_for(text, origin, Audience::Root)
+}
+
+/// [`parse`], with error messages fit for `audience`.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config> {
+    let raw: RawConfig =
+        toml::from_str(text).map_err(|e| toml_error(text, origin, &e, audience))?;
     let v = Validator { text, origin };
 
     let tenant_value = v.required(&raw.tenant, "tenant", "the Directory (tenant) ID")?;
@@ -530,6 +635,14 @@ fn token_section(raw: &RawToken, v: &Validator, tenant: &str) -> Result<TokenCon
         return Err(v.at(raw_p, "token.proxy", "must be an http:// or https:// URL"));
     }
     let timeout = v.seconds(&raw.timeout, "token.timeout", (1, 600), 30)?;
+    let assertion_alg = match &raw.assertion_alg {
+        None => AssertionAlg::Ps256,
+        Some(a) => match a.get_ref().to_ascii_uppercase().as_str() {
+            "PS256" => AssertionAlg::Ps256,
+            "RS256" => AssertionAlg::Rs256,
+            _ => return Err(v.at(a, "token.assertion_alg", "must be PS256 or RS256")),
+        },
+    };
     Ok(TokenConfig {
         url,
         scope,
@@ -537,6 +650,7 @@ fn token_section(raw: &RawToken, v: &Validator, tenant: &str) -> Result<TokenCon
         cache_dir: PathBuf::from(cache_dir),
         proxy,
         timeout,
+        assertion_alg,
     })
 }
 
@@ -610,7 +724,7 @@ fn addresses_section(raw: &RawAddresses, v: &Validator, from: &str) -> Result<Ad
 
 /// Turns a TOML error into one line naming file, line and key, without
 /// quoting the file (toml's own rendering shows the offending text).
-fn toml_error(text: &str, origin: &Path, e: &toml::de::Error) -> Error {
+fn toml_error(text: &str, origin: &Path, e: &toml::de::Error, audience: Audience) -> Error {
     let (line, key) = match e.span() {
         Some(span) => (line_of(text, span.start), key_at(text, span.start)),
         None => (0, None),
@@ -628,6 +742,7 @@ fn toml_error(text: &str, origin: &Path, e: &toml::de::Error) -> Error {
             .next()
             .unwrap_or(message)
             .replace("field", "key"),
+        _ if audience == Audience::Caller => "syntax error".to_string(),
         _ => message.lines().next().unwrap_or("syntax error").to_string(),
     };
     let location = match line {
@@ -853,6 +968,10 @@ user = "alerts@contoso.com"
                 "queue.flush_budget: must be between",
             ),
             ("[queue]\nmax_age = 10\n", "queue.max_age: must be between"),
+            (
+                "[token]\nassertion_alg = \"ES256\"\n",
+                "token.assertion_alg: must be PS256 or RS256",
+            ),
             ("[token]\nproxy = \"socks://x\"\n", "token.proxy"),
             (
                 "[addresses]\nfrom_policy = \"x\"\n",
@@ -931,6 +1050,56 @@ user = "alerts@contoso.com"
             e.message()
         );
         assert!(!e.message().contains("12345678"), "{}", e.message());
+    }
+
+    #[test]
+    fn a_hidden_file_gets_no_parser_words() {
+        let text = format!("{MINIMAL}[smtp\n");
+        let root = parse_for(&text, Path::new("t.conf"), Audience::Root).unwrap_err();
+        let caller = parse_for(&text, Path::new("t.conf"), Audience::Caller).unwrap_err();
+        assert_eq!(caller.message(), "t.conf:6: syntax error");
+        assert_ne!(root.message(), caller.message());
+    }
+
+    #[test]
+    fn credential_paths_resolve_against_the_credentials_directory() {
+        let text = MINIMAL.replace(
+            "client_secret = \"abc~+/=.def\"",
+            "client_secret_file = \"credential:client-secret\"",
+        );
+        let mut c = parse_str(&text).unwrap();
+        let e = resolve_credentials(&mut c.clone(), None).unwrap_err();
+        assert!(
+            e.message().contains("needs $CREDENTIALS_DIRECTORY"),
+            "{}",
+            e.message()
+        );
+        resolve_credentials(&mut c, Some(Path::new("/run/credentials/x.service"))).unwrap();
+        assert_eq!(
+            c.credential,
+            Credential::SecretFile(PathBuf::from("/run/credentials/x.service/client-secret"))
+        );
+        for bad in [
+            "credential:",
+            "credential:../x",
+            "credential:a/b",
+            "credential:..",
+        ] {
+            let text = MINIMAL.replace(
+                "client_secret = \"abc~+/=.def\"",
+                &format!("client_secret_file = \"{bad}\""),
+            );
+            let mut c = parse_str(&text).unwrap();
+            let e = resolve_credentials(&mut c, Some(Path::new("/run/c"))).unwrap_err();
+            assert!(
+                e.message().contains("must name a credential"),
+                "{bad}: {}",
+                e.message()
+            );
+        }
+        // Other paths are left alone.
+        let mut c = parse_str(MINIMAL).unwrap();
+        resolve_credentials(&mut c, None).unwrap();
     }
 
     #[test]

@@ -104,12 +104,10 @@ pub struct Routed {
 /// Resolves local names: aliases, then `default_recipient`, then `default_domain`.
 pub fn route(recipients: &[String], local: &LocalRouting) -> Routed {
     let mut routed = Routed::default();
-    let push = |addr: String, routed: &mut Routed| {
-        if !routed
-            .recipients
-            .iter()
-            .any(|seen| seen.eq_ignore_ascii_case(&addr))
-        {
+    // A set, not a scan of the list: 10,000 recipients must not cost 10^8 comparisons.
+    let mut seen = std::collections::HashSet::with_capacity(recipients.len());
+    let mut push = |addr: String, routed: &mut Routed| {
+        if seen.insert(addr.to_ascii_lowercase()) {
             routed.recipients.push(addr);
         }
     };

@@ -27,6 +27,9 @@ mod message;
 mod net;
 mod newaliases;
 mod options;
+mod privilege;
+#[cfg(test)]
+mod proptests;
 mod relay;
 mod run;
 mod secret;
@@ -46,10 +49,18 @@ use error::{Error, Result};
 use log::{Level, Syslog};
 
 fn main() -> ExitCode {
+    // Before anything reads the environment or a file: see privilege.rs.
+    let caller = match privilege::start() {
+        Ok(caller) => caller,
+        Err(e) => return fail(&e),
+    };
     let invocation = match cli::parse(std::env::args_os()) {
         Ok(invocation) => invocation,
         Err(e) => return fail(&e),
     };
+    if let Err(e) = privilege::check_invocation(&invocation, &caller) {
+        return fail(&e);
+    }
     if invocation.mode == Mode::Check {
         // The check reports on stdout itself and picks its own exit code.
         return ExitCode::from(diagnose::check(&invocation, config_path(&invocation)));
@@ -103,15 +114,23 @@ fn config_path(invocation: &Invocation) -> &Path {
 /// Loads the configuration; a broken one is logged too, since it stops all mail.
 fn load_config(invocation: &Invocation) -> Result<config::Config> {
     let path = config_path(invocation);
-    config::load(path).inspect_err(|e| {
-        let line = format!(
-            "outcome=failed exit={} cause={} error=\"{}\"",
-            e.kind().exit_name(),
-            e.cause_code(),
-            e.message().replace('"', "'")
-        );
-        Syslog::connect(Path::new("/dev/log")).log(Level::Error, &line);
-    })
+    let caller = privilege::Caller::current();
+    let loaded = if caller.is_privileged() {
+        config::load_for(path, config::Audience::Caller)
+    } else {
+        config::load(path)
+    };
+    loaded
+        .and_then(|config| privilege::check_files(&config, &caller).map(|()| config))
+        .inspect_err(|e| {
+            let line = format!(
+                "outcome=failed exit={} cause={} error=\"{}\"",
+                e.kind().exit_name(),
+                e.cause_code(),
+                e.message().replace('"', "'")
+            );
+            Syslog::connect(Path::new("/dev/log")).log(Level::Error, &line);
+        })
 }
 
 /// The syslog connection the configuration asks for.

@@ -182,6 +182,11 @@ fn tls_hint(detail: &str) -> (&'static str, &'static str) {
             "tls-name-mismatch",
             "the server's certificate is for another name: smtp.host must be the name on the certificate (smtp.office365.com for Exchange Online); no credential was sent",
         )
+    } else if d.contains("not yet valid") {
+        (
+            "tls-not-yet-valid",
+            "the server's certificate is not valid yet (or this machine's clock is wrong); no credential was sent",
+        )
     } else if d.contains("expired") {
         (
             "tls-expired",
@@ -218,6 +223,10 @@ mod tests {
             (
                 "certificate verify failed (certificate has expired)",
                 "expired",
+            ),
+            (
+                "certificate verify failed (certificate is not yet valid)",
+                "not valid yet",
             ),
             ("tlsv1 alert protocol version", "older than 1.2"),
             ("something else", "could not be set up"),

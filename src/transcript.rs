@@ -10,18 +10,24 @@ use crate::smtp::reply::Reply;
 /// Where transcript lines go.
 pub struct Transcript {
     sink: Option<Box<dyn Write>>,
+    /// Secrets a hostile server might echo back; replaced before printing.
+    hidden: Vec<String>,
 }
 
 impl Transcript {
     /// No transcript.
     pub fn off() -> Self {
-        Transcript { sink: None }
+        Transcript {
+            sink: None,
+            hidden: Vec::new(),
+        }
     }
 
     /// Transcript on stderr.
     pub fn stderr() -> Self {
         Transcript {
             sink: Some(Box::new(std::io::stderr())),
+            hidden: Vec::new(),
         }
     }
 
@@ -30,13 +36,23 @@ impl Transcript {
     pub fn to_writer(w: impl Write + 'static) -> Self {
         Transcript {
             sink: Some(Box::new(w)),
+            hidden: Vec::new(),
         }
     }
 
     fn line(&mut self, prefix: &str, text: &str) {
         if let Some(sink) = &mut self.sink {
+            let text = redact(text, &self.hidden);
             // A transcript that cannot be written must not stop the mail.
-            let _ = writeln!(sink, "{prefix}{}", crate::error::one_line(text));
+            let _ = writeln!(sink, "{prefix}{}", crate::error::one_line(&text));
+        }
+    }
+
+    /// Never print `secret` from now on, whoever sends it (a server that
+    /// echoes the AUTH line back in an error reply, for one).
+    pub fn hide(&mut self, secret: &str) {
+        if secret.len() >= 8 && !self.hidden.iter().any(|h| h == secret) {
+            self.hidden.push(secret.to_string());
         }
     }
 
@@ -61,6 +77,18 @@ impl Transcript {
     pub fn note(&mut self, text: &str) {
         self.line("* ", text);
     }
+}
+
+/// `text` with every occurrence of each of `secrets` replaced by `<redacted>`
+/// (secrets shorter than 8 bytes are no secrets worth the false matches).
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets.iter().filter(|s| s.len() >= 8) {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "<redacted>");
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -99,5 +127,19 @@ mod tests {
         );
         let mut off = Transcript::off();
         off.client("nothing");
+    }
+
+    #[test]
+    fn hidden_secrets_are_redacted() {
+        let shared = Shared::default();
+        let mut t = Transcript::to_writer(shared.clone());
+        t.hide("eyJ0eXAi.payload.sig");
+        t.hide("short");
+        t.server(&Reply {
+            code: 501,
+            lines: vec!["bad token eyJ0eXAi.payload.sig, short".into()],
+        });
+        let text = String::from_utf8(shared.0.borrow().clone()).unwrap();
+        assert_eq!(text, "smtp< 501 bad token <redacted>, short\n");
     }
 }

@@ -9,6 +9,8 @@ const GOOD: &str = "tenant = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111
 fn conf(scratch: &Scratch, text: &str) -> std::path::PathBuf {
     let path = scratch.join("sendmail.conf");
     std::fs::write(&path, text).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     path
 }
 

@@ -282,3 +282,36 @@ fn the_body_is_dot_stuffed_and_crlf_normalised_on_the_wire() {
         .unwrap();
     assert_eq!(r.commands[pipelined + 2], "DATA");
 }
+
+#[test]
+fn a_server_echoing_the_auth_line_does_not_make_the_token_visible() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let mut b = good();
+    b.echo_auth = true;
+    let fake = FakeSmtp::start(b);
+    let scratch = Scratch::new("echo");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let run = sendmail(&["-C", s(&conf), "-v", "a@example.com"], MESSAGE);
+    run.expect(77);
+    let record = fake.record();
+    let token = record.tokens[0].clone();
+    let blob = record
+        .commands
+        .iter()
+        .find(|c| c.starts_with("AUTH XOAUTH2 "))
+        .unwrap()
+        .clone();
+    assert!(
+        run.stderr.contains("535 5.7.3 cannot use <redacted>"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(&token), "{}", run.stderr);
+    let blob = blob.trim_start_matches("AUTH XOAUTH2 ");
+    assert!(
+        blob.len() > 100 && !run.stderr.contains(blob),
+        "{}",
+        run.stderr
+    );
+}

@@ -15,11 +15,21 @@ use super::report::Step;
 use crate::clock;
 use crate::config::{self, Config, Credential, TlsMode};
 use crate::error::{Error, Kind, io_reason};
+use crate::privilege;
 use crate::spool::store::{Area, Spool};
 
 /// Reads and validates the configuration file.
 pub fn configuration(path: &Path) -> (Step, Option<Config>) {
-    match config::load(path) {
+    // A caller running the set-group-ID binary gets what sending would: no
+    // quoted file text in errors, and the privileged-use file checks.
+    let caller = privilege::Caller::current();
+    let loaded = if caller.is_privileged() {
+        config::load_for(path, config::Audience::Caller)
+            .and_then(|c| privilege::check_files(&c, &caller).map(|()| c))
+    } else {
+        config::load(path)
+    };
+    match loaded {
         Ok(config) => {
             let tls = match config.smtp.tls {
                 TlsMode::StartTls => "STARTTLS",

@@ -288,6 +288,17 @@ impl<S: Read + Write> Session<S> {
             ));
         }
         let response = xoauth2_response(user, token);
+        // A server may echo what it got; neither the token nor the blob is shown.
+        let secrets = [token.expose().to_string(), response.expose().to_string()];
+        for secret in &secrets {
+            self.transcript.hide(secret);
+        }
+        let scrub = |mut reply: Reply| {
+            for line in &mut reply.lines {
+                *line = crate::transcript::redact(line, &secrets);
+            }
+            reply
+        };
         let reply = if fits_on_auth_line(&response) {
             self.send(Stage::Auth, &[Command::AuthXoauth2(Some(&response))])?;
             self.read_reply(Stage::Auth)?
@@ -303,14 +314,15 @@ impl<S: Read + Write> Session<S> {
                     .decode(reply.text().trim())
                     .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
                     .unwrap_or_else(|_| reply.text());
+                let challenge = crate::transcript::redact(&challenge, &secrets);
                 self.send(Stage::Auth, &[Command::AuthResponse(None)])?;
-                let reply = self.read_reply(Stage::Auth)?;
+                let reply = scrub(self.read_reply(Stage::Auth)?);
                 Err(SmtpError::new(
                     Stage::Auth,
                     Failure::AuthChallenge { challenge, reply },
                 ))
             }
-            _ => Err(SmtpError::new(Stage::Auth, Failure::Reply(reply))),
+            _ => Err(SmtpError::new(Stage::Auth, Failure::Reply(scrub(reply)))),
         }
     }
 

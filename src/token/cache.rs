@@ -138,11 +138,13 @@ pub fn remove(path: &Path) {
 pub struct Lock(File);
 
 impl Lock {
-    /// Waits for the exclusive lock on `path`, creating the lock file.
+    /// Waits for the exclusive lock on `path`, creating the lock file, for
+    /// at most `patience`: a holder that never lets go (a caller can stop its own set-group-ID process with
+    /// SIGSTOP while it holds the lock) must not stall everyone's mail.
     ///
     /// # Errors
-    /// The I/O error when the lock file cannot be created or locked.
-    pub fn acquire(path: &Path) -> std::io::Result<Lock> {
+    /// The I/O error, or `TimedOut` when the lock stayed busy.
+    pub fn acquire_within(path: &Path, patience: std::time::Duration) -> std::io::Result<Lock> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -150,11 +152,23 @@ impl Lock {
             .truncate(false)
             .mode(0o600)
             .open(path)?;
-        // Let the group share the lock file where it shares the cache.
         let dir = path.parent().unwrap_or(Path::new("."));
         let _ = file.set_permissions(Permissions::from_mode(file_mode(dir)));
-        file.lock()?;
-        Ok(Lock(file))
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Lock(file)),
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "another process has held its lock too long",
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }
 
@@ -247,10 +261,16 @@ mod tests {
     fn lock_excludes_a_second_holder() {
         let dir = temp_dir("lock");
         let (_, lock_path) = paths(&dir, &key("u", "t", "c", "s"));
-        let held = Lock::acquire(&lock_path).unwrap();
+        let held = Lock::acquire_within(&lock_path, std::time::Duration::from_secs(1)).unwrap();
         let other = File::open(&lock_path).unwrap();
         assert!(other.try_lock().is_err(), "second lock must wait");
+        let e = Lock::acquire_within(&lock_path, std::time::Duration::from_millis(50));
+        assert_eq!(
+            e.err().map(|e| e.kind()),
+            Some(std::io::ErrorKind::TimedOut)
+        );
         drop(held);
+        assert!(Lock::acquire_within(&lock_path, std::time::Duration::from_secs(1)).is_ok());
         assert!(other.try_lock().is_ok());
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -9,6 +9,7 @@
 //! An unwritable cache never stops a message: it only costs a token request
 //! per message, and is reported as a warning.
 
+pub mod assertion;
 pub mod cache;
 pub mod claims;
 pub mod request;
@@ -19,7 +20,7 @@ use std::path::PathBuf;
 
 use crate::clock;
 use crate::config::{Config, Credential};
-use crate::error::{Error, Result, io_reason};
+use crate::error::{Result, io_reason};
 use crate::secret::Secret;
 use crate::transcript::Transcript;
 use request::{ClientAuth, Endpoint};
@@ -116,10 +117,10 @@ impl<'a> TokenSource<'a> {
 
     /// Fetches under the lock, unless another process did while we waited.
     fn fetch(&mut self, rejected: Option<&Secret>, transcript: &mut Transcript) -> Result<Token> {
-        let _lock = match self
-            .prepare_cache_dir()
-            .and_then(|()| cache::Lock::acquire(&self.lock_file))
-        {
+        let _lock = match self.prepare_cache_dir().and_then(|()| {
+            let patience = self.config.token.timeout + std::time::Duration::from_secs(5);
+            cache::Lock::acquire_within(&self.lock_file, patience)
+        }) {
             Ok(lock) => Some(lock),
             Err(e) => {
                 self.warnings.push(format!(
@@ -169,17 +170,35 @@ impl<'a> TokenSource<'a> {
         if dir.is_dir() {
             return Ok(());
         }
+        // Made by a set-group-ID process, the directory would belong to
+        // whichever user happened to send first: root makes it (2770).
+        if crate::privilege::Caller::current().is_privileged() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "it does not exist; root must create it (chown root:oauth2-sendmail, chmod 2770)",
+            ));
+        }
         DirBuilder::new().recursive(true).mode(0o700).create(dir)
     }
 
     /// One request to the token endpoint.
     fn request(&mut self, transcript: &mut Transcript) -> Result<request::Granted> {
         let config = self.config;
+        let mut thumbprint = None;
         let auth = match &config.credential {
-            Credential::Certificate { .. } => {
-                return Err(Error::config(
-                    "certificate credentials (certificate_file, private_key_file) are not supported yet; use client_secret_file",
-                ));
+            Credential::Certificate {
+                certificate_file,
+                private_key_file,
+            } => {
+                let credentials = assertion::Credentials::load(certificate_file, private_key_file)?;
+                thumbprint = Some(credentials.thumbprint.clone());
+                ClientAuth::Assertion(credentials.assertion(
+                    config.token.assertion_alg,
+                    &config.client_id,
+                    &config.token.url,
+                    clock::now(),
+                    assertion::random16()?,
+                )?)
             }
             _ => ClientAuth::Secret(config.client_secret()?),
         };
@@ -189,8 +208,15 @@ impl<'a> TokenSource<'a> {
             proxy: config.token.proxy.as_deref(),
             timeout: config.token.timeout,
         };
+        let credential = match &thumbprint {
+            None => "client_secret=<redacted>".to_string(),
+            Some(t) => format!(
+                "client_assertion=<redacted> ({}, certificate thumbprint {t})",
+                config.token.assertion_alg.name()
+            ),
+        };
         transcript.note(&format!(
-            "token: POST {} grant_type=client_credentials client_id={} scope={} client_secret=<redacted>",
+            "token: POST {} grant_type=client_credentials client_id={} scope={} {credential}",
             endpoint.url, config.client_id, config.token.scope
         ));
         self.requests += 1;
@@ -200,7 +226,17 @@ impl<'a> TokenSource<'a> {
             transcript.note(&format!("token: no answer: {}", e.message()));
         })?;
         let elapsed = started.elapsed().as_millis();
-        let result = request::interpret(status, &body);
+        // Entra names keys by SHA-1 thumbprint: show ours beside its refusal.
+        let result = request::interpret(status, &body).map_err(|e| match &thumbprint {
+            Some(t) if matches!(e.cause(), Some("certificate-unknown" | "assertion-invalid")) => {
+                let hint = format!(
+                    "{}; the portal lists certificates by thumbprint, and certificate_file's is {t}",
+                    e.hint()
+                );
+                e.with_hint(hint)
+            }
+            _ => e,
+        });
         match &result {
             Ok(g) => transcript.note(&format!(
                 "token: HTTP {status}, expires_in {} s, access_token=<redacted> ({elapsed} ms)",

@@ -18,6 +18,9 @@ use crate::secret::Secret;
 pub enum ClientAuth {
     /// `client_secret`.
     Secret(Secret),
+    /// A signed client assertion (certificate credentials); a bearer
+    /// credential for its few minutes of life, so kept secret too.
+    Assertion(Secret),
 }
 
 /// The form fields of the request (values are URL-encoded by the sender).
@@ -33,6 +36,10 @@ pub fn form<'a>(
     ];
     match auth {
         ClientAuth::Secret(secret) => fields.push(("client_secret", secret.expose())),
+        ClientAuth::Assertion(jwt) => {
+            fields.push(("client_assertion_type", super::assertion::ASSERTION_TYPE));
+            fields.push(("client_assertion", jwt.expose()));
+        }
     }
     fields
 }
@@ -298,6 +305,18 @@ mod tests {
                 ("client_id", "cid"),
                 ("scope", "https://outlook.office365.com/.default"),
                 ("client_secret", "a~b+c/d=e.f"),
+            ]
+        );
+        let auth = ClientAuth::Assertion(Secret::new("h.c.s"));
+        let f = form("cid", "scope", &auth);
+        assert_eq!(
+            &f[3..],
+            [
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+                ),
+                ("client_assertion", "h.c.s"),
             ]
         );
     }

@@ -50,6 +50,12 @@ pub struct Behaviour {
     pub mail_reply_after: Option<(usize, String)>,
     /// Reply to MAIL FROM (default: 250).
     pub mail_reply: Option<String>,
+    /// STARTTLS offers only TLS 1.0 and 1.1 (OpenSSL at security level
+    /// 0), with this certificate and key (PEM), instead of `identity`.
+    pub legacy_tls_only: Option<(Vec<u8>, Vec<u8>)>,
+    /// Refuse AUTH with a 535 that quotes the client's XOAUTH2 response
+    /// (a hostile or careless server).
+    pub echo_auth: bool,
 }
 
 impl Behaviour {
@@ -70,6 +76,8 @@ impl Behaviour {
             final_reply_delay: None,
             mail_reply_after: None,
             mail_reply: None,
+            legacy_tls_only: None,
+            echo_auth: false,
         }
     }
 }
@@ -89,6 +97,11 @@ pub struct Record {
     pub messages: Vec<Vec<u8>>,
     /// Whether a TLS handshake completed.
     pub tls: bool,
+    /// Messages exactly as they crossed the wire in DATA (dot-stuffed,
+    /// CRLF, bytes kept), without the final dot line.
+    pub raw_messages: Vec<Vec<u8>>,
+    /// Why server-side TLS handshakes failed.
+    pub tls_failures: Vec<String>,
 }
 
 /// A running fake peer.
@@ -148,13 +161,18 @@ impl Conn {
     }
 
     fn line(&mut self) -> std::io::Result<Option<String>> {
+        Ok(self.raw_line()?.map(|line| {
+            String::from_utf8_lossy(&line)
+                .trim_end_matches(['\r', '\n'])
+                .to_string()
+        }))
+    }
+
+    /// The next line with its line end, bytes as sent.
+    fn raw_line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
         loop {
             if let Some(i) = self.pending.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.pending.drain(..=i).collect();
-                let text = String::from_utf8_lossy(&line)
-                    .trim_end_matches(['\r', '\n'])
-                    .to_string();
-                return Ok(Some(text));
+                return Ok(Some(self.pending.drain(..=i).collect()));
             }
             let mut chunk = [0u8; 65536];
             let n = self.stream().read(&mut chunk)?;
@@ -210,6 +228,14 @@ fn serve(
                 let injected = b.inject_after_starttls.clone().unwrap_or_default();
                 conn.stream()
                     .write_all(format!("220 2.0.0 go ahead\r\n{injected}").as_bytes())?;
+                if let Some((cert, key)) = &b.legacy_tls_only {
+                    let plain = conn.plain.take().unwrap();
+                    match legacy_acceptor(cert, key).accept(plain) {
+                        Ok(_) => record.lock().unwrap().tls = true,
+                        Err(e) => record.lock().unwrap().tls_failures.push(e.to_string()),
+                    }
+                    return Ok(());
+                }
                 let identity = b.identity.clone().expect("STARTTLS needs an identity");
                 let acceptor = TlsAcceptor::new(identity).unwrap();
                 let plain = conn.plain.take().unwrap();
@@ -235,6 +261,10 @@ fn serve(
                     *a += 1;
                     *a - 1
                 };
+                if b.echo_auth {
+                    conn.send(&format!("535 5.7.3 cannot use {payload}"))?;
+                    continue;
+                }
                 if let Some(final_reply) = &b.auth_challenge {
                     let json = base64::engine::general_purpose::STANDARD
                         .encode(r#"{"status":"invalid_token","schemes":"bearer"}"#);
@@ -287,11 +317,18 @@ fn serve(
                 }
                 conn.send("354 Start mail input; end with <CRLF>.<CRLF>")?;
                 let mut message = Vec::new();
+                let mut raw = Vec::new();
                 loop {
-                    let Some(l) = conn.line()? else { return Ok(()) };
-                    if l == "." {
+                    let Some(raw_line) = conn.raw_line()? else {
+                        return Ok(());
+                    };
+                    if raw_line == b".\r\n" {
                         break;
                     }
+                    raw.extend_from_slice(&raw_line);
+                    let l = String::from_utf8_lossy(&raw_line)
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string();
                     let l = l.strip_prefix('.').map_or(l.as_str(), |s| s);
                     message.extend_from_slice(l.as_bytes());
                     message.extend_from_slice(b"\r\n");
@@ -299,7 +336,10 @@ fn serve(
                         return Ok(());
                     }
                 }
-                record.lock().unwrap().messages.push(message);
+                let mut r = record.lock().unwrap();
+                r.messages.push(message);
+                r.raw_messages.push(raw);
+                drop(r);
                 messages_here += 1;
                 if let Some(delay) = b.final_reply_delay {
                     std::thread::sleep(delay);
@@ -388,4 +428,83 @@ pub fn untrusted_identity() -> Identity {
     let cert = builder.build().to_pem().unwrap();
     let key = key.private_key_to_pem_pkcs8().unwrap();
     Identity::from_pkcs8(&cert, &key).unwrap()
+}
+
+/// A server side that speaks only TLS 1.0 and 1.1, with ciphers old
+/// clients accept (security level 0: OpenSSL 3 refuses them otherwise).
+fn legacy_acceptor(cert_pem: &[u8], key_pem: &[u8]) -> openssl::ssl::SslAcceptor {
+    use openssl::pkey::PKey;
+    use openssl::ssl::{SslAcceptor, SslMethod, SslVersion};
+    use openssl::x509::X509;
+    let mut b = SslAcceptor::mozilla_intermediate(SslMethod::tls()).unwrap();
+    b.set_security_level(0);
+    b.set_cipher_list("DEFAULT:@SECLEVEL=0").unwrap();
+    b.set_min_proto_version(Some(SslVersion::TLS1)).unwrap();
+    b.set_max_proto_version(Some(SslVersion::TLS1_1)).unwrap();
+    b.set_certificate(&X509::from_pem(cert_pem).unwrap())
+        .unwrap();
+    b.set_private_key(&PKey::private_key_from_pem(key_pem).unwrap())
+        .unwrap();
+    b.build()
+}
+
+/// A certificate and key (PEM) for `names`, issued by the sandbox's CA,
+/// valid between the two Unix times.
+pub fn issued_by_sandbox_ca(
+    sandbox_dir: &std::path::Path,
+    names: &[&str],
+    not_before: i64,
+    not_after: i64,
+) -> (Vec<u8>, Vec<u8>) {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::{BigNum, MsbOption};
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::extension::SubjectAlternativeName;
+    use openssl::x509::{X509, X509Builder, X509NameBuilder};
+
+    let ca = X509::from_pem(&std::fs::read(sandbox_dir.join("ca.pem")).unwrap()).unwrap();
+    let ca_key =
+        PKey::private_key_from_pem(&std::fs::read(sandbox_dir.join("ca.key")).unwrap()).unwrap();
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", names[0]).unwrap();
+    let name = name.build();
+    let mut builder = X509Builder::new().unwrap();
+    builder.set_version(2).unwrap();
+    let mut serial = BigNum::new().unwrap();
+    serial.rand(64, MsbOption::MAYBE_ZERO, false).unwrap();
+    builder
+        .set_serial_number(&serial.to_asn1_integer().unwrap())
+        .unwrap();
+    builder.set_subject_name(&name).unwrap();
+    builder.set_issuer_name(ca.subject_name()).unwrap();
+    builder.set_pubkey(&key).unwrap();
+    builder
+        .set_not_before(&Asn1Time::from_unix(not_before).unwrap())
+        .unwrap();
+    builder
+        .set_not_after(&Asn1Time::from_unix(not_after).unwrap())
+        .unwrap();
+    let mut san = SubjectAlternativeName::new();
+    for n in names {
+        if n.parse::<std::net::IpAddr>().is_ok() {
+            san.ip(n);
+        } else {
+            san.dns(n);
+        }
+    }
+    let san = san.build(&builder.x509v3_context(Some(&ca), None)).unwrap();
+    builder.append_extension(san).unwrap();
+    builder.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    (
+        builder.build().to_pem().unwrap(),
+        key.private_key_to_pem_pkcs8().unwrap(),
+    )
+}
+
+/// An identity from PEM certificate and key.
+pub fn identity(cert_pem: &[u8], key_pem: &[u8]) -> Identity {
+    Identity::from_pkcs8(cert_pem, key_pem).unwrap()
 }

@@ -159,7 +159,7 @@ impl Settings {
     /// Writes the configuration file into `scratch` and returns its path.
     pub fn write(&self, scratch: &Scratch) -> PathBuf {
         let path = scratch.join("sendmail.conf");
-        std::fs::write(&path, self.render()).unwrap();
+        write_private(&path, &self.render());
         path
     }
 
@@ -188,6 +188,14 @@ impl Settings {
         text.push_str(&self.extra);
         text
     }
+}
+
+/// Writes a configuration file that holds a secret: mode 0600, since the
+/// binary refuses a world-readable one.
+pub fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 /// Whether `haystack` contains `needle` anywhere (for secret leak checks).

@@ -58,7 +58,7 @@ impl Setup {
             self.queue.display()
         );
         let path = self.scratch.join(name);
-        fs::write(&path, settings.render()).unwrap();
+        super::write_private(&path, &settings.render());
         path
     }
 
@@ -100,7 +100,7 @@ impl Setup {
                     _ => format!("{l}\n"),
                 })
                 .collect();
-            fs::write(&path, edited).unwrap();
+            super::write_private(&path, &edited);
         }
     }
 }

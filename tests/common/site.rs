@@ -43,11 +43,10 @@ impl Site {
             aliases_path.display()
         );
         let conf = scratch.join("sendmail.conf");
-        std::fs::write(
+        super::write_private(
             &conf,
-            format!("hostname = \"{HOST}\"\n{}", settings.render()),
-        )
-        .unwrap();
+            &format!("hostname = \"{HOST}\"\n{}", settings.render()),
+        );
         let argv_log = scratch.join("argv.log");
         Site {
             scratch,
