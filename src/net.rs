@@ -238,15 +238,16 @@ pub fn extra_roots(ca_file: Option<&Path>) -> Result<Vec<X509>> {
     Ok(certificates)
 }
 
-/// TLS handshake on `tcp`, verifying that the certificate is valid for `host`.
+/// TLS handshake on `stream` (a TCP connection, or ureq's transport for the
+/// token request), verifying that the certificate is valid for `host`.
 ///
 /// # Errors
 /// A protocol error (exit 76): no credential has been sent on this connection.
-pub fn handshake(
+pub fn handshake<S: Read + Write>(
     connector: &TlsConnector,
     host: &str,
-    tcp: TcpStream,
-) -> Result<SslStream<TcpStream>> {
+    stream: S,
+) -> Result<SslStream<S>> {
     let name = host.trim_matches(['[', ']']);
     let failed = |detail: String| {
         Error::protocol(format!("TLS with {host} failed: {detail}")).with_hint(tls_hint(&detail))
@@ -259,7 +260,7 @@ pub fn handshake(
         Err(_) => param.set_host(name).and_then(|()| ssl.set_hostname(name)),
     };
     named.map_err(|e| failed(e.to_string()))?;
-    ssl.connect(tcp).map_err(|e| {
+    ssl.connect(stream).map_err(|e| {
         failed(match e {
             HandshakeError::Failure(mid) => {
                 let verify = mid.ssl().verify_result();
