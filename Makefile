@@ -4,10 +4,12 @@
 #   make test      everything CI checks (needs root: Postfix runs in the sandbox)
 #   make lint      cargo fmt --check, clippy, mandoc -Tlint
 #   make release   optimised binary in target/release/
+#   make bench     oauth2-sendmail against msmtp; writes BENCHMARKS.md (root)
+#   make bench-quick  the same with few iterations (CI), target/BENCHMARKS.quick.md
 
 CARGO ?= cargo
 
-.PHONY: try test lint release deps
+.PHONY: try test lint release deps bench bench-quick
 
 deps:
 	scripts/setup-deps
@@ -24,3 +26,11 @@ lint:
 
 test: deps lint
 	$(CARGO) test --locked
+
+bench: deps release
+	python3 bench/test_turns.py
+	bench/run --binary target/release/oauth2-sendmail
+
+bench-quick: deps release
+	python3 bench/test_turns.py
+	bench/run --quick --binary target/release/oauth2-sendmail
