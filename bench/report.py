@@ -61,7 +61,7 @@ class Report:
     def render(self, env, mode, runs):
         out = ["# Benchmarks", "",
                "Written by `bench/run%s` (see [bench/README.md](bench/README.md)); "
-               "do not edit by hand. %s runs per row unless the row says otherwise; "
+               "do not edit by hand. Each row names its number of runs (%s); "
                "times are the median with the interquartile range (min–max below 4 runs) "
                "in brackets." % (" --quick" if mode == "quick" else "", runs), "",
                "## Machine", "", "| | |", "|---|---|"]

@@ -238,40 +238,50 @@ pub fn extra_roots(ca_file: Option<&Path>) -> Result<Vec<X509>> {
     Ok(certificates)
 }
 
-/// TLS handshake on `stream` (a TCP connection, or ureq's transport for the
-/// token request), verifying that the certificate is valid for `host`.
+/// TLS handshake on a TCP connection, verifying that the certificate is
+/// valid for `host`.
 ///
 /// # Errors
 /// A protocol error (exit 76): no credential has been sent on this connection.
-pub fn handshake<S: Read + Write>(
+pub fn handshake(
+    connector: &TlsConnector,
+    host: &str,
+    tcp: TcpStream,
+) -> Result<SslStream<TcpStream>> {
+    tls_over(connector, host, tcp).map_err(|detail| {
+        Error::protocol(format!("TLS with {host} failed: {detail}")).with_hint(tls_hint(&detail))
+    })
+}
+
+/// TLS handshake on any stream (ureq's transport for the token request);
+/// the failure in OpenSSL's words.
+///
+/// # Errors
+/// What OpenSSL said, with the verification result when that failed.
+pub fn tls_over<S: Read + Write>(
     connector: &TlsConnector,
     host: &str,
     stream: S,
-) -> Result<SslStream<S>> {
+) -> std::result::Result<SslStream<S>, String> {
     let name = host.trim_matches(['[', ']']);
-    let failed = |detail: String| {
-        Error::protocol(format!("TLS with {host} failed: {detail}")).with_hint(tls_hint(&detail))
-    };
-    let mut ssl = Ssl::new(&connector.context).map_err(|e| failed(e.to_string()))?;
+    let mut ssl = Ssl::new(&connector.context).map_err(|e| e.to_string())?;
     let param = ssl.param_mut();
     param.set_hostflags(X509CheckFlags::NO_PARTIAL_WILDCARDS);
     let named = match name.parse::<IpAddr>() {
         Ok(ip) => param.set_ip(ip),
         Err(_) => param.set_host(name).and_then(|()| ssl.set_hostname(name)),
     };
-    named.map_err(|e| failed(e.to_string()))?;
-    ssl.connect(stream).map_err(|e| {
-        failed(match e {
-            HandshakeError::Failure(mid) => {
-                let verify = mid.ssl().verify_result();
-                match verify.as_raw() {
-                    0 => mid.error().to_string(),
-                    _ => format!("{} ({})", mid.error(), verify.error_string()),
-                }
+    named.map_err(|e| e.to_string())?;
+    ssl.connect(stream).map_err(|e| match e {
+        HandshakeError::Failure(mid) => {
+            let verify = mid.ssl().verify_result();
+            match verify.as_raw() {
+                0 => mid.error().to_string(),
+                _ => format!("{} ({})", mid.error(), verify.error_string()),
             }
-            HandshakeError::SetupFailure(e) => e.to_string(),
-            HandshakeError::WouldBlock(_) => "timed out".to_string(),
-        })
+        }
+        HandshakeError::SetupFailure(e) => e.to_string(),
+        HandshakeError::WouldBlock(_) => "timed out".to_string(),
     })
 }
 

@@ -54,8 +54,8 @@ impl<In: Transport> Connector<In> for OpenSsl {
         let host = details.uri.host().unwrap_or_default();
         let mut adapter = TransportAdapter::new(transport.boxed(), details.current_time.clone());
         adapter.set_timeout(details.timeout);
-        let stream = net::handshake(&self.tls, host, adapter)
-            .map_err(|e| ureq::Error::Io(std::io::Error::other(e.message().to_string())))?;
+        let stream = net::tls_over(&self.tls, host, adapter)
+            .map_err(|detail| ureq::Error::Io(std::io::Error::other(detail)))?;
         Ok(Some(Either::B(TlsTransport {
             buffers: LazyBuffers::new(
                 details.config.input_buffer_size(),

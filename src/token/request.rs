@@ -227,7 +227,11 @@ pub fn post(endpoint: &Endpoint, fields: &[(&str, &str)]) -> Result<(u16, Vec<u8
 }
 
 fn transport_error(host: &str, e: &ureq::Error) -> Error {
-    let detail = e.to_string();
+    // The TLS connector (https.rs) reports in OpenSSL's words, as an Io error.
+    let detail = match e {
+        ureq::Error::Io(io) => io.to_string(),
+        _ => e.to_string(),
+    };
     let lower = detail.to_ascii_lowercase();
     if lower.contains("certificate") || lower.contains("verify failed") {
         return Error::protocol(format!("the token endpoint {host} is not trusted: {detail}"))
