@@ -282,10 +282,6 @@ class Series:
             return q[0], q[2]
         return v[0], v[-1]
 
-    def ms(self):
-        lo, hi = self.spread()
-        return "%.1f ms (%.1f–%.1f)" % (self.median * 1e3, lo * 1e3, hi * 1e3)
-
 
 def remove_tree_contents(path):
     for name in os.listdir(path):

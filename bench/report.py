@@ -103,10 +103,12 @@ HOW = [
     "`POST /_control/reset`).",
     "Round trips: servers and clients in a network namespace of the benchmark's own, "
     "every packet to or from the SMTP port held 25 ms by an NFQUEUE delayer "
-    "(`bench/delayer.py`; this kernel has no `tc netem`), so a round trip is 50 ms. "
-    "Tokens are cached (msmtp's handed), so only SMTP is timed. Round trips are counted "
-    "from the delayer's packet trace (`bench/turns.py`): the longest chain of packets each "
-    "sent after the previous one arrived, from the client's SYN to its FIN, halved. "
+    "(`bench/delayer.py`; this kernel has no `tc netem`), so a round trip is 50 ms. The "
+    "clients reach the token endpoint through a forwarder whose port is delayed the same "
+    "way (`bench/forwarder.py`), while Dovecot's introspection calls to it stay local. "
+    "Round trips of the SMTP connection are counted from the delayer's packet trace "
+    "(`bench/turns.py`): the longest chain of packets each sent at least one delay after "
+    "a packet of the other side, from the client's SYN to its FIN, halved. "
     "The protocol's floor is %d: %s; QUIT is not waited for. Against Postfix it is %d: "
     "after a TLS 1.3 handshake Postfix sends its session ticket, then holds the EHLO "
     "reply (Nagle) until the client has acknowledged the ticket." % (
