@@ -6,8 +6,8 @@
 
 mod common;
 
-use std::io::Read;
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -140,4 +140,67 @@ fn a_certificate_for_another_name_is_refused() {
         run.stderr
     );
     assert_eq!(seen.lock().unwrap().handshakes, 0);
+}
+
+/// A CONNECT proxy on loopback: records the request lines, then tunnels.
+fn connect_proxy() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let shared = Arc::clone(&lines);
+    std::thread::spawn(move || {
+        for mut client in listener.incoming().flatten() {
+            // The client sends nothing after the request until the 200.
+            let mut reader = BufReader::new(client.try_clone().unwrap());
+            let mut request = String::new();
+            reader.read_line(&mut request).unwrap();
+            let mut header = String::new();
+            while reader.read_line(&mut header).unwrap() > 2 {
+                header.clear();
+            }
+            shared.lock().unwrap().push(request.trim_end().to_string());
+            let target = request.split_whitespace().nth(1).unwrap().to_string();
+            let upstream = TcpStream::connect(target).unwrap();
+            client
+                .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                .unwrap();
+            for (mut from, mut to) in [
+                (upstream.try_clone().unwrap(), client.try_clone().unwrap()),
+                (client, upstream),
+            ] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(Shutdown::Both);
+                });
+            }
+        }
+    });
+    (port, lines)
+}
+
+#[test]
+fn the_token_request_goes_through_a_connect_proxy() {
+    let (port, seen, cert) = endpoint("127.0.0.1");
+    let (proxy_port, proxied) = connect_proxy();
+    let scratch = Scratch::new("proxied-endpoint");
+    let text = settings(&scratch, "127.0.0.1", port, Some(&cert))
+        .render()
+        .replace(
+            "[token]\n",
+            &format!("[token]\nproxy = \"http://127.0.0.1:{proxy_port}\"\n"),
+        );
+    let conf = scratch.join("sendmail.conf");
+    std::fs::write(&conf, text).unwrap();
+    let run = sendmail(&["-C", s(&conf), "ops@contoso.test"], MESSAGE);
+    run.expect(75);
+    assert_eq!(
+        proxied.lock().unwrap().first().map(String::as_str),
+        Some(format!("CONNECT 127.0.0.1:{port} HTTP/1.1").as_str()),
+        "{}",
+        run.stderr
+    );
+    // TLS end to end through the tunnel: the endpoint saw the handshake and the POST.
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.handshakes, 1, "{}", run.stderr);
+    assert!(String::from_utf8_lossy(&seen.data).starts_with("POST "));
 }

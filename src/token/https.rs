@@ -47,7 +47,8 @@ impl<In: Transport> Connector<In> for OpenSsl {
         let Some(transport) = chained else {
             return Ok(None);
         };
-        // An https proxy's tunnel is TLS already (ureq does not nest TLS).
+        // A CONNECT tunnel says it is not TLS (even through an https
+        // proxy), so the endpoint gets its own TLS inside it.
         if !details.needs_tls() || transport.is_tls() {
             return Ok(Some(Either::A(transport)));
         }
