@@ -9,8 +9,9 @@
 //! The system roots are looked up lazily in OpenSSL's hashed certificate
 //! directory when the system has one (Debian, Ubuntu, SUSE, Fedora): only
 //! the CA that signed the server is read. Loading the whole bundle instead
-//! parses some 140 certificates per connection, 20–40 ms of CPU, which was
-//! most of the time of a send (see BENCHMARKS.md).
+//! parses some 140 certificates, 30–50 ms of CPU each time (native-tls did
+//! it twice per connector), which was most of the time of a send (see
+//! bench/README.md).
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, TcpStream, ToSocketAddrs};
@@ -164,7 +165,10 @@ pub fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector> {
         (SslOptions::ALL | SslOptions::NO_COMPRESSION) & !SslOptions::DONT_INSERT_EMPTY_FRAGMENTS;
     builder.set_options(options);
     builder.set_mode(
-        SslMode::AUTO_RETRY | SslMode::ACCEPT_MOVING_WRITE_BUFFER | SslMode::ENABLE_PARTIAL_WRITE,
+        SslMode::AUTO_RETRY
+            | SslMode::ACCEPT_MOVING_WRITE_BUFFER
+            | SslMode::ENABLE_PARTIAL_WRITE
+            | SslMode::RELEASE_BUFFERS,
     );
     builder
         .set_cipher_list("DEFAULT:!aNULL:!eNULL:!MD5:!3DES:!DES:!RC4:!IDEA:!SEED:!aDSS:!SRP:!PSK")
