@@ -9,13 +9,15 @@
 #   make packages  .deb and .rpm in target/packages/
 #   make package-test  build both, check the .rpm, install the .deb in a
 #                  throwaway Debian root and send mail from it (root)
+#   make bench     oauth2-sendmail against msmtp; writes BENCHMARKS.md (root)
+#   make bench-quick  the same with few iterations (CI), target/BENCHMARKS.quick.md
 
 CARGO ?= cargo
 # Not /usr/local: PHP, cron and scripts call /usr/sbin/sendmail.
 PREFIX ?= /usr
 DESTDIR ?=
 
-.PHONY: try test lint release deps install uninstall packages package-test
+.PHONY: try test lint release deps install uninstall packages package-test bench bench-quick
 
 deps:
 	scripts/setup-deps
@@ -46,3 +48,11 @@ packages:
 package-test: deps packages
 	packaging/test-rpm
 	packaging/test-install
+
+bench: deps release
+	python3 bench/test_turns.py
+	bench/run --binary target/release/oauth2-sendmail
+
+bench-quick: deps release
+	python3 bench/test_turns.py
+	bench/run --quick --binary target/release/oauth2-sendmail

@@ -2,16 +2,29 @@
 //!
 //! Connections set TCP_NODELAY (each command is written whole, so Nagle's
 //! algorithm would only add delayed-ACK stalls) and the configured timeout
-//! on every read and write. TLS uses the system's OpenSSL through
-//! native-tls: TLS 1.2 at least, certificate and host name always verified
-//! against the system roots plus `ca_file`.
+//! on every read and write. TLS uses the system's OpenSSL: TLS 1.2 at
+//! least, certificate and host name always verified against the system
+//! roots plus `ca_file`.
+//!
+//! The system roots are looked up lazily in OpenSSL's hashed certificate
+//! directory when the system has one (Debian, Ubuntu, SUSE, Fedora): only
+//! the CA that signed the server is read. Loading the whole bundle instead
+//! parses some 140 certificates, 30–50 ms of CPU each time (native-tls did
+//! it twice per connector), which was most of the time of a send (see
+//! bench/README.md).
 
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
-use native_tls::{Certificate, Protocol, TlsConnector, TlsStream};
+use openssl::ssl::{
+    HandshakeError, Ssl, SslContext, SslContextBuilder, SslFiletype, SslMethod, SslMode,
+    SslOptions, SslStream, SslVerifyMode, SslVersion,
+};
+use openssl::x509::X509;
+use openssl::x509::store::{X509Lookup, X509StoreBuilder};
+use openssl::x509::verify::X509CheckFlags;
 
 use crate::error::{Error, Result, io_reason};
 
@@ -20,7 +33,7 @@ pub enum Stream {
     /// Plain TCP (before STARTTLS, or `tls = "none"` on loopback).
     Plain(TcpStream),
     /// TLS over TCP.
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<SslStream<TcpStream>>),
 }
 
 impl Read for Stream {
@@ -40,12 +53,30 @@ impl Write for Stream {
         }
     }
 
+    /// Flushes, then asks for quick ACKs: see [`ack_promptly`].
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.flush(),
-            Stream::Tls(s) => s.flush(),
-        }
+        let tcp = match self {
+            Stream::Plain(s) => {
+                s.flush()?;
+                s
+            }
+            Stream::Tls(s) => {
+                s.flush()?;
+                s.get_ref()
+            }
+        };
+        ack_promptly(tcp);
+        Ok(())
     }
+}
+
+/// Leaves delayed-ACK mode until the next write. After a command the
+/// client only waits, so an ACK held back for 40 ms only delays the server
+/// when it writes in pieces (Nagle): Postfix sends its TLS 1.3 session ticket
+/// and then holds the EHLO reply until the ticket is acknowledged, a 40 ms
+/// stall on most sends otherwise. Best effort: a failure changes only timing.
+fn ack_promptly(tcp: &TcpStream) {
+    let _ = rustix::net::sockopt::set_tcp_quickack(tcp, true);
 }
 
 /// Opens a TCP connection to `host:port`, trying each address in turn.
@@ -98,23 +129,125 @@ pub fn describe_io(e: &io::Error) -> String {
     }
 }
 
+/// Hashed certificate directories (`c_rehash` links such as `5ad8a5d6.0`),
+/// where OpenSSL finds a CA by its subject without reading the others.
+const SYSTEM_CERT_DIRS: &[&str] = &[
+    "/etc/ssl/certs",
+    "/etc/pki/ca-trust/extracted/pem/directory-hash",
+    "/etc/pki/tls/certs",
+];
+
+/// System CA bundles, read whole when no hashed directory exists.
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+];
+
+/// A TLS client context, shared by the handshakes of one configuration.
+#[derive(Debug)]
+pub struct TlsConnector {
+    context: SslContext,
+}
+
 /// The TLS client configuration: TLS 1.2 or later, system roots plus `ca_file`.
 ///
 /// # Errors
 /// A configuration error when `ca_file` cannot be read or holds no certificate.
 pub fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector> {
-    let mut builder = TlsConnector::builder();
-    builder.min_protocol_version(Some(Protocol::Tlsv12));
-    for certificate in extra_roots(ca_file)? {
-        builder.add_root_certificate(certificate);
+    let extra = extra_roots(ca_file)?;
+    let setup = |e: openssl::error::ErrorStack| {
+        Error::config(format!("cannot set up TLS: {e}")).with_cause("tls-setup")
+    };
+    let mut store = X509StoreBuilder::new().map_err(setup)?;
+    add_system_roots(&mut store).map_err(setup)?;
+    for certificate in extra {
+        store.add_cert(certificate).map_err(setup)?;
     }
+    let mut builder = SslContextBuilder::new(SslMethod::tls_client()).map_err(setup)?;
+    // The settings of openssl's SslConnector, without its eager root loading.
+    let options =
+        (SslOptions::ALL | SslOptions::NO_COMPRESSION) & !SslOptions::DONT_INSERT_EMPTY_FRAGMENTS;
+    builder.set_options(options);
+    builder.set_mode(
+        SslMode::AUTO_RETRY
+            | SslMode::ACCEPT_MOVING_WRITE_BUFFER
+            | SslMode::ENABLE_PARTIAL_WRITE
+            | SslMode::RELEASE_BUFFERS,
+    );
     builder
-        .build()
-        .map_err(|e| Error::config(format!("cannot set up TLS: {e}")).with_cause("tls-setup"))
+        .set_cipher_list("DEFAULT:!aNULL:!eNULL:!MD5:!3DES:!DES:!RC4:!IDEA:!SEED:!aDSS:!SRP:!PSK")
+        .map_err(setup)?;
+    builder
+        .set_min_proto_version(Some(SslVersion::TLS1_2))
+        .map_err(setup)?;
+    builder.set_verify(SslVerifyMode::PEER);
+    builder.set_cert_store(store.build());
+    Ok(TlsConnector {
+        context: builder.build(),
+    })
+}
+
+/// The system's trust anchors: a hashed directory (read lazily) if there is
+/// one, else the first bundle found, else OpenSSL's compiled-in defaults.
+///
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured as OpenSSL itself does:
+/// they can only be set by a caller who could run any TLS client anyway,
+/// since a set-group-ID caller's environment is emptied at start-up
+/// (privilege.rs).
+fn add_system_roots(
+    store: &mut X509StoreBuilder,
+) -> std::result::Result<(), openssl::error::ErrorStack> {
+    let from_env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(file) = from_env("SSL_CERT_FILE") {
+        // An unreadable file trusts nothing more, as with OpenSSL.
+        let _ = store
+            .add_lookup(X509Lookup::file())?
+            .load_cert_file(&file, SslFiletype::PEM);
+    }
+    if let Some(dir) = from_env("SSL_CERT_DIR").and_then(|d| d.into_string().ok()) {
+        store
+            .add_lookup(X509Lookup::hash_dir())?
+            .add_dir(&dir, SslFiletype::PEM)?;
+    }
+    if from_env("SSL_CERT_FILE").is_some() || from_env("SSL_CERT_DIR").is_some() {
+        return Ok(());
+    }
+    if let Some(dir) = SYSTEM_CERT_DIRS
+        .iter()
+        .find(|d| is_hashed_dir(Path::new(d)))
+    {
+        return store
+            .add_lookup(X509Lookup::hash_dir())?
+            .add_dir(dir, SslFiletype::PEM);
+    }
+    if let Some(bundle) = SYSTEM_BUNDLES.iter().find(|b| Path::new(b).is_file()) {
+        return store
+            .add_lookup(X509Lookup::file())?
+            .load_cert_file(bundle, SslFiletype::PEM)
+            .map(drop);
+    }
+    store.set_default_paths()
+}
+
+/// Whether `dir` holds at least one `c_rehash` link (`hhhhhhhh.N`).
+fn is_hashed_dir(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let name = entry.file_name();
+        let name = name.as_encoded_bytes();
+        name.len() >= 10
+            && name[..8].iter().all(u8::is_ascii_hexdigit)
+            && name[8] == b'.'
+            && name[9..].iter().all(u8::is_ascii_digit)
+    })
 }
 
 /// The certificates of `ca_file` (PEM, any number).
-pub fn extra_roots(ca_file: Option<&Path>) -> Result<Vec<Certificate>> {
+pub fn extra_roots(ca_file: Option<&Path>) -> Result<Vec<X509>> {
     let Some(path) = ca_file else {
         return Ok(Vec::new());
     };
@@ -126,7 +259,7 @@ pub fn extra_roots(ca_file: Option<&Path>) -> Result<Vec<Certificate>> {
         ))
         .with_cause("ca-file")
     })?;
-    let certificates = Certificate::stack_from_pem(&pem).unwrap_or_default();
+    let certificates = X509::stack_from_pem(&pem).unwrap_or_default();
     if certificates.is_empty() {
         return Err(Error::config(format!(
             "ca_file {} holds no PEM certificate",
@@ -137,7 +270,8 @@ pub fn extra_roots(ca_file: Option<&Path>) -> Result<Vec<Certificate>> {
     Ok(certificates)
 }
 
-/// TLS handshake on `tcp`, verifying that the certificate is valid for `host`.
+/// TLS handshake on a TCP connection, verifying that the certificate is
+/// valid for `host`.
 ///
 /// # Errors
 /// A protocol error (exit 76): no credential has been sent on this connection.
@@ -145,16 +279,40 @@ pub fn handshake(
     connector: &TlsConnector,
     host: &str,
     tcp: TcpStream,
-) -> Result<TlsStream<TcpStream>> {
-    connector
-        .connect(host.trim_matches(['[', ']']), tcp)
-        .map_err(|e| {
-            let detail = match &e {
-                native_tls::HandshakeError::Failure(e) => e.to_string(),
-                native_tls::HandshakeError::WouldBlock(_) => "timed out".to_string(),
-            };
-            tls_failure(host, &detail)
-        })
+) -> Result<SslStream<TcpStream>> {
+    tls_over(connector, host, tcp).map_err(|detail| tls_failure(host, &detail))
+}
+
+/// TLS handshake on any stream (ureq's transport for the token request);
+/// the failure in OpenSSL's words.
+///
+/// # Errors
+/// What OpenSSL said, with the verification result when that failed.
+pub fn tls_over<S: Read + Write>(
+    connector: &TlsConnector,
+    host: &str,
+    stream: S,
+) -> std::result::Result<SslStream<S>, String> {
+    let name = host.trim_matches(['[', ']']);
+    let mut ssl = Ssl::new(&connector.context).map_err(|e| e.to_string())?;
+    let param = ssl.param_mut();
+    param.set_hostflags(X509CheckFlags::NO_PARTIAL_WILDCARDS);
+    let named = match name.parse::<IpAddr>() {
+        Ok(ip) => param.set_ip(ip),
+        Err(_) => param.set_host(name).and_then(|()| ssl.set_hostname(name)),
+    };
+    named.map_err(|e| e.to_string())?;
+    ssl.connect(stream).map_err(|e| match e {
+        HandshakeError::Failure(mid) => {
+            let verify = mid.ssl().verify_result();
+            match verify.as_raw() {
+                0 => mid.error().to_string(),
+                _ => format!("{} ({})", mid.error(), verify.error_string()),
+            }
+        }
+        HandshakeError::SetupFailure(e) => e.to_string(),
+        HandshakeError::WouldBlock(_) => "timed out".to_string(),
+    })
 }
 
 /// The error for a failed TLS handshake with `host`, OpenSSL's reason in
@@ -255,6 +413,21 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(tls_connector(None).is_ok());
+    }
+
+    #[test]
+    fn hashed_directories_are_recognised_by_their_links() {
+        let dir = std::env::temp_dir().join(format!("o2s-net-hash-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(!is_hashed_dir(&dir), "empty");
+        for name in ["ca-certificates.crt", "README", "5ad8a5d6", "5ad8a5dx.0"] {
+            std::fs::write(dir.join(name), "").unwrap();
+        }
+        assert!(!is_hashed_dir(&dir), "no c_rehash name");
+        std::fs::write(dir.join("5ad8a5d6.0"), "").unwrap();
+        assert!(is_hashed_dir(&dir));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(!is_hashed_dir(&dir), "missing");
     }
 
     #[test]

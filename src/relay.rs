@@ -39,10 +39,9 @@ impl Relay {
         helo: &str,
         transcript: Transcript,
     ) -> Result<Relay> {
-        let mut transcript = transcript;
-        let token = tokens.get(&mut transcript)?;
+        let (token, connected) = token_and_connection(config, tokens, helo, transcript)?;
         let server = format!("{}:{}", config.smtp.host, config.smtp.port);
-        let (mut session, caps) = connect(config, helo, transcript)?;
+        let (mut session, caps) = connected?;
         let (session, caps) = match session.auth_xoauth2(&caps, &config.user, &token.access) {
             Ok(_) => (session, caps),
             Err(e) if token.from_cache && token_rejected(&e) => {
@@ -100,6 +99,47 @@ impl Relay {
     pub fn close(self) {
         drop(self.session.quit());
     }
+}
+
+/// An SMTP session after TLS and EHLO, and what the server offers.
+type Connected = (Session<Stream>, Capabilities);
+
+/// A token and an SMTP session up to AUTH. With a cold cache the token is
+/// fetched on a thread while the connection is set up: the two are
+/// independent until AUTH, and each takes several round trips (TCP, TLS,
+/// the request; TCP, greeting, EHLO, STARTTLS, TLS, EHLO), so a cold send
+/// waits for the longer of them instead of both. A failed token request is
+/// still the error reported first, as if it had come first. With `-v` the
+/// steps run one after the other, so that the transcript reads in order.
+fn token_and_connection(
+    config: &Config,
+    tokens: &mut TokenSource,
+    helo: &str,
+    mut transcript: Transcript,
+) -> Result<(Token, Result<Connected>)> {
+    if transcript.is_on() {
+        let token = tokens.get(&mut transcript)?;
+        return Ok((token, connect(config, helo, transcript)));
+    }
+    if let Some(token) = tokens.cached(&mut transcript) {
+        return Ok((token, connect(config, helo, transcript)));
+    }
+    std::thread::scope(|scope| {
+        let fetch = scope.spawn(|| tokens.fetch_new(&mut Transcript::off()));
+        let connected = connect(config, helo, transcript);
+        let token = fetch
+            .join()
+            .unwrap_or_else(|_| Err(Error::new(Kind::Software, "the token request panicked")));
+        match token {
+            Ok(token) => Ok((token, connected)),
+            Err(e) => {
+                if let Ok((session, _)) = connected {
+                    drop(session.quit());
+                }
+                Err(e)
+            }
+        }
+    })
 }
 
 /// The one retry after the server rejected a cached token.

@@ -23,6 +23,11 @@ impl Transcript {
         }
     }
 
+    /// Whether lines are written anywhere (`-v`).
+    pub fn is_on(&self) -> bool {
+        self.sink.is_some()
+    }
+
     /// Transcript on stderr.
     pub fn stderr() -> Self {
         Transcript {

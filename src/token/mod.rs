@@ -12,6 +12,7 @@
 pub mod assertion;
 pub mod cache;
 pub mod claims;
+pub mod https;
 pub mod request;
 
 use std::fs::DirBuilder;
@@ -72,18 +73,32 @@ impl<'a> TokenSource<'a> {
     /// # Errors
     /// What the token request failed with (see [`request::interpret`]).
     pub fn get(&mut self, transcript: &mut Transcript) -> Result<Token> {
-        if let Some(entry) =
-            cache::read(&self.file, &self.key).filter(|e| self.usable(e, clock::now()))
-        {
-            transcript.note(&format!(
-                "token: cached, valid for {} more seconds",
-                entry.expires_at.saturating_sub(clock::now())
-            ));
-            return Ok(Token {
-                access: entry.token,
-                from_cache: true,
-            });
+        match self.cached(transcript) {
+            Some(token) => Ok(token),
+            None => self.fetch_new(transcript),
         }
+    }
+
+    /// The cached token, if it stays valid for longer than `token.grace`.
+    pub fn cached(&self, transcript: &mut Transcript) -> Option<Token> {
+        let entry = cache::read(&self.file, &self.key).filter(|e| self.usable(e, clock::now()))?;
+        transcript.note(&format!(
+            "token: cached, valid for {} more seconds",
+            entry.expires_at.saturating_sub(clock::now())
+        ));
+        Some(Token {
+            access: entry.token,
+            from_cache: true,
+        })
+    }
+
+    /// A token from the endpoint (or from another process that fetched one
+    /// while this one waited for the lock), for when [`TokenSource::cached`]
+    /// had none.
+    ///
+    /// # Errors
+    /// As [`TokenSource::get`].
+    pub fn fetch_new(&mut self, transcript: &mut Transcript) -> Result<Token> {
         self.fetch(None, transcript)
     }
 

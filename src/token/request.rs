@@ -187,43 +187,7 @@ pub struct Endpoint<'a> {
     pub timeout: Duration,
 }
 
-/// System CA bundles, for when `ca_file` must be added to them (ureq can
-/// only replace the roots, not add to them).
-const SYSTEM_BUNDLES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/ca-bundle.pem",
-    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-];
-
 fn agent(endpoint: &Endpoint) -> Result<ureq::Agent> {
-    use ureq::tls::{PemItem, RootCerts, TlsConfig, TlsProvider, parse_pem};
-    let roots = match endpoint.ca_file {
-        None => RootCerts::PlatformVerifier,
-        Some(ca_file) => {
-            let mut certificates = Vec::new();
-            let system = SYSTEM_BUNDLES.iter().find_map(|p| std::fs::read(p).ok());
-            let extra = std::fs::read(ca_file).map_err(|e| {
-                Error::config(format!(
-                    "cannot read ca_file {}: {}",
-                    ca_file.display(),
-                    crate::error::io_reason(&e)
-                ))
-            })?;
-            for pem in system.iter().chain(std::iter::once(&extra)) {
-                for item in parse_pem(pem).flatten() {
-                    if let PemItem::Certificate(c) = item {
-                        certificates.push(c);
-                    }
-                }
-            }
-            RootCerts::new_with_certs(&certificates)
-        }
-    };
-    let tls = TlsConfig::builder()
-        .provider(TlsProvider::NativeTls)
-        .root_certs(roots)
-        .build();
     let proxy =
         match endpoint.proxy {
             None => None,
@@ -231,8 +195,18 @@ fn agent(endpoint: &Endpoint) -> Result<ureq::Agent> {
                 Error::config(format!("token.proxy {url} is not a valid proxy URL"))
             })?),
         };
+    if let Some(proxy) = &proxy
+        && !matches!(
+            proxy.protocol(),
+            ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https
+        )
+    {
+        return Err(Error::config(format!(
+            "token.proxy {}: only http:// and https:// (CONNECT) proxies are supported",
+            endpoint.proxy.unwrap_or_default()
+        )));
+    }
     let config = ureq::Agent::config_builder()
-        .tls_config(tls)
         .https_only(true)
         .http_status_as_error(false)
         .max_redirects(0)
@@ -240,7 +214,8 @@ fn agent(endpoint: &Endpoint) -> Result<ureq::Agent> {
         .timeout_global(Some(endpoint.timeout))
         .user_agent(concat!("oauth2-sendmail/", env!("CARGO_PKG_VERSION")))
         .build();
-    Ok(config.into())
+    let tls = crate::net::tls_connector(endpoint.ca_file)?;
+    Ok(super::https::agent(config, tls))
 }
 
 /// POSTs the form and returns the HTTP status and body.
@@ -272,7 +247,11 @@ pub fn post(endpoint: &Endpoint, fields: &[(&str, &str)]) -> Result<(u16, Vec<u8
 }
 
 fn transport_error(host: &str, e: &ureq::Error) -> Error {
-    let detail = e.to_string();
+    // The TLS connector (https.rs) reports in OpenSSL's words, as an Io error.
+    let detail = match e {
+        ureq::Error::Io(io) => io.to_string(),
+        _ => e.to_string(),
+    };
     let lower = detail.to_ascii_lowercase();
     if lower.contains("certificate") || lower.contains("verify failed") {
         return Error::protocol(format!("the token endpoint {host} is not trusted: {detail}"))
@@ -293,6 +272,25 @@ fn transport_error(host: &str, e: &ureq::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_connect_proxies_are_accepted() {
+        let endpoint = |proxy| Endpoint {
+            url: "https://login.example/t/oauth2/v2.0/token",
+            ca_file: None,
+            proxy,
+            timeout: Duration::from_secs(5),
+        };
+        assert!(agent(&endpoint(None)).is_ok());
+        assert!(agent(&endpoint(Some("http://proxy.example:3128"))).is_ok());
+        let e = agent(&endpoint(Some("socks5://proxy.example:1080"))).unwrap_err();
+        assert_eq!(e.exit_code(), 78);
+        assert!(
+            e.message().contains("only http:// and https://"),
+            "{}",
+            e.message()
+        );
+    }
 
     #[test]
     fn form_fields() {

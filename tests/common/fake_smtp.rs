@@ -390,6 +390,13 @@ pub fn sandbox_identity(sandbox_dir: &std::path::Path) -> Identity {
 
 /// A self-signed certificate for localhost that no one trusts.
 pub fn untrusted_identity() -> Identity {
+    let (cert, key) = self_signed_localhost();
+    Identity::from_pkcs8(&cert, &key).unwrap()
+}
+
+/// A self-signed certificate for DNS:localhost and IP:127.0.0.1 and its
+/// key (PEM, PKCS#8): untrusted, unless a test names it in `ca_file`.
+pub fn self_signed_localhost() -> (Vec<u8>, Vec<u8>) {
     use openssl::asn1::Asn1Time;
     use openssl::bn::{BigNum, MsbOption};
     use openssl::hash::MessageDigest;
@@ -427,7 +434,7 @@ pub fn untrusted_identity() -> Identity {
     builder.sign(&key, MessageDigest::sha256()).unwrap();
     let cert = builder.build().to_pem().unwrap();
     let key = key.private_key_to_pem_pkcs8().unwrap();
-    Identity::from_pkcs8(&cert, &key).unwrap()
+    (cert, key)
 }
 
 /// A server side that speaks only TLS 1.0 and 1.1, with ciphers old

@@ -1,0 +1,115 @@
+//! HTTPS for the token request: ureq's connection chain (CONNECT proxy,
+//! TCP) ending in the OpenSSL context of `net.rs` instead of ureq's
+//! native-tls connector.
+//!
+//! native-tls builds its context by parsing the whole system CA bundle,
+//! twice, some 50 ms of CPU per process that fetches a token; `net.rs`
+//! looks the one CA it needs up in the hashed certificate directory, and
+//! applies the same policy (TLS 1.2+, system roots plus `ca_file`, host
+//! name checked) to SMTP and to the token endpoint. ureq's transport API
+//! is "unversioned" (it may change in a minor release), so Cargo.toml
+//! holds ureq to 3.5.x.
+
+use std::fmt;
+use std::io::{Read, Write};
+
+use openssl::ssl::SslStream;
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
+    TcpConnector, Transport, TransportAdapter,
+};
+
+use crate::net::{self, TlsConnector};
+
+/// An agent whose HTTPS connections use `tls`.
+pub fn agent(config: ureq::config::Config, tls: TlsConnector) -> ureq::Agent {
+    let connector =
+        ().chain(ConnectProxyConnector::default())
+            .chain(TcpConnector::default())
+            .chain(OpenSsl { tls });
+    ureq::Agent::with_parts(config, connector, DefaultResolver::default())
+}
+
+/// Wraps the chained connection in TLS when the URL is https.
+struct OpenSsl {
+    tls: TlsConnector,
+}
+
+impl<In: Transport> Connector<In> for OpenSsl {
+    type Out = Either<In, TlsTransport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        let Some(transport) = chained else {
+            return Ok(None);
+        };
+        // A CONNECT tunnel says it is not TLS (even through an https
+        // proxy), so the endpoint gets its own TLS inside it.
+        if !details.needs_tls() || transport.is_tls() {
+            return Ok(Some(Either::A(transport)));
+        }
+        let host = details.uri.host().unwrap_or_default();
+        let mut adapter = TransportAdapter::new(transport.boxed(), details.current_time.clone());
+        adapter.set_timeout(details.timeout);
+        let stream = net::tls_over(&self.tls, host, adapter)
+            .map_err(|detail| ureq::Error::Io(std::io::Error::other(detail)))?;
+        Ok(Some(Either::B(TlsTransport {
+            buffers: LazyBuffers::new(
+                details.config.input_buffer_size(),
+                details.config.output_buffer_size(),
+            ),
+            stream,
+        })))
+    }
+}
+
+/// A TLS connection as ureq's transport.
+struct TlsTransport {
+    buffers: LazyBuffers,
+    stream: SslStream<TransportAdapter>,
+}
+
+impl Transport for TlsTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let output = &self.buffers.output()[..amount];
+        self.stream.write_all(output)?;
+        Ok(())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let input = self.buffers.input_append_buf();
+        let amount = self.stream.read(input)?;
+        self.buffers.input_appended(amount);
+        Ok(amount > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.stream.get_mut().get_mut().is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for OpenSsl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OpenSsl")
+    }
+}
+
+impl fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TlsTransport")
+    }
+}
