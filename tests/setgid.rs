@@ -644,3 +644,60 @@ fn core_dumps_are_off() {
     let fields: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(fields.get(4..6), Some(&["0", "0"][..]), "{line}");
 }
+
+/// A second unprivileged user, for the queue's privacy.
+const OTHER: (u32, u32) = (3_999_002, 3_999_002);
+
+#[test]
+fn mailq_shows_a_user_only_the_messages_that_user_queued() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let install = Install::new("setgid-mailq");
+    let queue = install.scratch.join("queue");
+    std::fs::create_dir_all(&queue).unwrap();
+    chown(&queue, 0, GROUP, 0o2770);
+    // The token endpoint is unreachable: every message is queued (exit 0).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = install.config_with_secret_file(sb, true).replace(
+        &sb.str("token_url"),
+        &format!("https://127.0.0.1:{closed}/{{tenant}}/oauth2/v2.0/token"),
+    ) + &format!("\n[queue]\ndir = \"{}\"\n", queue.display());
+    install.put(
+        "client-secret",
+        sb.str("client_secret").as_bytes(),
+        GROUP,
+        0o640,
+    );
+    install.put("ca.pem", &std::fs::read(sb.ca_file()).unwrap(), 0, 0o644);
+    install.put("sendmail.conf", text.as_bytes(), GROUP, 0o640);
+
+    for (who, rcpt) in [(USER, "mine@example.com"), (OTHER, "theirs@example.com")] {
+        install
+            .run(Some(who), &["-i", rcpt], b"Subject: q\n\nx\n", &[])
+            .expect(0);
+    }
+    let listing = |who| {
+        let run = install.run(who, &["-bp"], b"", &[]);
+        run.expect(0);
+        run.stdout.clone()
+    };
+    let mine = listing(Some(USER));
+    assert!(mine.contains("mine@example.com"), "{mine}");
+    assert!(!mine.contains("theirs@example.com"), "{mine}");
+    let theirs = listing(Some(OTHER));
+    assert!(
+        theirs.contains("theirs@example.com") && !theirs.contains("mine@example.com"),
+        "{theirs}"
+    );
+    let root = listing(None);
+    assert!(
+        root.contains("mine@example.com") && root.contains("theirs@example.com"),
+        "{root}"
+    );
+    // And the queue's files stay closed to both users.
+    assert!(!can_list(USER, &queue));
+}
