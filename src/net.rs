@@ -192,28 +192,13 @@ pub fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector> {
 /// The system's trust anchors: a hashed directory (read lazily) if there is
 /// one, else the first bundle found, else OpenSSL's compiled-in defaults.
 ///
-/// `SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured as OpenSSL itself does:
-/// they can only be set by a caller who could run any TLS client anyway,
-/// since a set-group-ID caller's environment is emptied at start-up
-/// (privilege.rs).
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` are not consulted, for any caller:
+/// trust is the system store plus `ca_file`, set where root set it. (They
+/// would also cost: a bundle named there is parsed whole, ~50 ms of CPU,
+/// where the hashed directory costs one file per handshake.)
 fn add_system_roots(
     store: &mut X509StoreBuilder,
 ) -> std::result::Result<(), openssl::error::ErrorStack> {
-    let from_env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    if let Some(file) = from_env("SSL_CERT_FILE") {
-        // An unreadable file trusts nothing more, as with OpenSSL.
-        let _ = store
-            .add_lookup(X509Lookup::file())?
-            .load_cert_file(&file, SslFiletype::PEM);
-    }
-    if let Some(dir) = from_env("SSL_CERT_DIR").and_then(|d| d.into_string().ok()) {
-        store
-            .add_lookup(X509Lookup::hash_dir())?
-            .add_dir(&dir, SslFiletype::PEM)?;
-    }
-    if from_env("SSL_CERT_FILE").is_some() || from_env("SSL_CERT_DIR").is_some() {
-        return Ok(());
-    }
     if let Some(dir) = SYSTEM_CERT_DIRS
         .iter()
         .find(|d| is_hashed_dir(Path::new(d)))

@@ -416,10 +416,33 @@ fn the_environment_changes_nothing_for_a_setgid_caller() {
     sb.wait_for_mail("setgid-env@example.com", 1);
 
     // Without ca_file the sandbox CA is trusted only if SSL_CERT_FILE is
-    // honoured: root's own environment is (so the check can fail) ...
+    // honoured. It would make the server trusted to a client that honours
+    // it (openssl s_client here, so the check can fail) ...
     let no_ca = install.config_with_secret_file(sb, false);
     install.put("sendmail.conf", no_ca.as_bytes(), GROUP, 0o640);
     let trust = [("SSL_CERT_FILE", s(&ca))];
+    let probe = Command::new("openssl")
+        .args([
+            "s_client",
+            "-brief",
+            "-verify_return_error",
+            "-starttls",
+            "smtp",
+        ])
+        .arg("-connect")
+        .arg(format!("localhost:{}", sb.port("smtp_port")))
+        .env_clear()
+        .env("SSL_CERT_FILE", s(&ca))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&probe.stderr).contains("Verification: OK"),
+        "the hostile SSL_CERT_FILE is a working trust anchor: {}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    // ... but oauth2-sendmail trusts only the system store and ca_file,
+    // for root ...
     install
         .run(
             None,
@@ -427,8 +450,8 @@ fn the_environment_changes_nothing_for_a_setgid_caller() {
             b"Subject: r\n\nx\n",
             &trust,
         )
-        .expect(0);
-    // ... a setgid caller's is not: the server stays untrusted, and so
+        .expect(76);
+    // ... and for a setgid caller: the server stays untrusted, and so
     // does the token endpoint once no token is cached.
     let refused = install.run(
         Some(USER),
