@@ -9,9 +9,9 @@
 //! The system roots are looked up lazily in OpenSSL's hashed certificate
 //! directory when the system has one (Debian, Ubuntu, SUSE, Fedora): only
 //! the CA that signed the server is read. Loading the whole bundle instead
-//! parses some 140 certificates, 30–50 ms of CPU each time (native-tls did
-//! it twice per connector), which was most of the time of a send (see
-//! bench/README.md).
+//! (as OpenSSL's `SslConnector` does, and native-tls did twice per
+//! connector) parses some 140 certificates, 30–50 ms of CPU each time,
+//! which was most of the time of a send (see bench/README.md).
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, TcpStream, ToSocketAddrs};

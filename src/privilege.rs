@@ -7,9 +7,10 @@
 //! from the real one, [`start`]:
 //!
 //! - re-executes the program with an empty environment (only a fixed
-//!   `PATH`), because OpenSSL and native-tls read `SSL_CERT_FILE`,
-//!   `SSL_CERT_DIR` and `OPENSSL_CONF`, and Rust cannot remove variables
-//!   from its own environment without `unsafe`;
+//!   `PATH`), because OpenSSL reads `OPENSSL_CONF`, the trust store
+//!   honours `SSL_CERT_FILE` and `SSL_CERT_DIR` (`net.rs`, as OpenSSL
+//!   does), and Rust cannot remove variables from its own environment
+//!   without `unsafe`;
 //! - sets the umask to 007, so nothing it creates is ever world-accessible;
 //!
 //! and, in every mode, turns core dumps off (the process holds a secret or a

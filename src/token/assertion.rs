@@ -7,7 +7,7 @@
 //! PS256 (or RS256), `typ` JWT, `x5t#S256` = base64url(SHA-256(certificate
 //! DER)); claims `aud` = token URL, `iss` = `sub` = client ID, a unique
 //! `jti`, `nbf` = `iat` = now, `exp` = now + 8 minutes. Signing uses the
-//! system OpenSSL through the `openssl` crate, already linked by native-tls.
+//! system OpenSSL through the `openssl` crate, as TLS does (`net.rs`).
 //! [`jwt`] is pure (time and randomness come in), so its output is tested
 //! byte for byte.
 
