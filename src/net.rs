@@ -247,7 +247,7 @@ fn is_hashed_dir(dir: &Path) -> bool {
 }
 
 /// The certificates of `ca_file` (PEM, any number).
-pub fn extra_roots(ca_file: Option<&Path>) -> Result<Vec<X509>> {
+fn extra_roots(ca_file: Option<&Path>) -> Result<Vec<X509>> {
     let Some(path) = ca_file else {
         return Ok(Vec::new());
     };
@@ -316,8 +316,8 @@ pub fn tls_over<S: Read + Write>(
 }
 
 /// The error for a failed TLS handshake with `host`, OpenSSL's reason in
-/// `detail` (also used by `--check`, which makes its own connection).
-pub fn tls_failure(host: &str, detail: &str) -> Error {
+/// `detail`.
+fn tls_failure(host: &str, detail: &str) -> Error {
     let (cause, hint) = tls_hint(detail);
     Error::protocol(format!("TLS with {host} failed: {detail}"))
         .with_hint(hint)

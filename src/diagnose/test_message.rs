@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use super::report::Step;
 use super::smtp::SmtpCheck;
-use super::tls::Conn;
 use crate::clock;
 use crate::config::Config;
 use crate::log::{Level, Outcome, Record, Syslog};
 use crate::message::format_mailbox;
+use crate::net::Stream;
 use crate::relay::smtp_failure;
 use crate::smtp::capabilities::Capabilities;
 use crate::smtp::session::{Envelope, Session};
@@ -59,7 +59,7 @@ fn test_body(config: &Config, helo: &str, to: &str, server: &str) -> String {
 /// Sends the test message on the authenticated session, and logs it like
 /// any other message.
 pub fn send(
-    session: &mut Session<Conn>,
+    session: &mut Session<Stream>,
     caps: &Capabilities,
     check: &SmtpCheck,
     to: &str,
