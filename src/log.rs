@@ -155,6 +155,12 @@ impl Syslog {
         Syslog { logger }
     }
 
+    /// Connects to `socket` (the configuration's `syslog_socket`), or
+    /// drops everything when there is none (logging turned off).
+    pub fn open(socket: Option<&std::path::Path>) -> Self {
+        socket.map_or_else(Syslog::none, Syslog::connect)
+    }
+
     /// A logger that drops everything.
     pub fn none() -> Self {
         Syslog { logger: None }

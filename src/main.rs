@@ -83,19 +83,19 @@ fn dispatch(invocation: &Invocation) -> Result<()> {
         }
         Mode::Send => {
             let config = load_config(invocation)?;
-            let syslog = syslog_for(&config);
+            let syslog = Syslog::open(config.syslog_socket.as_deref());
             run::send(invocation, &config, syslog)
         }
         Mode::SmtpSession => {
             let config = load_config(invocation).inspect_err(serve::refuse)?;
-            let syslog = syslog_for(&config);
+            let syslog = Syslog::open(config.syslog_socket.as_deref());
             serve::run(invocation, &config, syslog)
         }
         Mode::CheckAliases => newaliases::run(invocation),
         Mode::ListQueue => spool::listing::show(&load_config(invocation)?),
         Mode::FlushQueue | Mode::RunDueQueue => {
             let config = load_config(invocation)?;
-            let syslog = syslog_for(&config);
+            let syslog = Syslog::open(config.syslog_socket.as_deref());
             spool::run::from_command(invocation, &config, syslog)
         }
         // main runs the check itself: it picks its own exit code.
@@ -131,14 +131,6 @@ fn load_config(invocation: &Invocation) -> Result<config::Config> {
             );
             Syslog::connect(Path::new("/dev/log")).log(Level::Error, &line);
         })
-}
-
-/// The syslog connection the configuration asks for.
-fn syslog_for(config: &config::Config) -> Syslog {
-    match &config.syslog_socket {
-        Some(path) => Syslog::connect(path),
-        None => Syslog::none(),
-    }
 }
 
 /// Prints the one stderr line and picks the exit code.

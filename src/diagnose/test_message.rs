@@ -92,10 +92,7 @@ pub fn send(
         cause: None,
         error: None,
     };
-    let mut syslog = match &config.syslog_socket {
-        Some(path) => Syslog::connect(path),
-        None => Syslog::none(),
-    };
+    let mut syslog = Syslog::open(config.syslog_socket.as_deref());
     let step = match &result {
         // One recipient: accepted, or the whole transaction is an error.
         Ok(receipt) => {
