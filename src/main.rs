@@ -115,12 +115,7 @@ fn config_path(invocation: &Invocation) -> &Path {
 fn load_config(invocation: &Invocation) -> Result<config::Config> {
     let path = config_path(invocation);
     let caller = privilege::Caller::current();
-    let loaded = if caller.is_privileged() {
-        config::load_for(path, config::Audience::Caller)
-    } else {
-        config::load(path)
-    };
-    loaded
+    config::load_for(path, caller.audience())
         .and_then(|config| privilege::check_files(&config, &caller).map(|()| config))
         .inspect_err(|e| {
             let line = format!(

@@ -26,7 +26,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 
 use crate::cli::Invocation;
-use crate::config::{Config, Credential};
+use crate::config::{Audience, Config, Credential};
 use crate::error::{Error, Kind, Result};
 
 /// The one variable a privileged process keeps, with a fixed value.
@@ -63,6 +63,16 @@ impl Caller {
     /// Whether a user other than root runs with rights that are not their own.
     pub fn is_privileged(&self) -> bool {
         self.uid != 0 && (self.egid != self.gid || self.euid != self.uid)
+    }
+
+    /// Who the configuration's error messages are for: a privileged
+    /// caller may not see a word of the file it cannot read itself.
+    pub fn audience(&self) -> Audience {
+        if self.is_privileged() {
+            Audience::Caller
+        } else {
+            Audience::Root
+        }
     }
 }
 

@@ -23,12 +23,13 @@ pub fn configuration(path: &Path) -> (Step, Option<Config>) {
     // A caller running the set-group-ID binary gets what sending would: no
     // quoted file text in errors, and the privileged-use file checks.
     let caller = privilege::Caller::current();
-    let loaded = if caller.is_privileged() {
-        config::load_for(path, config::Audience::Caller)
-            .and_then(|c| privilege::check_files(&c, &caller).map(|()| c))
-    } else {
-        config::load(path)
-    };
+    let loaded = config::load_for(path, caller.audience()).and_then(|c| {
+        // Others get the permissions step instead, which reports every problem.
+        if caller.is_privileged() {
+            privilege::check_files(&c, &caller)?;
+        }
+        Ok(c)
+    });
     match loaded {
         Ok(config) => {
             let tls = match config.smtp.tls {
