@@ -80,17 +80,8 @@ pub fn send(
         .send_mail(caps, &envelope, &header, &mut body.as_bytes())
         .map_err(|e| smtp_failure(e, server));
     let mut record = Record {
-        queue_id: None,
         message_id: Some(&message_id),
-        from: &config.from,
-        recipients: &recipients,
-        size: None,
-        outcome: Outcome::Delivered,
-        smtp: None,
-        duration: started.elapsed(),
-        exit: "EX_OK",
-        cause: None,
-        error: None,
+        ..Record::delivered(&config.from, &recipients, started.elapsed())
     };
     let mut syslog = Syslog::open(config.syslog_socket.as_deref());
     let step = match &result {
