@@ -22,6 +22,7 @@ mod envelope;
 mod error;
 mod from_policy;
 mod header;
+mod hex;
 mod log;
 mod message;
 mod net;

@@ -11,10 +11,11 @@ use openssl::pkey::PKey;
 use openssl::x509::X509;
 
 use super::report::Step;
-use super::x509::{days, expiry, hex_upper, unix_seconds, x509_name};
+use super::x509::{days, expiry, unix_seconds, x509_name};
 use crate::clock;
 use crate::config::{Config, Credential, is_guid};
 use crate::error::{Error, io_reason};
+use crate::hex;
 
 /// The credential: present, plausible, and for a certificate: valid now,
 /// matching its key, with the thumbprint the portal shows.
@@ -126,7 +127,7 @@ fn certificate(certificate_file: &Path, private_key_file: &Path, now: u64) -> St
     }
     let sha1 = cert
         .digest(MessageDigest::sha1())
-        .map(|d| hex_upper(&d))
+        .map(|d| hex::upper(&d))
         .unwrap_or_default();
     let subject = x509_name(cert.subject_name());
     let (until, days) = expiry(cert.not_after(), now);
@@ -286,7 +287,7 @@ mod tests {
             assert_eq!(step.cause, cause, "{i}");
             assert!(step.summary.contains(summary), "{i}: {}", step.summary);
             if verdict != Verdict::Fail || cause == Some("certificate-expired") {
-                let sha1 = hex_upper(
+                let sha1 = hex::upper(
                     &X509::from_pem(&cert)
                         .unwrap()
                         .digest(MessageDigest::sha1())
