@@ -148,13 +148,6 @@ pub fn permissions(config: &Config) -> Step {
     step
 }
 
-/// The effective user ID of this process (0: root), from /proc.
-fn effective_uid() -> Option<u32> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
-}
-
 /// Whether this process can create files in `dir`: by trying.
 fn probe_writable(dir: &Path) -> std::io::Result<()> {
     let probe = dir.join(format!(".oauth2-sendmail-check.{}", std::process::id()));
@@ -211,7 +204,7 @@ fn writable_dir(
     }
     let mode = meta.permissions().mode();
     let shared = mode & 0o020 != 0;
-    let step = if effective_uid() == Some(0) && !shared {
+    let step = if privilege::Caller::current().euid == 0 && !shared {
         Step::warn(
             id,
             title,
