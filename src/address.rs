@@ -154,28 +154,36 @@ impl LocalDomains {
 /// commas separate addresses (outside quotes and angle brackets), and
 /// `Name <addr>` yields `addr`. Empty pieces are dropped.
 pub fn split_list(arg: &str) -> Vec<String> {
+    split_at_commas(arg)
+        .iter()
+        .map(|p| angle_addr(p).to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// The pieces of a comma-separated list, trimmed, cut only at commas
+/// outside quotes and angle brackets (`"Doe, J" <j@x>, k@x` is two).
+/// Empty pieces are kept.
+pub fn split_at_commas(list: &str) -> Vec<String> {
     let mut pieces = Vec::new();
     let mut current = String::new();
     let (mut quoted, mut angle) = (false, 0usize);
-    for c in arg.chars() {
+    for c in list.chars() {
         match c {
             '"' => quoted = !quoted,
             '<' if !quoted => angle += 1,
             '>' if !quoted => angle = angle.saturating_sub(1),
             ',' if !quoted && angle == 0 => {
-                pieces.push(std::mem::take(&mut current));
+                pieces.push(current.trim().to_string());
+                current.clear();
                 continue;
             }
             _ => {}
         }
         current.push(c);
     }
-    pieces.push(current);
+    pieces.push(current.trim().to_string());
     pieces
-        .iter()
-        .map(|p| angle_addr(p.trim()).to_string())
-        .filter(|p| !p.is_empty())
-        .collect()
 }
 
 /// The addr-spec of `Display Name <addr>`; anything else as it is.

@@ -198,28 +198,9 @@ fn split_entry(entry: &str) -> Option<(String, &str)> {
 
 /// Splits the targets at commas outside quotes and angle brackets.
 fn split_targets(value: &str) -> Vec<String> {
-    let mut pieces = Vec::new();
-    let mut current = String::new();
-    let (mut quoted, mut angle) = (false, false);
-    for c in value.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            ',' if !quoted && !angle => {
-                pieces.push(std::mem::take(&mut current));
-                continue;
-            }
-            _ => {}
-        }
-        current.push(c);
-    }
-    pieces.push(current);
+    let mut pieces = address::split_at_commas(value);
+    pieces.retain(|p| !p.is_empty());
     pieces
-        .into_iter()
-        .map(|p| p.trim().to_string())
-        .filter(|p| !p.is_empty())
-        .collect()
 }
 
 /// What one target is; `Err` for a skipped or malformed one.

@@ -62,8 +62,7 @@ pub fn utc_timestamp(secs: u64) -> String {
 
 /// A Message-ID `<secs.hex@host>` from the time and 8 random bytes.
 pub fn message_id(secs: u64, random: [u8; 8], host: &str) -> String {
-    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    format!("<{secs}.{hex}@{host}>")
+    format!("<{secs}.{}@{host}>", crate::hex::lower(&random))
 }
 
 /// 8 random bytes from the system's CSPRNG (OpenSSL), for identifiers.

@@ -22,13 +22,9 @@ pub enum Kind {
     NoUser,
     /// Permanent refusal by the server (EX_UNAVAILABLE).
     Unavailable,
-    /// A bug (EX_SOFTWARE).
-    // The whole sysexits table is the documented interface; 70 and 73 belong
-    // to modes (the queue) that build on this one.
-    #[allow(dead_code)]
+    /// A bug, or the program cannot run as installed (EX_SOFTWARE).
     Software,
-    /// Cannot write the queue (EX_CANTCREAT).
-    #[allow(dead_code)]
+    /// Cannot write the queue or the token cache (EX_CANTCREAT).
     CantCreate,
     /// Reading the message failed (EX_IOERR).
     Input,

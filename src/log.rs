@@ -63,7 +63,25 @@ pub struct Record<'a> {
     pub error: Option<&'a str>,
 }
 
-impl Record<'_> {
+impl<'a> Record<'a> {
+    /// The record of a message delivered to `recipients`, nothing more
+    /// known: the other fields are filled in with struct update syntax.
+    pub fn delivered(from: &'a str, recipients: &'a [String], duration: Duration) -> Self {
+        Record {
+            queue_id: None,
+            message_id: None,
+            from,
+            recipients,
+            size: None,
+            outcome: Outcome::Delivered,
+            smtp: None,
+            duration,
+            exit: "EX_OK",
+            cause: None,
+            error: None,
+        }
+    }
+
     /// The line: `key=value` pairs, values quoted when they hold spaces.
     pub fn line(&self) -> String {
         let mut line = String::new();
@@ -153,6 +171,12 @@ impl Syslog {
             }
         }
         Syslog { logger }
+    }
+
+    /// Connects to `socket` (the configuration's `syslog_socket`), or
+    /// drops everything when there is none (logging turned off).
+    pub fn open(socket: Option<&std::path::Path>) -> Self {
+        socket.map_or_else(Syslog::none, Syslog::connect)
     }
 
     /// A logger that drops everything.

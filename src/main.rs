@@ -22,6 +22,7 @@ mod envelope;
 mod error;
 mod from_policy;
 mod header;
+mod hex;
 mod log;
 mod message;
 mod net;
@@ -83,19 +84,19 @@ fn dispatch(invocation: &Invocation) -> Result<()> {
         }
         Mode::Send => {
             let config = load_config(invocation)?;
-            let syslog = syslog_for(&config);
+            let syslog = Syslog::open(config.syslog_socket.as_deref());
             run::send(invocation, &config, syslog)
         }
         Mode::SmtpSession => {
             let config = load_config(invocation).inspect_err(serve::refuse)?;
-            let syslog = syslog_for(&config);
+            let syslog = Syslog::open(config.syslog_socket.as_deref());
             serve::run(invocation, &config, syslog)
         }
         Mode::CheckAliases => newaliases::run(invocation),
         Mode::ListQueue => spool::listing::show(&load_config(invocation)?),
         Mode::FlushQueue | Mode::RunDueQueue => {
             let config = load_config(invocation)?;
-            let syslog = syslog_for(&config);
+            let syslog = Syslog::open(config.syslog_socket.as_deref());
             spool::run::from_command(invocation, &config, syslog)
         }
         // main runs the check itself: it picks its own exit code.
@@ -115,12 +116,7 @@ fn config_path(invocation: &Invocation) -> &Path {
 fn load_config(invocation: &Invocation) -> Result<config::Config> {
     let path = config_path(invocation);
     let caller = privilege::Caller::current();
-    let loaded = if caller.is_privileged() {
-        config::load_for(path, config::Audience::Caller)
-    } else {
-        config::load(path)
-    };
-    loaded
+    config::load_for(path, caller.audience())
         .and_then(|config| privilege::check_files(&config, &caller).map(|()| config))
         .inspect_err(|e| {
             let line = format!(
@@ -131,14 +127,6 @@ fn load_config(invocation: &Invocation) -> Result<config::Config> {
             );
             Syslog::connect(Path::new("/dev/log")).log(Level::Error, &line);
         })
-}
-
-/// The syslog connection the configuration asks for.
-fn syslog_for(config: &config::Config) -> Syslog {
-    match &config.syslog_socket {
-        Some(path) => Syslog::connect(path),
-        None => Syslog::none(),
-    }
 }
 
 /// Prints the one stderr line and picks the exit code.

@@ -9,9 +9,9 @@
 //! The system roots are looked up lazily in OpenSSL's hashed certificate
 //! directory when the system has one (Debian, Ubuntu, SUSE, Fedora): only
 //! the CA that signed the server is read. Loading the whole bundle instead
-//! parses some 140 certificates, 30–50 ms of CPU each time (native-tls did
-//! it twice per connector), which was most of the time of a send (see
-//! bench/README.md).
+//! (as OpenSSL's `SslConnector` does, and native-tls did twice per
+//! connector) parses some 140 certificates, 30–50 ms of CPU each time,
+//! which was most of the time of a send (see bench/README.md).
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, TcpStream, ToSocketAddrs};
@@ -232,7 +232,7 @@ fn is_hashed_dir(dir: &Path) -> bool {
 }
 
 /// The certificates of `ca_file` (PEM, any number).
-pub fn extra_roots(ca_file: Option<&Path>) -> Result<Vec<X509>> {
+fn extra_roots(ca_file: Option<&Path>) -> Result<Vec<X509>> {
     let Some(path) = ca_file else {
         return Ok(Vec::new());
     };
@@ -301,8 +301,8 @@ pub fn tls_over<S: Read + Write>(
 }
 
 /// The error for a failed TLS handshake with `host`, OpenSSL's reason in
-/// `detail` (also used by `--check`, which makes its own connection).
-pub fn tls_failure(host: &str, detail: &str) -> Error {
+/// `detail`.
+fn tls_failure(host: &str, detail: &str) -> Error {
     let (cause, hint) = tls_hint(detail);
     Error::protocol(format!("TLS with {host} failed: {detail}"))
         .with_hint(hint)

@@ -7,9 +7,10 @@
 //! from the real one, [`start`]:
 //!
 //! - re-executes the program with an empty environment (only a fixed
-//!   `PATH`), because OpenSSL and native-tls read `SSL_CERT_FILE`,
-//!   `SSL_CERT_DIR` and `OPENSSL_CONF`, and Rust cannot remove variables
-//!   from its own environment without `unsafe`;
+//!   `PATH`), because OpenSSL reads `OPENSSL_CONF`, the trust store
+//!   honours `SSL_CERT_FILE` and `SSL_CERT_DIR` (`net.rs`, as OpenSSL
+//!   does), and Rust cannot remove variables from its own environment
+//!   without `unsafe`;
 //! - sets the umask to 007, so nothing it creates is ever world-accessible;
 //!
 //! and, in every mode, turns core dumps off (the process holds a secret or a
@@ -25,7 +26,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 
 use crate::cli::Invocation;
-use crate::config::{Config, Credential};
+use crate::config::{Audience, Config, Credential};
 use crate::error::{Error, Kind, Result};
 
 /// The one variable a privileged process keeps, with a fixed value.
@@ -62,6 +63,16 @@ impl Caller {
     /// Whether a user other than root runs with rights that are not their own.
     pub fn is_privileged(&self) -> bool {
         self.uid != 0 && (self.egid != self.gid || self.euid != self.uid)
+    }
+
+    /// Who the configuration's error messages are for: a privileged
+    /// caller may not see a word of the file it cannot read itself.
+    pub fn audience(&self) -> Audience {
+        if self.is_privileged() {
+            Audience::Caller
+        } else {
+            Audience::Root
+        }
     }
 }
 

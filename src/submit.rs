@@ -269,15 +269,9 @@ impl<'c> Submitter<'c> {
         let record = Record {
             queue_id,
             message_id: Some(&header.message_id),
-            from: &addresses.sender,
-            recipients: &addresses.recipients,
             size: attempt.size,
-            outcome: Outcome::Delivered,
             smtp: attempt.reply.clone(),
-            duration: started.elapsed(),
-            exit: "EX_OK",
-            cause: None,
-            error: None,
+            ..Record::delivered(&addresses.sender, &addresses.recipients, started.elapsed())
         };
         let Some(error) = &attempt.error else {
             self.syslog.log(Level::Info, &record.line());

@@ -11,21 +11,11 @@ use openssl::pkey::PKey;
 use openssl::x509::X509;
 
 use super::report::Step;
-use super::x509::{days, expiry, hex_upper, unix_seconds, x509_name};
+use super::x509::{days, expiry, unix_seconds, x509_name};
 use crate::clock;
-use crate::config::{Config, Credential};
+use crate::config::{Config, Credential, is_guid};
 use crate::error::{Error, io_reason};
-
-/// Whether `text` is a GUID: what the portal's "Secret ID" column shows,
-/// pasted by mistake instead of the secret's Value.
-fn looks_like_guid(text: &str) -> bool {
-    let groups: Vec<&str> = text.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
-}
+use crate::hex;
 
 /// The credential: present, plausible, and for a certificate: valid now,
 /// matching its key, with the thumbprint the portal shows.
@@ -45,7 +35,9 @@ pub fn credential(config: &Config) -> Step {
         Err(e) => return Step::fail(ID, TITLE, &e),
     };
     let value = secret.expose().trim();
-    if looks_like_guid(value) {
+    // A GUID is what the portal's "Secret ID" column shows, pasted by
+    // mistake instead of the secret's Value.
+    if is_guid(value) {
         return Step::fail(
             ID,
             TITLE,
@@ -135,7 +127,7 @@ fn certificate(certificate_file: &Path, private_key_file: &Path, now: u64) -> St
     }
     let sha1 = cert
         .digest(MessageDigest::sha1())
-        .map(|d| hex_upper(&d))
+        .map(|d| hex::upper(&d))
         .unwrap_or_default();
     let subject = x509_name(cert.subject_name());
     let (until, days) = expiry(cert.not_after(), now);
@@ -295,7 +287,7 @@ mod tests {
             assert_eq!(step.cause, cause, "{i}");
             assert!(step.summary.contains(summary), "{i}: {}", step.summary);
             if verdict != Verdict::Fail || cause == Some("certificate-expired") {
-                let sha1 = hex_upper(
+                let sha1 = hex::upper(
                     &X509::from_pem(&cert)
                         .unwrap()
                         .digest(MessageDigest::sha1())
@@ -327,9 +319,7 @@ mod tests {
 
     #[test]
     fn secret_ids_are_guids() {
-        assert!(looks_like_guid("0a4f3c2e-7b1d-4e8f-9a6c-5d2b1e0f3a47"));
-        assert!(!looks_like_guid(
-            "0yK8Q~X0blCyJs+9FpVMk4/YF2PLt=utHgF.1Bydn3"
-        ));
+        assert!(is_guid("0a4f3c2e-7b1d-4e8f-9a6c-5d2b1e0f3a47"));
+        assert!(!is_guid("0yK8Q~X0blCyJs+9FpVMk4/YF2PLt=utHgF.1Bydn3"));
     }
 }

@@ -23,12 +23,13 @@ pub fn configuration(path: &Path) -> (Step, Option<Config>) {
     // A caller running the set-group-ID binary gets what sending would: no
     // quoted file text in errors, and the privileged-use file checks.
     let caller = privilege::Caller::current();
-    let loaded = if caller.is_privileged() {
-        config::load_for(path, config::Audience::Caller)
-            .and_then(|c| privilege::check_files(&c, &caller).map(|()| c))
-    } else {
-        config::load(path)
-    };
+    let loaded = config::load_for(path, caller.audience()).and_then(|c| {
+        // Others get the permissions step instead, which reports every problem.
+        if caller.is_privileged() {
+            privilege::check_files(&c, &caller)?;
+        }
+        Ok(c)
+    });
     match loaded {
         Ok(config) => {
             let tls = match config.smtp.tls {
@@ -147,13 +148,6 @@ pub fn permissions(config: &Config) -> Step {
     step
 }
 
-/// The effective user ID of this process (0: root), from /proc.
-fn effective_uid() -> Option<u32> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
-}
-
 /// Whether this process can create files in `dir`: by trying.
 fn probe_writable(dir: &Path) -> std::io::Result<()> {
     let probe = dir.join(format!(".oauth2-sendmail-check.{}", std::process::id()));
@@ -210,7 +204,7 @@ fn writable_dir(
     }
     let mode = meta.permissions().mode();
     let shared = mode & 0o020 != 0;
-    let step = if effective_uid() == Some(0) && !shared {
+    let step = if privilege::Caller::current().euid == 0 && !shared {
         Step::warn(
             id,
             title,

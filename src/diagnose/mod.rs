@@ -12,8 +12,8 @@
 //! `report` keeps and renders the steps; `files` checks the configuration,
 //! permissions and directories; `credential` the secret or certificate
 //! (`x509` formats certificate facts); `token` fetches a token and judges
-//! its claims; `smtp` checks the server, TLS and login, over `tls`, the
-//! check's own TLS layer; `test_message` is what `--to` sends.
+//! its claims; `smtp` checks the server, TLS and login (`tls` reads what
+//! the handshake negotiated); `test_message` is what `--to` sends.
 
 mod credential;
 mod files;

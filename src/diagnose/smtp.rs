@@ -2,21 +2,22 @@
 //! (STARTTLS or implicit) with what was negotiated, the XOAUTH2 login,
 //! and with `--to` the test message.
 //!
-//! The session uses the same protocol code and error mapping as sending
-//! (`Session`, `relay::smtp_failure`, the catalogue), so a failure shows
-//! the hint a failed send would; only its TLS layer differs, to show the
-//! negotiated version (see `tls`). These steps run even when no token
-//! could be had: the server and its TLS can be checked without one.
+//! The session uses the same connection, TLS, protocol code and error
+//! mapping as sending (`net`, `Session`, `relay::smtp_failure`, the
+//! catalogue), so a failure shows the hint a failed send would; `tls`
+//! reads what the handshake negotiated for the report. These steps run
+//! even when no token could be had: the server and its TLS can be checked
+//! without one.
 
 use std::time::Instant;
 
 use super::report::{Report, Step};
 use super::test_message;
-use super::tls::{self, Conn, Negotiated};
+use super::tls::{self, Negotiated};
 use super::x509::days;
 use crate::config::{Config, TlsMode};
 use crate::error::Error;
-use crate::net;
+use crate::net::{self, Stream, TlsConnector};
 use crate::relay::{smtp_failure, token_rejected};
 use crate::secret::Secret;
 use crate::smtp::capabilities::Capabilities;
@@ -161,7 +162,7 @@ fn secure(
     check: &SmtpCheck,
     transcript: Transcript,
     report: &mut Report,
-) -> Result<(Session<Conn>, Capabilities), Stop> {
+) -> Result<(Session<Stream>, Capabilities), Stop> {
     let smtp = &check.config.smtp;
     let server = format!("{}:{}", smtp.host, smtp.port);
     let started = Instant::now();
@@ -177,7 +178,7 @@ fn secure(
     let connector = match smtp.tls {
         TlsMode::None => None,
         _ => Some(
-            tls::connector(check.config.ca_file.as_deref()).map_err(|e| {
+            net::tls_connector(check.config.ca_file.as_deref()).map_err(|e| {
                 report.add(Step::pass(
                     "smtp.connect",
                     "SMTP server",
@@ -200,7 +201,7 @@ fn secure(
             "TLS established: {} {}",
             negotiated.version, negotiated.cipher
         ));
-        let mut session = Session::new(Conn::Tls(Box::new(stream)), transcript);
+        let mut session = Session::new(Stream::Tls(Box::new(stream)), transcript);
         let caps = session
             .greeting()
             .and_then(|_| session.ehlo(check.helo))
@@ -212,7 +213,7 @@ fn secure(
         return Ok((session, caps));
     }
 
-    let mut session = Session::new(Conn::Plain(tcp), transcript);
+    let mut session = Session::new(Stream::Plain(tcp), transcript);
     let greeting = session.greeting().map_err(|e| {
         let e = smtp_failure(e, &server);
         Stop::at("smtp.connect", &e, started, "the server did not greet")
@@ -252,7 +253,7 @@ fn secure(
 /// AUTH XOAUTH2 (`smtp.auth`), then the test message (`smtp.send`).
 fn login_and_send(
     check: &SmtpCheck,
-    session: &mut Session<Conn>,
+    session: &mut Session<Stream>,
     caps: &Capabilities,
     report: &mut Report,
 ) -> Result<(), Stop> {
@@ -300,17 +301,17 @@ fn login_and_send(
 
 /// STARTTLS, the handshake, and EHLO again on the secured connection.
 fn starttls(
-    mut session: Session<Conn>,
+    mut session: Session<Stream>,
     caps: &Capabilities,
-    connector: &openssl::ssl::SslConnector,
+    connector: &TlsConnector,
     check: &SmtpCheck,
     server: &str,
-) -> Result<(Session<Conn>, Capabilities, Negotiated), Error> {
+) -> Result<(Session<Stream>, Capabilities, Negotiated), Error> {
     session
         .starttls(caps)
         .map_err(|e| smtp_failure(e, server))?;
     let (stream, mut transcript) = session.into_parts();
-    let Conn::Plain(tcp) = stream else {
+    let Stream::Plain(tcp) = stream else {
         unreachable!("STARTTLS runs on a plain connection");
     };
     let (tls, negotiated) = tls::handshake(connector, &check.config.smtp.host, tcp)?;
@@ -318,7 +319,7 @@ fn starttls(
         "TLS established: {} {}",
         negotiated.version, negotiated.cipher
     ));
-    let mut session = Session::new(Conn::Tls(Box::new(tls)), transcript);
+    let mut session = Session::new(Stream::Tls(Box::new(tls)), transcript);
     let caps = session
         .ehlo(check.helo)
         .map_err(|e| smtp_failure(e, server))?;

@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use super::report::Step;
 use super::smtp::SmtpCheck;
-use super::tls::Conn;
 use crate::clock;
 use crate::config::Config;
 use crate::log::{Level, Outcome, Record, Syslog};
 use crate::message::format_mailbox;
+use crate::net::Stream;
 use crate::relay::smtp_failure;
 use crate::smtp::capabilities::Capabilities;
 use crate::smtp::session::{Envelope, Session};
@@ -59,7 +59,7 @@ fn test_body(config: &Config, helo: &str, to: &str, server: &str) -> String {
 /// Sends the test message on the authenticated session, and logs it like
 /// any other message.
 pub fn send(
-    session: &mut Session<Conn>,
+    session: &mut Session<Stream>,
     caps: &Capabilities,
     check: &SmtpCheck,
     to: &str,
@@ -80,22 +80,10 @@ pub fn send(
         .send_mail(caps, &envelope, &header, &mut body.as_bytes())
         .map_err(|e| smtp_failure(e, server));
     let mut record = Record {
-        queue_id: None,
         message_id: Some(&message_id),
-        from: &config.from,
-        recipients: &recipients,
-        size: None,
-        outcome: Outcome::Delivered,
-        smtp: None,
-        duration: started.elapsed(),
-        exit: "EX_OK",
-        cause: None,
-        error: None,
+        ..Record::delivered(&config.from, &recipients, started.elapsed())
     };
-    let mut syslog = match &config.syslog_socket {
-        Some(path) => Syslog::connect(path),
-        None => Syslog::none(),
-    };
+    let mut syslog = Syslog::open(config.syslog_socket.as_deref());
     let step = match &result {
         // One recipient: accepted, or the whole transaction is an error.
         Ok(receipt) => {

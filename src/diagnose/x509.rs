@@ -1,11 +1,6 @@
-//! Certificate facts as `--check` shows them: names, thumbprints, expiry.
+//! Certificate facts as `--check` shows them: names and expiry.
 
 use crate::clock;
-
-/// Hex, upper case, no colons: how the portal shows thumbprints.
-pub fn hex_upper(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
-}
 
 /// Unix seconds of an ASN.1 time.
 pub fn unix_seconds(time: &openssl::asn1::Asn1TimeRef) -> Option<i64> {
@@ -51,8 +46,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn expiry_and_thumbprints_read_well() {
-        assert_eq!(hex_upper(&[0xab, 0x01]), "AB01");
+    fn expiry_reads_well() {
         assert_eq!(
             (days(1), days(-1), days(30)),
             ("1 day".into(), "-1 day".into(), "30 days".into())

@@ -339,15 +339,11 @@ impl Run<'_, '_> {
         let mut record = Record {
             queue_id: Some(&meta.id),
             message_id: (!meta.message_id.is_empty()).then_some(meta.message_id.as_str()),
-            from: &meta.sender,
-            recipients: &tried,
             size: attempt.size.or(Some(meta.size)),
-            outcome: Outcome::Delivered,
             smtp: attempt.reply.clone(),
-            duration: started.elapsed(),
-            exit: "EX_OK",
             cause: attempt.error.as_ref().and_then(Error::cause),
             error: error_text.as_deref(),
+            ..Record::delivered(&meta.sender, &tried, started.elapsed())
         };
         let pending = state.pending(&meta);
         if pending.is_empty() && attempt.refused.is_empty() {

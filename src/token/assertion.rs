@@ -7,7 +7,7 @@
 //! PS256 (or RS256), `typ` JWT, `x5t#S256` = base64url(SHA-256(certificate
 //! DER)); claims `aud` = token URL, `iss` = `sub` = client ID, a unique
 //! `jti`, `nbf` = `iat` = now, `exp` = now + 8 minutes. Signing uses the
-//! system OpenSSL through the `openssl` crate, already linked by native-tls.
+//! system OpenSSL through the `openssl` crate, as TLS does (`net.rs`).
 //! [`jwt`] is pure (time and randomness come in), so its output is tested
 //! byte for byte.
 
@@ -23,6 +23,7 @@ use openssl::x509::X509;
 
 use crate::config::AssertionAlg;
 use crate::error::{Error, Result, io_reason};
+use crate::hex;
 use crate::secret::Secret;
 
 /// `client_assertion_type` of a JWT client assertion.
@@ -108,10 +109,7 @@ impl Credentials {
         Ok(Credentials {
             key,
             x5t_s256: URL_SAFE_NO_PAD.encode(openssl::sha::sha256(&der)),
-            thumbprint: openssl::sha::sha1(&der)
-                .iter()
-                .map(|b| format!("{b:02X}"))
-                .collect(),
+            thumbprint: hex::upper(&openssl::sha::sha1(&der)),
         })
     }
 
@@ -213,14 +211,14 @@ fn sign(
 pub fn guid(mut bytes: [u8; 16]) -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let digits = hex::lower(&bytes);
     format!(
         "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
+        &digits[..8],
+        &digits[8..12],
+        &digits[12..16],
+        &digits[16..20],
+        &digits[20..]
     )
 }
 

@@ -14,6 +14,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::hex;
 use crate::secret::Secret;
 
 /// First line of every cache file; a change of format changes the version.
@@ -47,11 +48,7 @@ pub fn key(url: &str, tenant: &str, client_id: &str, scope: &str) -> String {
         material.extend_from_slice(part.as_bytes());
         material.push(0);
     }
-    hex(&openssl::sha::sha256(&material))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::lower(&openssl::sha::sha256(&material))
 }
 
 /// The file holding the token for `key`, and its lock file.

@@ -8,6 +8,8 @@
 use base64::Engine as _;
 use serde_json::Value;
 
+use crate::config::is_guid;
+
 /// The claims that matter for SMTP app-only tokens.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Claims {
@@ -118,16 +120,6 @@ impl Finding {
 }
 
 const NO_ROLE_FIX: &str = "in Entra admin center > App registrations > your app > API permissions, add Office 365 Exchange Online > Application permissions > SMTP.SendAsApp and grant admin consent (with RBAC for Applications instead, no role is needed: check New-ManagementRoleAssignment -Role 'Application SMTP.SendAsApp' with Test-ServicePrincipalAuthorization)";
-
-/// Whether `text` is a GUID (`tenant` may be one, or a domain name).
-fn is_guid(text: &str) -> bool {
-    let groups: Vec<&str> = text.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
-}
 
 /// Each claim that matters for SMTP, judged against the configuration:
 /// audience, roles (and delegated scopes), tenant, application.

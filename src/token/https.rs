@@ -1,14 +1,13 @@
 //! HTTPS for the token request: ureq's connection chain (CONNECT proxy,
-//! TCP) ending in the OpenSSL context of `net.rs` instead of ureq's
-//! native-tls connector.
+//! TCP) ending in the OpenSSL context of `net.rs`; ureq is built without
+//! a TLS provider of its own.
 //!
-//! native-tls builds its context by parsing the whole system CA bundle,
-//! twice, some 50 ms of CPU per process that fetches a token; `net.rs`
-//! looks the one CA it needs up in the hashed certificate directory, and
-//! applies the same policy (TLS 1.2+, system roots plus `ca_file`, host
-//! name checked) to SMTP and to the token endpoint. ureq's transport API
-//! is "unversioned" (it may change in a minor release), so Cargo.toml
-//! holds ureq to 3.5.x.
+//! So the token endpoint gets the policy SMTP gets (TLS 1.2+, system roots
+//! plus `ca_file`, host name checked) and the same lazy root lookup, which
+//! reads the one CA it needs instead of parsing the whole system bundle
+//! (some 50 ms of CPU per process that fetches a token, bench/README.md).
+//! ureq's transport API is "unversioned" (it may change in a minor
+//! release), so Cargo.toml holds ureq to 3.5.x.
 
 use std::fmt;
 use std::io::{Read, Write};

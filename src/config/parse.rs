@@ -1,0 +1,436 @@
+//! Configuration text to [`Config`]: the file as written (TOML structs that
+//! refuse unknown keys) and the checks that turn each section into its
+//! validated form with every default filled in.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::locate::{line_of, toml_error};
+use super::names::{check_tenant, is_domain_name, is_guid, is_host, is_loopback};
+use super::{
+    AddressConfig, AssertionAlg, Audience, Config, Credential, FromPolicy, QueueConfig, SmtpConfig,
+    TlsMode, TokenConfig,
+};
+use crate::address;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+// ---- the file as written -------------------------------------------------
+
+type S<T> = Option<Spanned<T>>;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    tenant: S<String>,
+    client_id: S<String>,
+    client_secret: S<String>,
+    client_secret_file: S<String>,
+    certificate_file: S<String>,
+    private_key_file: S<String>,
+    user: S<String>,
+    from: S<String>,
+    from_name: S<String>,
+    ca_file: S<String>,
+    hostname: S<String>,
+    syslog_socket: S<String>,
+    #[serde(default)]
+    smtp: RawSmtp,
+    #[serde(default)]
+    token: RawToken,
+    #[serde(default)]
+    queue: RawQueue,
+    #[serde(default)]
+    addresses: RawAddresses,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: S<String>,
+    port: S<i64>,
+    tls: S<String>,
+    timeout: S<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    url: S<String>,
+    scope: S<String>,
+    grace: S<i64>,
+    cache_dir: S<String>,
+    proxy: S<String>,
+    timeout: S<i64>,
+    assertion_alg: S<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawQueue {
+    dir: S<String>,
+    max_age: S<i64>,
+    rate_limit: S<i64>,
+    flush_budget: S<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAddresses {
+    aliases: S<String>,
+    default_domain: S<String>,
+    default_recipient: S<String>,
+    from_policy: S<String>,
+    allow_from_override: S<bool>,
+}
+
+/// Builds errors that name the file, the line and the key.
+struct Validator<'a> {
+    text: &'a str,
+    origin: &'a Path,
+}
+
+impl Validator<'_> {
+    fn at<T>(&self, value: &Spanned<T>, key: &str, problem: impl std::fmt::Display) -> Error {
+        let line = line_of(self.text, value.span().start);
+        Error::config(format!(
+            "{}:{line}: {key}: {problem}",
+            self.origin.display()
+        ))
+    }
+
+    fn missing(&self, key: &str, what: &str) -> Error {
+        Error::config(format!(
+            "{}: missing required key {key} ({what})",
+            self.origin.display()
+        ))
+    }
+
+    fn string(&self, value: &S<String>, key: &str) -> Result<Option<String>> {
+        match value {
+            None => Ok(None),
+            Some(v) if v.get_ref().trim().is_empty() => Err(self.at(v, key, "must not be empty")),
+            Some(v) if v.get_ref().chars().any(char::is_control) => {
+                Err(self.at(v, key, "must not contain control characters"))
+            }
+            Some(v) => Ok(Some(v.get_ref().trim().to_string())),
+        }
+    }
+
+    fn required(&self, value: &S<String>, key: &str, what: &str) -> Result<String> {
+        self.string(value, key)?
+            .ok_or_else(|| self.missing(key, what))
+    }
+
+    fn seconds(
+        &self,
+        value: &S<i64>,
+        key: &str,
+        range: (i64, i64),
+        default: i64,
+    ) -> Result<Duration> {
+        let Some(v) = value else {
+            return Ok(Duration::from_secs(default as u64));
+        };
+        let n = *v.get_ref();
+        if n < range.0 || n > range.1 {
+            return Err(self.at(
+                v,
+                key,
+                format!("must be between {} and {} seconds", range.0, range.1),
+            ));
+        }
+        Ok(Duration::from_secs(n as u64))
+    }
+
+    fn address(&self, value: &S<String>, key: &str) -> Result<Option<String>> {
+        let Some(addr) = self.string(value, key)? else {
+            return Ok(None);
+        };
+        if let Err(problem) = address::check_mailbox(&addr) {
+            return Err(self.at(value.as_ref().unwrap(), key, problem));
+        }
+        Ok(Some(addr))
+    }
+}
+
+/// Parses configuration text; `origin` names the file in error messages.
+///
+/// # Errors
+/// `Kind::Config` naming the file, line and key.
+pub fn parse(text: &str, origin: &Path) -> Result<Config> {
+    parse_for(text, origin, Audience::Root)
+}
+
+/// [`parse`], with error messages fit for `audience`.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config> {
+    let raw: RawConfig =
+        toml::from_str(text).map_err(|e| toml_error(text, origin, &e, audience))?;
+    let v = Validator { text, origin };
+
+    let tenant_value = v.required(&raw.tenant, "tenant", "the Directory (tenant) ID")?;
+    check_tenant(&tenant_value).map_err(|p| v.at(raw.tenant.as_ref().unwrap(), "tenant", p))?;
+    let client_id = v.required(&raw.client_id, "client_id", "the Application (client) ID")?;
+    if !is_guid(&client_id) {
+        return Err(v.at(
+            raw.client_id.as_ref().unwrap(),
+            "client_id",
+            "must be the Application (client) ID, a GUID like 11111111-2222-3333-4444-555555555555",
+        ));
+    }
+    let credential = credential(&raw, &v)?;
+    let user = v
+        .address(&raw.user, "user")?
+        .ok_or_else(|| v.missing("user", "the mailbox that authenticates"))?;
+    let from = v
+        .address(&raw.from, "from")?
+        .unwrap_or_else(|| user.clone());
+    let from_name = v.string(&raw.from_name, "from_name")?;
+    let ca_file = v.string(&raw.ca_file, "ca_file")?.map(PathBuf::from);
+    let hostname = v.string(&raw.hostname, "hostname")?;
+    if let (Some(h), Some(raw_h)) = (&hostname, &raw.hostname)
+        && !is_domain_name(h)
+    {
+        return Err(v.at(
+            raw_h,
+            "hostname",
+            "must be a host name like mail.example.com",
+        ));
+    }
+
+    // An empty value turns syslog off (containers without a syslog daemon).
+    let syslog_socket = match &raw.syslog_socket {
+        None => Some(PathBuf::from("/dev/log")),
+        Some(p) if p.get_ref().trim().is_empty() => None,
+        Some(_) => v
+            .string(&raw.syslog_socket, "syslog_socket")?
+            .map(PathBuf::from),
+    };
+    let smtp = smtp_section(&raw.smtp, &v)?;
+    let token = token_section(&raw.token, &v, &tenant_value)?;
+    let queue = queue_section(&raw.queue, &v)?;
+    let addresses = addresses_section(&raw.addresses, &v, &from)?;
+
+    Ok(Config {
+        path: origin.to_path_buf(),
+        tenant: tenant_value,
+        client_id,
+        credential,
+        user,
+        from,
+        from_name,
+        ca_file,
+        hostname,
+        syslog_socket,
+        smtp,
+        token,
+        queue,
+        addresses,
+    })
+}
+
+fn credential(raw: &RawConfig, v: &Validator) -> Result<Credential> {
+    let secret = v.string(&raw.client_secret, "client_secret")?;
+    let secret_file = v.string(&raw.client_secret_file, "client_secret_file")?;
+    let cert = v.string(&raw.certificate_file, "certificate_file")?;
+    let key = v.string(&raw.private_key_file, "private_key_file")?;
+    let given = [
+        secret.is_some(),
+        secret_file.is_some(),
+        cert.is_some() || key.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(Error::config(format!(
+            "{}: set only one of client_secret, client_secret_file, or certificate_file + private_key_file",
+            v.origin.display()
+        )));
+    }
+    match (secret, secret_file, cert, key) {
+        (Some(s), ..) => Ok(Credential::Secret(Secret::new(s))),
+        (None, Some(f), ..) => Ok(Credential::SecretFile(PathBuf::from(f))),
+        (None, None, Some(c), Some(k)) => Ok(Credential::Certificate {
+            certificate_file: PathBuf::from(c),
+            private_key_file: PathBuf::from(k),
+        }),
+        (None, None, Some(_), None) => {
+            Err(v.missing("private_key_file", "the certificate's private key"))
+        }
+        (None, None, None, Some(_)) => {
+            Err(v.missing("certificate_file", "the certificate for private_key_file"))
+        }
+        (None, None, None, None) => Err(v.missing(
+            "client_secret_file",
+            "or client_secret, or certificate_file + private_key_file",
+        )),
+    }
+}
+
+fn smtp_section(raw: &RawSmtp, v: &Validator) -> Result<SmtpConfig> {
+    let host = v
+        .string(&raw.host, "smtp.host")?
+        .unwrap_or_else(|| "smtp.office365.com".to_string());
+    if !is_host(&host) {
+        return Err(v.at(
+            raw.host.as_ref().unwrap(),
+            "smtp.host",
+            "must be a host name or IP address",
+        ));
+    }
+    let tls = match &raw.tls {
+        None => TlsMode::StartTls,
+        Some(t) => match t.get_ref().as_str() {
+            "starttls" => TlsMode::StartTls,
+            "tls" => TlsMode::Implicit,
+            "none" => TlsMode::None,
+            _ => return Err(v.at(t, "smtp.tls", "must be starttls, tls or none")),
+        },
+    };
+    if tls == TlsMode::None && !is_loopback(&host) {
+        return Err(v.at(
+            raw.tls.as_ref().unwrap(),
+            "smtp.tls",
+            "none is allowed only towards a loopback host (localhost, 127.0.0.1, ::1): credentials must never cross a network in clear text",
+        ));
+    }
+    let port = match &raw.port {
+        None => match tls {
+            TlsMode::Implicit => 465,
+            TlsMode::StartTls => 587,
+            TlsMode::None => 25,
+        },
+        Some(p) => u16::try_from(*p.get_ref())
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| v.at(p, "smtp.port", "must be between 1 and 65535"))?,
+    };
+    let timeout = v.seconds(&raw.timeout, "smtp.timeout", (1, 3600), 60)?;
+    Ok(SmtpConfig {
+        host,
+        port,
+        tls,
+        timeout,
+    })
+}
+
+fn token_section(raw: &RawToken, v: &Validator, tenant: &str) -> Result<TokenConfig> {
+    let url = v
+        .string(&raw.url, "token.url")?
+        .unwrap_or_else(|| "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token".into());
+    if !url.starts_with("https://") || url.contains(char::is_whitespace) {
+        return Err(v.at(
+            raw.url.as_ref().unwrap(),
+            "token.url",
+            "must be an https:// URL",
+        ));
+    }
+    let url = url.replace("{tenant}", tenant);
+    let scope = v
+        .string(&raw.scope, "token.scope")?
+        .unwrap_or_else(|| "https://outlook.office365.com/.default".into());
+    let grace = v.seconds(&raw.grace, "token.grace", (0, 3000), 300)?;
+    let cache_dir = v
+        .string(&raw.cache_dir, "token.cache_dir")?
+        .unwrap_or_else(|| "/var/cache/oauth2-sendmail".into());
+    // An empty proxy means "none", as in the example file.
+    let proxy = match &raw.proxy {
+        Some(p) if p.get_ref().trim().is_empty() => None,
+        _ => v.string(&raw.proxy, "token.proxy")?,
+    };
+    if let (Some(p), Some(raw_p)) = (&proxy, &raw.proxy)
+        && !(p.starts_with("http://") || p.starts_with("https://"))
+    {
+        return Err(v.at(raw_p, "token.proxy", "must be an http:// or https:// URL"));
+    }
+    let timeout = v.seconds(&raw.timeout, "token.timeout", (1, 600), 30)?;
+    let assertion_alg = match &raw.assertion_alg {
+        None => AssertionAlg::Ps256,
+        Some(a) => match a.get_ref().to_ascii_uppercase().as_str() {
+            "PS256" => AssertionAlg::Ps256,
+            "RS256" => AssertionAlg::Rs256,
+            _ => return Err(v.at(a, "token.assertion_alg", "must be PS256 or RS256")),
+        },
+    };
+    Ok(TokenConfig {
+        url,
+        scope,
+        grace,
+        cache_dir: PathBuf::from(cache_dir),
+        proxy,
+        timeout,
+        assertion_alg,
+    })
+}
+
+fn queue_section(raw: &RawQueue, v: &Validator) -> Result<Option<QueueConfig>> {
+    // The other keys are checked even without a dir, so a typo shows early.
+    let max_age = v.seconds(&raw.max_age, "queue.max_age", (60, 90 * 86_400), 432_000)?;
+    let flush_budget = v.seconds(&raw.flush_budget, "queue.flush_budget", (0, 60), 2)?;
+    let rate_limit = match &raw.rate_limit {
+        None => 30,
+        Some(r) => u32::try_from(*r.get_ref())
+            .ok()
+            .filter(|n| *n <= 100_000)
+            .ok_or_else(|| {
+                v.at(
+                    r,
+                    "queue.rate_limit",
+                    "must be between 0 (no limit) and 100000 messages a minute",
+                )
+            })?,
+    };
+    Ok(v.string(&raw.dir, "queue.dir")?.map(|dir| QueueConfig {
+        dir: PathBuf::from(dir),
+        max_age,
+        rate_limit,
+        flush_budget,
+    }))
+}
+
+fn addresses_section(raw: &RawAddresses, v: &Validator, from: &str) -> Result<AddressConfig> {
+    let aliases = match &raw.aliases {
+        Some(a) if a.get_ref().trim().is_empty() => None,
+        None => Some(PathBuf::from("/etc/aliases")),
+        Some(_) => v
+            .string(&raw.aliases, "addresses.aliases")?
+            .map(PathBuf::from),
+    };
+    let default_domain = match v.string(&raw.default_domain, "addresses.default_domain")? {
+        Some(d) if is_domain_name(&d) => d,
+        Some(_) => {
+            return Err(v.at(
+                raw.default_domain.as_ref().unwrap(),
+                "addresses.default_domain",
+                "must be a domain name like example.com",
+            ));
+        }
+        None => address::domain_of(from).unwrap_or_default().to_string(),
+    };
+    let default_recipient = match &raw.default_recipient {
+        Some(r) if r.get_ref().trim().is_empty() => None,
+        _ => v.address(&raw.default_recipient, "addresses.default_recipient")?,
+    };
+    let from_policy = match &raw.from_policy {
+        None => FromPolicy::Rewrite,
+        Some(p) => match p.get_ref().as_str() {
+            "rewrite" => FromPolicy::Rewrite,
+            "keep" => FromPolicy::Keep,
+            _ => return Err(v.at(p, "addresses.from_policy", "must be rewrite or keep")),
+        },
+    };
+    Ok(AddressConfig {
+        aliases,
+        default_domain,
+        default_recipient,
+        from_policy,
+        allow_from_override: raw
+            .allow_from_override
+            .as_ref()
+            .is_some_and(|b| *b.get_ref()),
+    })
+}

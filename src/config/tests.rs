@@ -1,0 +1,296 @@
+//! The configuration file end to end: text in, [`Config`] or a located
+//! error out, and the credential resolved from it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+use crate::error::Result;
+
+const MINIMAL: &str = r#"
+tenant = "contoso.onmicrosoft.com"
+client_id = "11111111-2222-3333-4444-555555555555"
+client_secret = "abc~+/=.def"
+user = "alerts@contoso.com"
+"#;
+
+fn parse_str(text: &str) -> Result<Config> {
+    parse(text, Path::new("test.conf"))
+}
+
+#[track_caller]
+fn err(text: &str, needle: &str) {
+    match parse_str(text) {
+        Ok(c) => panic!("accepted: {c:?}"),
+        Err(e) => {
+            assert_eq!(e.exit_code(), 78);
+            assert!(
+                e.message().contains(needle),
+                "{:?} lacks {needle:?}",
+                e.message()
+            );
+        }
+    }
+}
+
+#[test]
+fn minimal_file_gets_every_default() {
+    let c = parse_str(MINIMAL).unwrap();
+    assert_eq!(c.from, "alerts@contoso.com");
+    assert_eq!(c.smtp.host, "smtp.office365.com");
+    assert_eq!(c.smtp.port, 587);
+    assert_eq!(c.smtp.tls, TlsMode::StartTls);
+    assert_eq!(c.smtp.timeout, Duration::from_secs(60));
+    assert_eq!(
+        c.token.url,
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    );
+    assert_eq!(c.token.scope, "https://outlook.office365.com/.default");
+    assert_eq!(c.token.grace, Duration::from_secs(300));
+    assert_eq!(
+        c.token.cache_dir,
+        PathBuf::from("/var/cache/oauth2-sendmail")
+    );
+    assert_eq!(c.token.proxy, None);
+    assert_eq!(c.queue, None);
+    assert_eq!(c.addresses.default_domain, "contoso.com");
+    assert_eq!(c.addresses.from_policy, FromPolicy::Rewrite);
+    assert!(!c.addresses.allow_from_override);
+    assert_eq!(c.client_secret().unwrap().expose(), "abc~+/=.def");
+}
+
+#[test]
+fn the_full_example_file_parses() {
+    let text = include_str!("../../sendmail.conf.example");
+    let c = parse_str(text).unwrap();
+    assert_eq!(c.client_id, "11111111-2222-3333-4444-555555555555");
+}
+
+#[test]
+fn queue_keys_and_defaults() {
+    let c = parse_str(&format!("{MINIMAL}[queue]\ndir = \"/q\"\n")).unwrap();
+    let q = c.queue.unwrap();
+    assert_eq!(q.dir, PathBuf::from("/q"));
+    assert_eq!(q.max_age, Duration::from_secs(432_000));
+    assert_eq!(q.rate_limit, 30);
+    assert_eq!(q.flush_budget, Duration::from_secs(2));
+    let c = parse_str(&format!(
+        "{MINIMAL}[queue]\ndir = \"/q\"\nrate_limit = 0\nflush_budget = 0\nmax_age = 60\n"
+    ))
+    .unwrap();
+    let q = c.queue.unwrap();
+    assert_eq!(
+        (q.rate_limit, q.flush_budget.as_secs(), q.max_age.as_secs()),
+        (0, 0, 60)
+    );
+}
+
+#[test]
+fn implicit_tls_defaults_to_465() {
+    let c = parse_str(&format!("{MINIMAL}[smtp]\ntls = \"tls\"\n")).unwrap();
+    assert_eq!((c.smtp.tls, c.smtp.port), (TlsMode::Implicit, 465));
+}
+
+#[test]
+fn errors_name_file_line_and_key() {
+    let table: &[(&str, &str)] = &[
+        (
+            "[smtp]\nport = 70000\n",
+            "test.conf:7: smtp.port: must be between 1 and 65535",
+        ),
+        (
+            "[smtp]\nport = \"x\"\n",
+            "test.conf:7: smtp.port: wrong type",
+        ),
+        (
+            "[smtp]\nrelay = \"x\"\n",
+            "test.conf:7: smtp.relay: unknown key `relay`",
+        ),
+        (
+            "[smtp]\ntls = \"ssl\"\n",
+            "smtp.tls: must be starttls, tls or none",
+        ),
+        (
+            "[smtp]\ntls = \"none\"\n",
+            "smtp.tls: none is allowed only towards a loopback",
+        ),
+        (
+            "[token]\nurl = \"http://x/\"\n",
+            "token.url: must be an https:// URL",
+        ),
+        ("[token]\ngrace = -1\n", "token.grace: must be between"),
+        (
+            "[queue]\nrate_limit = -1\n",
+            "queue.rate_limit: must be between",
+        ),
+        (
+            "[queue]\nflush_budget = 61\n",
+            "queue.flush_budget: must be between",
+        ),
+        ("[queue]\nmax_age = 10\n", "queue.max_age: must be between"),
+        (
+            "[token]\nassertion_alg = \"ES256\"\n",
+            "token.assertion_alg: must be PS256 or RS256",
+        ),
+        ("[token]\nproxy = \"socks://x\"\n", "token.proxy"),
+        (
+            "[addresses]\nfrom_policy = \"x\"\n",
+            "addresses.from_policy",
+        ),
+        (
+            "[addresses]\ndefault_domain = \"x y\"\n",
+            "addresses.default_domain",
+        ),
+        (
+            "[addresses]\nallow_from_override = \"yes\"\n",
+            "addresses.allow_from_override: wrong type",
+        ),
+        ("bogus = 1\n", "test.conf:6: bogus: unknown key"),
+        ("[smtp\n", "test.conf:6"),
+    ];
+    for (tail, needle) in table {
+        err(&format!("{MINIMAL}{tail}"), needle);
+    }
+}
+
+#[test]
+fn required_keys_and_their_checks() {
+    let client = "client_id = \"11111111-2222-3333-4444-555555555555\"\n";
+    let base = "client_secret = \"s\"\nuser = \"a@b.c\"\n";
+    err(&format!("{client}{base}"), "missing required key tenant");
+    err(
+        &format!("tenant = \"t.com\"\n{base}"),
+        "missing required key client_id",
+    );
+    err(
+        &format!("tenant = \"t.com\"\n{client}user = \"a@b.c\"\n"),
+        "missing required key client_secret_file",
+    );
+    err(
+        &format!("tenant = \"t.com\"\n{client}client_secret = \"s\"\n"),
+        "missing required key user",
+    );
+    err(
+        &format!("tenant = \"common\"\n{client}{base}"),
+        "cannot be used for client credentials",
+    );
+    err(
+        &format!("tenant = \"not a tenant\"\n{client}{base}"),
+        "tenant: must be",
+    );
+    err(
+        &format!("tenant = \"t.com\"\nclient_id = \"abc\"\n{base}"),
+        "client_id: must be the Application",
+    );
+    err(
+        &format!("tenant = \"t.com\"\n{client}{base}client_secret_file = \"/x\"\n"),
+        "only one of",
+    );
+    err(
+        &format!("tenant = \"t.com\"\n{client}client_secret = \"\"\nuser = \"a@b.c\"\n"),
+        "client_secret: must not be empty",
+    );
+    err(
+        &format!("tenant = \"t.com\"\n{client}{base}from = \"a b@c\"\n"),
+        "from:",
+    );
+    err(
+        &format!("tenant = \"t.com\"\n{client}user = \"x\"\ncertificate_file = \"c.pem\"\n"),
+        "private_key_file",
+    );
+}
+
+#[test]
+fn errors_never_quote_the_value() {
+    let text = "tenant = \"t.com\"\nclient_id = \"11111111-2222-3333-4444-555555555555\"\nclient_secret = 12345678\nuser = \"a@b.c\"\n";
+    let e = parse_str(text).unwrap_err();
+    assert!(
+        e.message().contains("client_secret: wrong type"),
+        "{}",
+        e.message()
+    );
+    assert!(!e.message().contains("12345678"), "{}", e.message());
+}
+
+#[test]
+fn a_hidden_file_gets_no_parser_words() {
+    let text = format!("{MINIMAL}[smtp\n");
+    let root = parse_for(&text, Path::new("t.conf"), Audience::Root).unwrap_err();
+    let caller = parse_for(&text, Path::new("t.conf"), Audience::Caller).unwrap_err();
+    assert_eq!(caller.message(), "t.conf:6: syntax error");
+    assert_ne!(root.message(), caller.message());
+}
+
+#[test]
+fn credential_paths_resolve_against_the_credentials_directory() {
+    let text = MINIMAL.replace(
+        "client_secret = \"abc~+/=.def\"",
+        "client_secret_file = \"credential:client-secret\"",
+    );
+    let mut c = parse_str(&text).unwrap();
+    let e = resolve_credentials(&mut c.clone(), None).unwrap_err();
+    assert!(
+        e.message().contains("needs $CREDENTIALS_DIRECTORY"),
+        "{}",
+        e.message()
+    );
+    resolve_credentials(&mut c, Some(Path::new("/run/credentials/x.service"))).unwrap();
+    assert_eq!(
+        c.credential,
+        Credential::SecretFile(PathBuf::from("/run/credentials/x.service/client-secret"))
+    );
+    for bad in [
+        "credential:",
+        "credential:../x",
+        "credential:a/b",
+        "credential:..",
+    ] {
+        let text = MINIMAL.replace(
+            "client_secret = \"abc~+/=.def\"",
+            &format!("client_secret_file = \"{bad}\""),
+        );
+        let mut c = parse_str(&text).unwrap();
+        let e = resolve_credentials(&mut c, Some(Path::new("/run/c"))).unwrap_err();
+        assert!(
+            e.message().contains("must name a credential"),
+            "{bad}: {}",
+            e.message()
+        );
+    }
+    // Other paths are left alone.
+    let mut c = parse_str(MINIMAL).unwrap();
+    resolve_credentials(&mut c, None).unwrap();
+}
+
+#[test]
+fn tls_none_is_fine_on_loopback() {
+    for host in ["localhost", "127.0.0.1", "::1"] {
+        let c = parse_str(&format!(
+            "{MINIMAL}[smtp]\nhost = \"{host}\"\ntls = \"none\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.smtp.port, 25);
+    }
+}
+
+#[test]
+fn secret_file_is_read_on_demand() {
+    let dir = std::env::temp_dir().join(format!("o2s-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("secret");
+    std::fs::write(&file, "s3cr~t+/=\n").unwrap();
+    let text = MINIMAL.replace(
+        "client_secret = \"abc~+/=.def\"",
+        &format!("client_secret_file = \"{}\"", file.display()),
+    );
+    let c = parse_str(&text).unwrap();
+    assert_eq!(c.client_secret().unwrap().expose(), "s3cr~t+/=");
+    std::fs::write(&file, "\n").unwrap();
+    assert!(
+        c.client_secret()
+            .unwrap_err()
+            .message()
+            .contains("is empty")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

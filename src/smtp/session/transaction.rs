@@ -1,0 +1,304 @@
+//! One mail transaction on a [`Session`]: MAIL, RCPT and DATA (pipelined
+//! when the server offers it, in bounded batches), then the message
+//! streamed and the final dot.
+
+use std::io::{Read, Write};
+
+use super::{Failure, Session, SmtpError, Stage};
+use crate::body::{CopyError, copy_encoded};
+use crate::smtp::capabilities::Capabilities;
+use crate::smtp::command::Command;
+use crate::smtp::reply::Reply;
+
+/// How many commands go out in one write when the server pipelines; bounded
+/// so neither side's buffers fill while the other waits (RFC 2920 §3.1).
+const PIPELINE_BATCH: usize = 100;
+
+/// One recipient and the server's answer to its RCPT.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecipientReply {
+    /// The recipient.
+    pub recipient: String,
+    /// The reply to its RCPT TO.
+    pub reply: Reply,
+}
+
+/// The envelope of one transaction, parameters already chosen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// Envelope sender.
+    pub sender: String,
+    /// Recipients.
+    pub recipients: Vec<String>,
+    /// MAIL FROM parameters.
+    pub mail_params: Vec<String>,
+    /// RCPT TO parameters (the same for every recipient).
+    pub rcpt_params: Vec<String>,
+}
+
+/// A message the server accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// Recipients the server accepted.
+    pub accepted: Vec<RecipientReply>,
+    /// Recipients the server refused (4xx or 5xx).
+    pub refused: Vec<RecipientReply>,
+    /// The reply after the final dot.
+    pub reply: Reply,
+    /// Message octets read from the input.
+    pub size: u64,
+}
+
+impl<S: Read + Write> Session<S> {
+    /// One mail transaction: MAIL, RCPT for each recipient, DATA (pipelined
+    /// when offered), then `header` and `body` streamed and the final dot.
+    ///
+    /// The message goes to the accepted recipients; refused ones are listed
+    /// in the receipt. With no recipient accepted nothing is sent.
+    pub fn send_mail(
+        &mut self,
+        caps: &Capabilities,
+        envelope: &Envelope,
+        header: &[u8],
+        body: &mut dyn Read,
+    ) -> Result<Receipt, SmtpError> {
+        let (accepted, refused) = self.envelope(caps, envelope)?;
+        let size = match copy_encoded(header, body, &mut self.stream) {
+            Ok(n) => n,
+            Err(CopyError::Read(e)) => return Err(SmtpError::new(Stage::Data, Failure::Input(e))),
+            Err(CopyError::Write(e)) => {
+                return Err(SmtpError::new(Stage::EndOfMessage, Failure::Io(e)));
+            }
+        };
+        // The message itself is the sender's business, not the ticket's.
+        self.transcript
+            .note(&format!("message data: {size} octets (not shown)"));
+        self.transcript.client(".");
+        let reply = self.read_reply(Stage::EndOfMessage)?;
+        if !reply.is_positive() {
+            return Err(SmtpError::new(Stage::EndOfMessage, Failure::Reply(reply)));
+        }
+        Ok(Receipt {
+            accepted,
+            refused,
+            reply,
+            size,
+        })
+    }
+
+    /// MAIL, RCPTs and DATA up to the 354; returns accepted and refused recipients.
+    fn envelope(
+        &mut self,
+        caps: &Capabilities,
+        envelope: &Envelope,
+    ) -> Result<(Vec<RecipientReply>, Vec<RecipientReply>), SmtpError> {
+        let mut commands = Vec::with_capacity(envelope.recipients.len() + 2);
+        commands.push(Command::MailFrom {
+            sender: &envelope.sender,
+            params: &envelope.mail_params,
+        });
+        commands.extend(envelope.recipients.iter().map(|r| Command::RcptTo {
+            recipient: r,
+            params: &envelope.rcpt_params,
+        }));
+        commands.push(Command::Data);
+        let batch = if caps.pipelining { PIPELINE_BATCH } else { 1 };
+
+        let mut replies = Vec::with_capacity(commands.len());
+        for chunk in commands.chunks(batch) {
+            self.send(stage_of(&chunk[0]), chunk)?;
+            for command in chunk {
+                let reply = self.read_reply(stage_of(command))?;
+                // 421: the server is closing; the other replies will not come.
+                if reply.code == 421 {
+                    return Err(SmtpError::new(stage_of(command), Failure::Reply(reply)));
+                }
+                replies.push(reply);
+            }
+            // Without pipelining, stop as soon as going on is pointless.
+            if !caps.pipelining && !replies[0].is_positive() {
+                break;
+            }
+            if !caps.pipelining
+                && replies.len() == commands.len() - 1
+                && !replies[1..].iter().any(Reply::is_positive)
+            {
+                break;
+            }
+        }
+
+        let mail_reply = replies.remove(0);
+        if !mail_reply.is_positive() {
+            return Err(SmtpError::new(Stage::MailFrom, Failure::Reply(mail_reply)));
+        }
+        let data_reply = (replies.len() > envelope.recipients.len())
+            .then(|| replies.pop())
+            .flatten();
+        let (accepted, refused): (Vec<_>, Vec<_>) = envelope
+            .recipients
+            .iter()
+            .zip(replies)
+            .map(|(recipient, reply)| RecipientReply {
+                recipient: recipient.clone(),
+                reply,
+            })
+            .partition(|r| r.reply.is_positive());
+        if accepted.is_empty() {
+            // A server that says 354 with no recipient needs the data ended.
+            if data_reply.as_ref().is_some_and(|r| r.code == 354) {
+                self.stream
+                    .write_all(b".\r\n")
+                    .map_err(|e| SmtpError::new(Stage::Data, Failure::Io(e)))?;
+                self.read_reply(Stage::EndOfMessage)?;
+            }
+            return Err(SmtpError::new(
+                Stage::RcptTo,
+                Failure::NoRecipients(refused),
+            ));
+        }
+        match data_reply {
+            Some(reply) if reply.code == 354 => Ok((accepted, refused)),
+            Some(reply) => Err(SmtpError::new(Stage::Data, Failure::Reply(reply))),
+            None => unreachable!("DATA is sent whenever a recipient was accepted"),
+        }
+    }
+}
+
+fn stage_of(command: &Command) -> Stage {
+    match command {
+        Command::MailFrom { .. } => Stage::MailFrom,
+        Command::RcptTo { .. } => Stage::RcptTo,
+        _ => Stage::Data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{self, Read};
+
+    use super::*;
+    use crate::smtp::session::scripted::{caps, envelope, session, written};
+
+    #[test]
+    fn a_pipelined_421_ends_the_transaction_with_that_reply() {
+        let mut s = session("421 4.3.2 Service not available\r\n");
+        let e = s
+            .send_mail(&caps(true), &envelope(&["a@x.com"]), b"x\n", &mut &b""[..])
+            .unwrap_err();
+        assert_eq!(e.stage, Stage::MailFrom);
+        assert_eq!(e.reply().unwrap().code, 421);
+    }
+
+    #[test]
+    fn pipelined_transaction() {
+        let mut s =
+            session("250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n354 go\r\n250 2.0.0 queued as X\r\n");
+        let mut body: &[u8] = b"body\n.dot\n";
+        let receipt = s
+            .send_mail(
+                &caps(true),
+                &envelope(&["a@x.com", "b@x.com"]),
+                b"Subject: t\r\n\r\n",
+                &mut body,
+            )
+            .unwrap();
+        assert_eq!(receipt.accepted.len(), 1);
+        assert_eq!(receipt.refused[0].recipient, "b@x.com");
+        assert_eq!(receipt.reply.code, 250);
+        assert_eq!(
+            written(s),
+            "MAIL FROM:<alerts@x.com>\r\nRCPT TO:<a@x.com>\r\nRCPT TO:<b@x.com>\r\nDATA\r\n\
+             Subject: t\r\n\r\nbody\r\n..dot\r\n.\r\n"
+        );
+    }
+
+    #[test]
+    fn unpipelined_transaction_waits_for_each_reply() {
+        let mut s = session("250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n");
+        let mut body: &[u8] = b"x";
+        s.send_mail(&caps(false), &envelope(&["a@x.com"]), b"", &mut body)
+            .unwrap();
+        assert_eq!(
+            written(s),
+            "MAIL FROM:<alerts@x.com>\r\nRCPT TO:<a@x.com>\r\nDATA\r\nx\r\n.\r\n"
+        );
+    }
+
+    #[test]
+    fn every_recipient_refused_sends_no_data() {
+        let mut s = session("250 ok\r\n550 no\r\n");
+        let mut body: &[u8] = b"x";
+        let e = s
+            .send_mail(&caps(false), &envelope(&["a@x.com"]), b"", &mut body)
+            .unwrap_err();
+        assert!(matches!(&e.failure, Failure::NoRecipients(r) if r.len() == 1));
+        assert!(!written(s).contains("DATA"));
+
+        let mut s = session("250 ok\r\n451 4.5.3 later\r\n554 no valid recipients\r\n");
+        let e = s
+            .send_mail(&caps(true), &envelope(&["a@x.com"]), b"", &mut body)
+            .unwrap_err();
+        assert!(matches!(&e.failure, Failure::NoRecipients(r) if r[0].reply.code == 451));
+    }
+
+    #[test]
+    fn mail_from_refused() {
+        let mut s = session("550 5.7.60 not allowed\r\n503 bad sequence\r\n503 bad sequence\r\n");
+        let mut body: &[u8] = b"x";
+        let e = s
+            .send_mail(&caps(true), &envelope(&["a@x.com"]), b"", &mut body)
+            .unwrap_err();
+        assert_eq!(e.stage, Stage::MailFrom);
+        assert_eq!(e.reply().unwrap().code, 550);
+    }
+
+    #[test]
+    fn final_reply_refusal_and_dropped_connection() {
+        let mut body: &[u8] = b"x";
+        let mut s = session("250 ok\r\n250 ok\r\n354 go\r\n554 5.2.252 SendAsDenied\r\n");
+        let e = s
+            .send_mail(&caps(true), &envelope(&["a@x.com"]), b"", &mut body)
+            .unwrap_err();
+        assert_eq!(e.stage, Stage::EndOfMessage);
+        let mut body: &[u8] = b"x";
+        let mut s = session("250 ok\r\n250 ok\r\n354 go\r\n");
+        let e = s
+            .send_mail(&caps(true), &envelope(&["a@x.com"]), b"", &mut body)
+            .unwrap_err();
+        assert!(matches!(&e.failure, Failure::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof));
+    }
+
+    #[test]
+    fn input_failure_does_not_end_the_data() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("stdin broke"))
+            }
+        }
+        let mut s = session("250 ok\r\n250 ok\r\n354 go\r\n");
+        let e = s
+            .send_mail(
+                &caps(true),
+                &envelope(&["a@x.com"]),
+                b"Subject: x\r\n",
+                &mut Broken,
+            )
+            .unwrap_err();
+        assert!(matches!(e.failure, Failure::Input(_)));
+        assert!(!written(s).ends_with(".\r\n"));
+    }
+
+    #[test]
+    fn many_recipients_go_in_bounded_batches() {
+        let recipients: Vec<String> = (0..250).map(|i| format!("r{i}@x.com")).collect();
+        let refs: Vec<&str> = recipients.iter().map(String::as_str).collect();
+        let replies = format!("{}354 go\r\n250 ok\r\n", "250 ok\r\n".repeat(251));
+        let mut s = session(&replies);
+        let mut body: &[u8] = b"x";
+        let r = s
+            .send_mail(&caps(true), &envelope(&refs), b"", &mut body)
+            .unwrap();
+        assert_eq!(r.accepted.len(), 250);
+    }
+}
