@@ -82,6 +82,23 @@ impl<'a> Record<'a> {
         }
     }
 
+    /// The record of a message refused before it reached the server (a
+    /// malformed address or header, no recipient): `error` says why.
+    pub fn refused(
+        from: &'a str,
+        recipients: &'a [String],
+        duration: Duration,
+        error: &'a crate::error::Error,
+    ) -> Self {
+        Record {
+            outcome: Outcome::Failed,
+            exit: error.kind().exit_name(),
+            cause: Some(error.cause_code()),
+            error: Some(error.message()),
+            ..Record::delivered(from, recipients, duration)
+        }
+    }
+
     /// The line: `key=value` pairs, values quoted when they hold spaces.
     pub fn line(&self) -> String {
         let mut line = String::new();

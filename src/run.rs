@@ -6,15 +6,18 @@
 //! job of the modules below.
 
 use std::io::{self, BufRead, BufReader};
+use std::time::Instant;
 
 use crate::body::DotEndReader;
 use crate::cli::Invocation;
 use crate::compose::Composer;
 use crate::config::Config;
 use crate::envelope;
+use crate::envelope::Addresses;
 use crate::error::{Error, Result};
 use crate::header;
-use crate::log::Syslog;
+use crate::log::{Level, Record, Syslog};
+use crate::message::PreparedHeader;
 use crate::spool;
 use crate::submit::Submitter;
 use crate::system;
@@ -24,7 +27,8 @@ use crate::system;
 /// # Errors
 /// Every failure, already logged; the caller prints it and exits with its code.
 pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<()> {
-    check_full_name(invocation)?;
+    let started = Instant::now();
+    let mut syslog = syslog;
     let stdin = io::stdin().lock();
     let mut input: Box<dyn BufRead> = if invocation.ignore_dots {
         Box::new(stdin)
@@ -34,19 +38,13 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
             DotEndReader::new(stdin),
         ))
     };
-    let block = header::read_header_block(&mut input, header::MAX_HEADER_BLOCK)?;
-    let mut syslog = syslog;
-    let mut composer = Composer::new(
-        config,
-        system::host_name(config),
-        invocation.full_name.clone(),
-    );
-    let (addresses, prepared) = composer.compose(
-        &envelope::Request::from_invocation(invocation),
-        block,
-        &mut syslog,
-    )?;
-    let host = composer.host().to_string();
+    let composed = compose(invocation, config, &mut input, &mut syslog);
+    let (addresses, prepared, host) = composed.inspect_err(|e| {
+        // One syslog line per message, even one refused before it was sent.
+        let from = invocation.sender.as_deref().unwrap_or(&config.from);
+        let record = Record::refused(from, &invocation.recipients, started.elapsed(), e);
+        syslog.log(Level::Error, &record.line());
+    })?;
     let mut submitter = Submitter::new(
         config,
         host,
@@ -57,6 +55,30 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
     let result = submitter.submit(&addresses, &prepared, &mut input);
     spool::run::finish_with_flush(submitter);
     result.map(drop)
+}
+
+/// The checks and rewriting before anything is sent: `-F`, the header
+/// block, aliases and From policy; returns the envelope, the header to
+/// send and this host's name.
+fn compose(
+    invocation: &Invocation,
+    config: &Config,
+    input: &mut dyn BufRead,
+    syslog: &mut Syslog,
+) -> Result<(Addresses, PreparedHeader, String)> {
+    check_full_name(invocation)?;
+    let block = header::read_header_block(input, header::MAX_HEADER_BLOCK)?;
+    let mut composer = Composer::new(
+        config,
+        system::host_name(config),
+        invocation.full_name.clone(),
+    );
+    let (addresses, prepared) = composer.compose(
+        &envelope::Request::from_invocation(invocation),
+        block,
+        syslog,
+    )?;
+    Ok((addresses, prepared, composer.host().to_string()))
 }
 
 /// `-F` ends up in a header: a line break there would inject header fields.

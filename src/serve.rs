@@ -11,6 +11,7 @@
 //! 250 written; a failure is answered with the 4xx or 5xx that matches it.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::time::Instant;
 
 use crate::cli::Invocation;
 use crate::compose::Composer;
@@ -19,6 +20,7 @@ use crate::envelope::Request;
 use crate::error::{Error, Kind, Result, io_reason};
 use crate::header;
 use crate::log::Syslog;
+use crate::log::{Level, Record};
 use crate::smtp::dot_reader::DotReader;
 use crate::smtp::server::{self, Action, Server, Transaction};
 use crate::spool;
@@ -136,13 +138,24 @@ fn submit_one(
     submitter: &mut Submitter,
     message: &mut BufReader<impl Read>,
 ) -> Result<String> {
-    let block = header::read_header_block(message, header::MAX_HEADER_BLOCK)?;
+    let started = Instant::now();
     let request = Request {
         sender: Some(&transaction.sender),
         recipients: &transaction.recipients,
         extract: false,
     };
-    let (addresses, prepared) = composer.compose(&request, block, submitter.syslog())?;
+    let composed = header::read_header_block(message, header::MAX_HEADER_BLOCK)
+        .and_then(|block| composer.compose(&request, block, submitter.syslog()));
+    let (addresses, prepared) = composed.inspect_err(|e| {
+        // One syslog line per message, even one refused before it was sent.
+        let record = Record::refused(
+            &transaction.sender,
+            &transaction.recipients,
+            started.elapsed(),
+            e,
+        );
+        submitter.log(Level::Error, &record.line());
+    })?;
     submitter.submit(&addresses, &prepared, message)?;
     Ok(prepared.message_id)
 }

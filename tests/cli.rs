@@ -107,3 +107,32 @@ fn full_name_with_a_newline_is_refused() {
     )
     .expect(64);
 }
+
+#[test]
+fn a_message_refused_before_sending_still_gets_its_syslog_line() {
+    let scratch = Scratch::new("refused-log");
+    let syslog = common::SyslogCapture::new(&scratch);
+    let text = GOOD.replace(
+        "syslog_socket = \"\"",
+        &format!("syslog_socket = \"{}\"", syslog.path.display()),
+    );
+    let c = conf(&scratch, &text);
+    sendmail(&["-C", s(&c), "a b@example.com"], b"Subject: x\n\nbody\n").expect(65);
+    sendmail(&["-C", s(&c), "-t"], b"Subject: no recipients\n\nbody\n").expect(64);
+    let lines = syslog.lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].contains("outcome=failed") && lines[0].contains("exit=EX_DATAERR"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("outcome=failed") && lines[1].contains("exit=EX_USAGE"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains("Sup3r")),
+        "no secret in syslog"
+    );
+}
