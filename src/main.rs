@@ -92,7 +92,13 @@ fn dispatch(invocation: &Invocation) -> Result<()> {
             let syslog = Syslog::open(config.syslog_socket.as_deref());
             serve::run(invocation, &config, syslog)
         }
-        Mode::CheckAliases => newaliases::run(invocation),
+        Mode::CheckAliases => {
+            // Package scripts run newaliases before any configuration exists.
+            let unconfigured =
+                invocation.config_path.is_none() && !Path::new(config::DEFAULT_PATH).exists();
+            let config = if unconfigured { None } else { Some(load_config(invocation)?) };
+            newaliases::run(config.as_ref())
+        }
         Mode::ListQueue => spool::listing::show(&load_config(invocation)?),
         Mode::FlushQueue | Mode::RunDueQueue => {
             let config = load_config(invocation)?;

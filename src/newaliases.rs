@@ -8,12 +8,11 @@
 //! configuration file yet, it checks `/etc/aliases`.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::address::LocalDomains;
 use crate::aliases::{self, Severity};
-use crate::cli::Invocation;
-use crate::config;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::system;
 
@@ -24,8 +23,8 @@ const FALLBACK_ALIASES: &str = "/etc/aliases";
 ///
 /// # Errors
 /// A configuration error (78), an unreadable file (78), or entries with errors (78).
-pub fn run(invocation: &Invocation) -> Result<()> {
-    let (path, domains) = aliases_path(invocation)?;
+pub fn run(config: Option<&Config>) -> Result<()> {
+    let (path, domains) = aliases_path(config);
     let Some(path) = path else {
         println!("addresses.aliases is empty: no aliases file is used");
         return Ok(());
@@ -98,16 +97,14 @@ fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// The aliases file the configuration names, and this machine's domains.
-fn aliases_path(invocation: &Invocation) -> Result<(Option<PathBuf>, LocalDomains)> {
-    let config_path = invocation
-        .config_path
-        .as_deref()
-        .unwrap_or(Path::new(config::DEFAULT_PATH));
-    if invocation.config_path.is_none() && !config_path.exists() {
-        return Ok((Some(PathBuf::from(FALLBACK_ALIASES)), LocalDomains::new("")));
+/// The aliases file the configuration names, and this machine's domains;
+/// without a configuration, the system's aliases file.
+fn aliases_path(config: Option<&Config>) -> (Option<PathBuf>, LocalDomains) {
+    match config {
+        None => (Some(PathBuf::from(FALLBACK_ALIASES)), LocalDomains::new("")),
+        Some(config) => (
+            config.addresses.aliases.clone(),
+            LocalDomains::new(&system::host_name(config)),
+        ),
     }
-    let config = config::load(config_path)?;
-    let domains = LocalDomains::new(&system::host_name(&config));
-    Ok((config.addresses.aliases.clone(), domains))
 }

@@ -6,7 +6,7 @@
 //! `Kind::Config` error (exit 78) naming the file, the line and the key.
 //! Error messages never quote the file's text (a value could be a secret).
 //!
-//! [`parse`] is pure (text in, [`Config`] out); [`load`] adds the file read
+//! [`parse`] is pure (text in, [`Config`] out); [`load_for`] adds the file read
 //! and the `credential:` paths. Secrets named by `client_secret_file` are
 //! read only when a token must be fetched ([`Config::client_secret`]), so a
 //! cached token needs no secret.
@@ -181,14 +181,6 @@ pub struct Config {
     pub queue: Option<QueueConfig>,
     /// `[addresses]`.
     pub addresses: AddressConfig,
-}
-
-/// Reads and parses the configuration file at `path`.
-///
-/// # Errors
-/// `Kind::Config` naming the file (and line and key where there is one).
-pub fn load(path: &Path) -> Result<Config> {
-    load_for(path, Audience::Root)
 }
 
 /// Who will see the configuration's error messages.
