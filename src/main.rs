@@ -96,7 +96,11 @@ fn dispatch(invocation: &Invocation) -> Result<()> {
             // Package scripts run newaliases before any configuration exists.
             let unconfigured =
                 invocation.config_path.is_none() && !Path::new(config::DEFAULT_PATH).exists();
-            let config = if unconfigured { None } else { Some(load_config(invocation)?) };
+            let config = if unconfigured {
+                None
+            } else {
+                Some(load_config(invocation)?)
+            };
             newaliases::run(config.as_ref())
         }
         Mode::ListQueue => spool::listing::show(&load_config(invocation)?),

@@ -724,3 +724,37 @@ fn mailq_shows_a_user_only_the_messages_that_user_queued() {
     // And the queue's files stay closed to both users.
     assert!(!can_list(USER, &queue));
 }
+
+#[test]
+fn a_set_group_id_caller_never_creates_the_queue_directory() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let install = Install::new("setgid-noqueue");
+    let queue = install.scratch.join("queue-missing");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = install.config_with_secret_file(sb, true).replace(
+        &sb.str("token_url"),
+        &format!("https://127.0.0.1:{closed}/{{tenant}}/oauth2/v2.0/token"),
+    ) + &format!("\n[queue]\ndir = \"{}\"\n", queue.display());
+    install.put(
+        "client-secret",
+        sb.str("client_secret").as_bytes(),
+        GROUP,
+        0o640,
+    );
+    install.put("ca.pem", &std::fs::read(sb.ca_file()).unwrap(), 0, 0o644);
+    install.put("sendmail.conf", text.as_bytes(), GROUP, 0o640);
+    let run = install.run(
+        Some(USER),
+        &["-i", "a@example.com"],
+        b"Subject: q\n\nx\n",
+        &[],
+    );
+    run.expect(75);
+    assert!(run.stderr.contains("root must create it"), "{}", run.stderr);
+    assert!(!queue.exists(), "the caller made the queue directory");
+}

@@ -139,6 +139,14 @@ impl Spool {
     /// # Errors
     /// The I/O error, naming nothing; callers say which directory.
     pub fn prepare(&self) -> io::Result<()> {
+        // Made by a set-group-ID process, the queue would belong to whichever
+        // user happened to queue first: root makes it (the package does).
+        if !self.root.is_dir() && crate::privilege::Caller::current().is_privileged() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "it does not exist; root must create it (chown root:oauth2-sendmail, chmod 2770)",
+            ));
+        }
         if !self.root.is_dir() {
             fs::DirBuilder::new()
                 .recursive(true)
