@@ -309,6 +309,9 @@ exchange! {
     smtp_530_5_7_57: MailFrom
         "530 5.7.57 Client not authenticated to send mail. [BN9PR03CA0123.namprd03.prod.outlook.com 2026-11-22T10:00:00.000Z 08DD0A1B2C3D4E5F]"
         => 78 "not-authenticated" "smtp.port";
+    smtp_553_5_7_1_sender_not_owned: MailFrom
+        "553 5.7.1 <boss@contoso.test>: Sender address rejected: not owned by user alerts@contoso.test"
+        => 77 "send-as-denied" "allow_from_override";
     smtp_550_5_7_60: EndOfData
         "550 5.7.60 SMTP; Client does not have permissions to send as this sender [BN9PR03CA0123.namprd03.prod.outlook.com 2026-11-22T10:00:00.000Z 08DD0A1B2C3D4E5F]"
         => 77 "send-as-denied" "Add-RecipientPermission";

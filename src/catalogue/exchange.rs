@@ -96,6 +96,17 @@ pub(super) const SMTP: &[SmtpPattern] = &[
             "the server wants authentication before MAIL FROM: check smtp.host and smtp.port (587 with STARTTLS for Exchange Online)",
         ),
     ),
+    // Postfix's reject_sender_login_mismatch, the same policy as Exchange's.
+    smtp(
+        553,
+        "5.7.1",
+        "not owned by user",
+        entry(
+            "send-as-denied",
+            Kind::NoPermission,
+            "the server accepts only the authenticated mailbox as sender: keep addresses.allow_from_override = false so that the envelope sender is from, and set from to the mailbox in user",
+        ),
+    ),
     smtp(
         0,
         "5.7.60",
