@@ -7,6 +7,8 @@
 mod error;
 #[path = "../../src/cli.rs"]
 mod cli;
+#[path = "../../src/options.rs"]
+mod options;
 
 use libfuzzer_sys::fuzz_target;
 
