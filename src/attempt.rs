@@ -8,9 +8,8 @@
 //! queue run take their decisions from it. Pure: protocol outcomes in,
 //! values out.
 
-use crate::catalogue;
 use crate::error::{Error, Kind};
-use crate::relay::smtp_failure;
+use crate::relay::{explain_refusals, refusal_list, smtp_failure};
 use crate::smtp::session::{Failure, Receipt, RecipientReply, SmtpError};
 use crate::spool::schedule;
 
@@ -144,11 +143,6 @@ fn split(refused: &[RecipientReply]) -> (Vec<String>, Vec<String>) {
 
 /// Some recipients were refused: name each, exit 67 (75 if only temporarily).
 fn partial_failure(receipt: &Receipt) -> Error {
-    let refused: Vec<String> = receipt
-        .refused
-        .iter()
-        .map(|r| format!("<{}>: {}", r.recipient, r.reply))
-        .collect();
     let accepted: Vec<String> = receipt
         .accepted
         .iter()
@@ -165,18 +159,10 @@ fn partial_failure(receipt: &Receipt) -> Error {
         format!(
             "delivered to {}, but the server refused {}",
             accepted.join(", "),
-            refused.join("; ")
+            refusal_list(&receipt.refused)
         ),
     );
-    // The first refusal the catalogue knows explains the others best.
-    let known = receipt
-        .refused
-        .iter()
-        .find_map(|r| catalogue::smtp_reply(r.reply.code, &r.reply.text()));
-    match known {
-        Some(entry) => error.with_hint(entry.fix).with_cause(entry.cause),
-        None => error,
-    }
+    explain_refusals(error, &receipt.refused)
 }
 
 #[cfg(test)]

@@ -347,11 +347,6 @@ fn unknown_reply_cause(stage: Stage) -> &'static str {
 }
 
 fn no_recipients(refused: &[RecipientReply], server: &str) -> Error {
-    let list = refused
-        .iter()
-        .map(|r| format!("<{}>: {}", r.recipient, r.reply))
-        .collect::<Vec<_>>()
-        .join("; ");
     let temporary = refused.iter().any(|r| r.reply.is_transient());
     let kind = if temporary {
         Kind::Temporary
@@ -360,14 +355,36 @@ fn no_recipients(refused: &[RecipientReply], server: &str) -> Error {
     };
     let error = Error::new(
         kind,
-        format!("SMTP server {server} refused every recipient: {list}"),
+        format!(
+            "SMTP server {server} refused every recipient: {}",
+            refusal_list(refused)
+        ),
     );
-    let entry = refused
+    let error = explain_refusals(error, refused);
+    match error.cause() {
+        Some(_) => error,
+        None => error.with_cause("recipient-refused"),
+    }
+}
+
+/// Each refused recipient with the server's reply: `<a@x>: 550 …; <b@y>: 451 …`.
+pub fn refusal_list(refused: &[RecipientReply]) -> String {
+    refused
+        .iter()
+        .map(|r| format!("<{}>: {}", r.recipient, r.reply))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Adds the catalogue's hint and cause for the first refusal it knows,
+/// which explains the others best; `error` unchanged if it knows none.
+pub fn explain_refusals(error: Error, refused: &[RecipientReply]) -> Error {
+    let known = refused
         .iter()
         .find_map(|r| catalogue::smtp_reply(r.reply.code, &r.reply.text()));
-    match entry {
+    match known {
         Some(entry) => error.with_hint(entry.fix).with_cause(entry.cause),
-        None => error.with_cause("recipient-refused"),
+        None => error,
     }
 }
 

@@ -45,13 +45,7 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
         let record = Record::refused(from, &invocation.recipients, started.elapsed(), e);
         syslog.log(Level::Error, &record.line());
     })?;
-    let mut submitter = Submitter::new(
-        config,
-        host,
-        invocation.delivery.clone(),
-        invocation.verbose,
-        syslog,
-    );
+    let mut submitter = Submitter::for_invocation(config, host, invocation, syslog);
     let result = submitter.submit(&addresses, &prepared, &mut input);
     spool::run::finish_with_flush(submitter);
     result.map(drop)

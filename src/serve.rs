@@ -63,13 +63,7 @@ fn serve<R: BufRead, W: Write>(
     let host = system::host_name(config);
     let mut server = Server::new(&host);
     let mut composer = Composer::new(config, host.clone(), invocation.full_name.clone());
-    let mut submitter = Submitter::new(
-        config,
-        host,
-        invocation.delivery.clone(),
-        invocation.verbose,
-        syslog,
-    );
+    let mut submitter = Submitter::for_invocation(config, host, invocation, syslog);
     let result = dialogue(&mut server, &mut composer, &mut submitter, input, output);
     // As in the stdin mode: due queued messages may follow over this session.
     spool::run::finish_with_flush(submitter);

@@ -66,6 +66,23 @@ impl<'c> Submitter<'c> {
         }
     }
 
+    /// A submitter for messages handed over by `invocation` (its DSN and
+    /// body options, its `-v`).
+    pub fn for_invocation(
+        config: &'c Config,
+        helo: String,
+        invocation: &crate::cli::Invocation,
+        syslog: Syslog,
+    ) -> Self {
+        Self::new(
+            config,
+            helo,
+            invocation.delivery.clone(),
+            invocation.verbose,
+            syslog,
+        )
+    }
+
     /// Sends one message handed over by the caller and logs its outcome:
     /// [`Outcome::Delivered`], or [`Outcome::Queued`] when it could not go
     /// now and is safely in the queue.
