@@ -39,6 +39,8 @@ mod smtp;
 mod spool;
 mod submit;
 mod system;
+#[cfg(test)]
+mod testing;
 mod token;
 mod transcript;
 

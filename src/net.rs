@@ -386,8 +386,7 @@ mod tests {
     fn bad_ca_file_is_a_config_error() {
         let e = tls_connector(Some(Path::new("/nonexistent/ca.pem"))).unwrap_err();
         assert_eq!(e.exit_code(), 78);
-        let dir = std::env::temp_dir().join(format!("o2s-net-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::testing::TempDir::new("net");
         let f = dir.join("empty.pem");
         std::fs::write(&f, "not a certificate").unwrap();
         assert!(
@@ -396,14 +395,13 @@ mod tests {
                 .message()
                 .contains("no PEM certificate")
         );
-        std::fs::remove_dir_all(&dir).unwrap();
         assert!(tls_connector(None).is_ok());
     }
 
     #[test]
     fn hashed_directories_are_recognised_by_their_links() {
-        let dir = std::env::temp_dir().join(format!("o2s-net-hash-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let temp = crate::testing::TempDir::new("net-hash");
+        let dir = temp.path().to_path_buf();
         assert!(!is_hashed_dir(&dir), "empty");
         for name in ["ca-certificates.crt", "README", "5ad8a5d6", "5ad8a5dx.0"] {
             std::fs::write(dir.join(name), "").unwrap();
@@ -411,7 +409,7 @@ mod tests {
         assert!(!is_hashed_dir(&dir), "no c_rehash name");
         std::fs::write(dir.join("5ad8a5d6.0"), "").unwrap();
         assert!(is_hashed_dir(&dir));
-        std::fs::remove_dir_all(&dir).unwrap();
+        drop(temp);
         assert!(!is_hashed_dir(&dir), "missing");
     }
 

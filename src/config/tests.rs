@@ -275,8 +275,7 @@ fn tls_none_is_fine_on_loopback() {
 
 #[test]
 fn secret_file_is_read_on_demand() {
-    let dir = std::env::temp_dir().join(format!("o2s-cfg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::testing::TempDir::new("cfg");
     let file = dir.join("secret");
     std::fs::write(&file, "s3cr~t+/=\n").unwrap();
     let text = MINIMAL.replace(
@@ -292,5 +291,4 @@ fn secret_file_is_read_on_demand() {
             .message()
             .contains("is empty")
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

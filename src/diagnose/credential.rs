@@ -193,22 +193,7 @@ mod tests {
     use openssl::rsa::Rsa;
     use openssl::x509::{X509Builder, X509NameBuilder};
 
-    struct Dir(std::path::PathBuf);
-
-    impl Dir {
-        fn new(name: &str) -> Dir {
-            let path = std::env::temp_dir().join(format!("o2s-diag-{}-{name}", std::process::id()));
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(&path).unwrap();
-            Dir(path)
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::testing::TempDir as Dir;
 
     /// A self-signed certificate valid from `from` to `to` days from now, and its key.
     fn certificate_pair(from: i64, to: i64) -> (Vec<u8>, Vec<u8>) {
@@ -278,8 +263,8 @@ mod tests {
         ];
         for (i, (from, to, matching, verdict, cause, summary)) in table.into_iter().enumerate() {
             let (cert, key) = certificate_pair(from, to);
-            let cert_file = dir.0.join(format!("{i}.crt"));
-            let key_file = dir.0.join(format!("{i}.key"));
+            let cert_file = dir.join(&format!("{i}.crt"));
+            let key_file = dir.join(&format!("{i}.key"));
             fs::write(&cert_file, &cert).unwrap();
             fs::write(&key_file, if matching { &key } else { &other_key }).unwrap();
             let step = certificate(&cert_file, &key_file, clock::now());
@@ -300,19 +285,19 @@ mod tests {
                 );
             }
         }
-        let missing = certificate(&dir.0.join("none.crt"), &dir.0.join("none.key"), 0);
+        let missing = certificate(&dir.join("none.crt"), &dir.join("none.key"), 0);
         assert_eq!(missing.cause, Some("certificate-unreadable"));
-        fs::write(dir.0.join("junk.crt"), "junk").unwrap();
-        let junk = certificate(&dir.0.join("junk.crt"), &dir.0.join("none.key"), 0);
+        fs::write(dir.join("junk.crt"), "junk").unwrap();
+        let junk = certificate(&dir.join("junk.crt"), &dir.join("none.key"), 0);
         assert_eq!(junk.cause, Some("certificate-invalid"));
         let (cert, _) = certificate_pair(-1, 100);
-        fs::write(dir.0.join("ok.crt"), cert).unwrap();
+        fs::write(dir.join("ok.crt"), cert).unwrap();
         fs::write(
-            dir.0.join("enc.key"),
+            dir.join("enc.key"),
             "-----BEGIN ENCRYPTED PRIVATE KEY-----\nxx\n-----END ENCRYPTED PRIVATE KEY-----\n",
         )
         .unwrap();
-        let encrypted = certificate(&dir.0.join("ok.crt"), &dir.0.join("enc.key"), clock::now());
+        let encrypted = certificate(&dir.join("ok.crt"), &dir.join("enc.key"), clock::now());
         assert_eq!(encrypted.cause, Some("private-key-unreadable"));
         assert!(encrypted.hint.unwrap().contains("without a passphrase"));
     }

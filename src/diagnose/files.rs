@@ -271,27 +271,12 @@ mod tests {
     use super::*;
     use crate::diagnose::report::Verdict;
 
-    struct Dir(std::path::PathBuf);
-
-    impl Dir {
-        fn new(name: &str) -> Dir {
-            let path = std::env::temp_dir().join(format!("o2s-diag-{}-{name}", std::process::id()));
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(&path).unwrap();
-            Dir(path)
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::testing::TempDir as Dir;
 
     #[test]
     fn directories() {
         let dir = Dir::new("dirs");
-        let file = dir.0.join("file");
+        let file = dir.join("file");
         fs::write(&file, "x").unwrap();
         let step = writable_dir(
             "cache",
@@ -303,9 +288,9 @@ mod tests {
         assert_eq!(step.verdict, Verdict::Fail);
         assert_eq!(step.kind.map(Kind::exit_code), Some(73));
         assert!(step.summary.contains("not a directory"), "{}", step.summary);
-        let missing = writable_dir("cache", "t", "token.cache_dir", &dir.0.join("new"), "c");
+        let missing = writable_dir("cache", "t", "token.cache_dir", &dir.join("new"), "c");
         assert_eq!(missing.verdict, Verdict::Warn);
-        let shared = dir.0.join("shared");
+        let shared = dir.join("shared");
         fs::create_dir(&shared).unwrap();
         fs::set_permissions(&shared, fs::Permissions::from_mode(0o2770)).unwrap();
         let ok = writable_dir("cache", "t", "token.cache_dir", &shared, "c");

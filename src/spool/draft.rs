@@ -170,9 +170,8 @@ mod tests {
 
     #[test]
     fn a_draft_holds_header_and_body_and_its_size() {
-        let dir = std::env::temp_dir().join(format!("o2s-draft-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let spool = Spool::new(&dir);
+        let dir = crate::testing::TempDir::new("draft");
+        let spool = Spool::new(dir.path());
         spool.prepare().unwrap();
         let meta = Meta {
             id: new_queue_id(5, [1; 8]),
@@ -200,14 +199,12 @@ mod tests {
         drop(draft);
         assert!(!path.exists(), "the temporary name is gone");
         assert!(spool.path(Area::Messages, &meta.id).exists());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_full_disk_stops_the_copy_but_not_the_send() {
-        let dir = std::env::temp_dir().join(format!("o2s-draft-full-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let spool = Spool::new(&dir);
+        let dir = crate::testing::TempDir::new("draft-full");
+        let spool = Spool::new(dir.path());
         spool.prepare().unwrap();
         let meta = Meta {
             id: new_queue_id(6, [2; 8]),
@@ -236,6 +233,5 @@ mod tests {
             spool.ids().unwrap().0.is_empty(),
             "nothing half-written is queued"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

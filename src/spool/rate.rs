@@ -55,9 +55,8 @@ mod tests {
 
     #[test]
     fn the_budget_is_shared_through_the_file() {
-        let dir = std::env::temp_dir().join(format!("o2s-rate-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let spool = Spool::new(&dir);
+        let dir = crate::testing::TempDir::new("rate");
+        let spool = Spool::new(dir.path());
         spool.prepare().unwrap();
         assert!(reserve(&spool, 2, 1000).unwrap());
         assert!(reserve(&spool, 2, 1001).unwrap());
@@ -69,6 +68,5 @@ mod tests {
         );
         std::fs::write(dir.join("rate"), "garbage\n").unwrap();
         assert!(reserve(&spool, 1, 2000).unwrap());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -448,12 +448,12 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    fn temp_spool(name: &str) -> Spool {
-        let dir = std::env::temp_dir().join(format!("o2s-spool-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let spool = Spool::new(&dir);
+    /// A prepared spool in a directory of the test's own (kept alive by the guard).
+    fn temp_spool(name: &str) -> (crate::testing::TempDir, Spool) {
+        let dir = crate::testing::TempDir::new(name);
+        let spool = Spool::new(dir.path());
         spool.prepare().unwrap();
-        spool
+        (dir, spool)
     }
 
     fn queue(spool: &Spool, id: &str, message: &[u8]) {
@@ -476,7 +476,7 @@ mod tests {
 
     #[test]
     fn claim_lock_and_move_on() {
-        let spool = temp_spool("claim");
+        let (_dir, spool) = temp_spool("claim");
         let id = "00000001AAAAAAAAAAAA";
         queue(&spool, id, b"Subject: x\n\nbody\n");
         let Claim::Taken(mut first) = spool.claim(id).unwrap() else {
@@ -508,7 +508,7 @@ mod tests {
 
     #[test]
     fn foreign_and_damaged_files() {
-        let spool = temp_spool("foreign");
+        let (_dir, spool) = temp_spool("foreign");
         fs::write(spool.path(Area::Messages, "notes.txt"), "hello").unwrap();
         let id = "00000002BBBBBBBBBBBB";
         fs::write(spool.path(Area::Messages, id), "garbage").unwrap();
@@ -528,7 +528,7 @@ mod tests {
 
     #[test]
     fn state_is_replaced_and_damage_is_reported() {
-        let spool = temp_spool("state");
+        let (_dir, spool) = temp_spool("state");
         let id = "00000003CCCCCCCCCCCC";
         assert_eq!(spool.read_state(id), Ok(State::default()));
         let state = State {
@@ -544,7 +544,7 @@ mod tests {
 
     #[test]
     fn clean_up_spares_what_is_held_or_young() {
-        let spool = temp_spool("clean");
+        let (_dir, spool) = temp_spool("clean");
         let held = spool.path(Area::Temporary, "held");
         let held_file = spool.create(&held).unwrap();
         held_file.try_lock().unwrap();
@@ -566,7 +566,7 @@ mod tests {
 
     #[test]
     fn modes_follow_the_queue_directory() {
-        let spool = temp_spool("modes");
+        let (_dir, spool) = temp_spool("modes");
         fs::set_permissions(spool.root(), Permissions::from_mode(0o2770)).unwrap();
         assert_eq!(spool.file_mode(), 0o660);
         let f = spool.path(Area::Temporary, "m");

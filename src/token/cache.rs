@@ -188,12 +188,7 @@ mod tests {
         }
     }
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("o2s-cache-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
+    use crate::testing::TempDir;
 
     #[test]
     fn round_trip() {
@@ -235,7 +230,8 @@ mod tests {
 
     #[test]
     fn write_is_atomic_and_private() {
-        let dir = temp_dir("write");
+        let temp = TempDir::new("cache-write");
+        let dir = temp.path();
         let k = key("u", "t", "c", "s");
         let (file, _) = paths(&dir, &k);
         write(&file, &k, &entry()).unwrap();
@@ -251,12 +247,12 @@ mod tests {
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
         remove(&file);
         assert_eq!(read(&file, &k), None);
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn lock_excludes_a_second_holder() {
-        let dir = temp_dir("lock");
+        let temp = TempDir::new("cache-lock");
+        let dir = temp.path();
         let (_, lock_path) = paths(&dir, &key("u", "t", "c", "s"));
         let held = Lock::acquire_within(&lock_path, std::time::Duration::from_secs(1)).unwrap();
         let other = File::open(&lock_path).unwrap();
@@ -269,6 +265,5 @@ mod tests {
         drop(held);
         assert!(Lock::acquire_within(&lock_path, std::time::Duration::from_secs(1)).is_ok());
         assert!(other.try_lock().is_ok());
-        fs::remove_dir_all(&dir).unwrap();
     }
 }
