@@ -233,18 +233,18 @@ mod tests {
         let temp = TempDir::new("cache-write");
         let dir = temp.path();
         let k = key("u", "t", "c", "s");
-        let (file, _) = paths(&dir, &k);
+        let (file, _) = paths(dir, &k);
         write(&file, &k, &entry()).unwrap();
         assert_eq!(read(&file, &k), Some(entry()));
         let mode = fs::metadata(&file).unwrap().mode() & 0o777;
         assert_eq!(mode, 0o600, "mode {mode:o}");
         // In a set-group-ID directory the group shares the file.
-        fs::set_permissions(&dir, Permissions::from_mode(0o2770)).unwrap();
+        fs::set_permissions(dir, Permissions::from_mode(0o2770)).unwrap();
         write(&file, &k, &entry()).unwrap();
         let mode = fs::metadata(&file).unwrap().mode() & 0o777;
         assert_eq!(mode, 0o660, "mode {mode:o}");
         // No temporary file is left behind.
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        assert_eq!(fs::read_dir(dir).unwrap().count(), 1);
         remove(&file);
         assert_eq!(read(&file, &k), None);
     }
@@ -253,7 +253,7 @@ mod tests {
     fn lock_excludes_a_second_holder() {
         let temp = TempDir::new("cache-lock");
         let dir = temp.path();
-        let (_, lock_path) = paths(&dir, &key("u", "t", "c", "s"));
+        let (_, lock_path) = paths(dir, &key("u", "t", "c", "s"));
         let held = Lock::acquire_within(&lock_path, std::time::Duration::from_secs(1)).unwrap();
         let other = File::open(&lock_path).unwrap();
         assert!(other.try_lock().is_err(), "second lock must wait");
