@@ -15,10 +15,13 @@ import shutil
 import ssl
 import statistics
 import subprocess
+import sys
 import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "sandbox"))
+import demo  # noqa: E402  (the sandbox's config writer)
 RECIPIENT = "bench@contoso.test"
 CLONE_NEWNET = 0x40000000
 
@@ -107,39 +110,9 @@ def enter_netns(name):
 
 # ---- the clients ----------------------------------------------------------
 
-def _q(s):
-    return json.dumps(s)   # a JSON string is a valid TOML basic string
-
-
 def write_ours(path, info, cache_dir, extra=""):
-    """Our config for the sandbox (as sandbox/demo.py writes it)."""
-    text = """\
-tenant = {tenant}
-client_id = {client_id}
-client_secret = {secret}
-user = {user}
-ca_file = {ca}
-
-[smtp]
-host = {host}
-port = {port}
-tls = "starttls"
-timeout = 60
-
-[token]
-url = {url}
-scope = {scope}
-cache_dir = {cache}
-timeout = 60
-
-[addresses]
-default_domain = "contoso.test"
-{extra}""".format(tenant=_q(info["tenant"]), client_id=_q(info["client_id"]),
-                  secret=_q(info["client_secret"]), user=_q(info["user"]),
-                  ca=_q(info["ca_file"]), host=_q(info["smtp_host"]),
-                  port=info["smtp_port"], url=_q(info["token_url"]),
-                  scope=_q(info["scope"]), cache=_q(cache_dir), extra=extra)
-    _write_private(path, text)
+    """Our config for the sandbox: the demo's (sandbox/demo.py), plus `extra`."""
+    _write_private(path, demo.demo_config(info, cache_dir) + extra)
 
 
 def write_msmtp(path, info, passwordeval):
