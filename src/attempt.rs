@@ -168,15 +168,9 @@ fn partial_failure(receipt: &Receipt) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::smtp::reply::Reply;
     use crate::smtp::session::Stage;
 
-    fn reply(code: u16, text: &str) -> Reply {
-        Reply {
-            code,
-            lines: vec![text.into()],
-        }
-    }
+    use crate::testing::reply;
 
     fn rcpt(who: &str, code: u16, text: &str) -> RecipientReply {
         RecipientReply {

@@ -392,12 +392,7 @@ pub fn explain_refusals(error: Error, refused: &[RecipientReply]) -> Error {
 mod tests {
     use super::*;
 
-    fn reply(code: u16, text: &str) -> Reply {
-        Reply {
-            code,
-            lines: vec![text.to_string()],
-        }
-    }
+    use crate::testing::reply;
 
     fn failure(stage: Stage, code: u16, text: &str) -> Error {
         smtp_failure(

@@ -1,4 +1,5 @@
-//! Helpers shared by the unit tests: a scratch directory of the test's own.
+//! Helpers shared by the unit tests: a scratch directory of the test's own,
+//! a one-line SMTP reply.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,5 +33,13 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A one-line SMTP reply.
+pub fn reply(code: u16, text: &str) -> crate::smtp::reply::Reply {
+    crate::smtp::reply::Reply {
+        code,
+        lines: vec![text.to_string()],
     }
 }

@@ -86,6 +86,13 @@ impl Install {
 
     /// The standard configuration: secret in a file, sandbox CA copied in.
     fn configure(&self, sb: &Sandbox, extra_top: &str) -> PathBuf {
+        self.put_credentials(sb);
+        let text = self.config_text(sb, extra_top, true);
+        self.put("sendmail.conf", text.as_bytes(), GROUP, 0o640)
+    }
+
+    /// The client secret and the sandbox CA, `root:GROUP 0640` and 0644.
+    fn put_credentials(&self, sb: &Sandbox) {
         self.put(
             "client-secret",
             sb.str("client_secret").as_bytes(),
@@ -93,8 +100,22 @@ impl Install {
             0o640,
         );
         self.put("ca.pem", &std::fs::read(sb.ca_file()).unwrap(), 0, 0o644);
-        let text = self.config_text(sb, extra_top, true);
-        self.put("sendmail.conf", text.as_bytes(), GROUP, 0o640)
+    }
+
+    /// A configuration that queues in `queue` and whose token endpoint no
+    /// one answers, so that every message is a temporary failure.
+    fn configure_queue(&self, sb: &Sandbox, queue: &Path) {
+        self.put_credentials(sb);
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let text = self.config_with_secret_file(sb, true).replace(
+            &sb.str("token_url"),
+            &format!("https://127.0.0.1:{closed}/{{tenant}}/oauth2/v2.0/token"),
+        ) + &format!("\n[queue]\ndir = \"{}\"\n", queue.display());
+        self.put("sendmail.conf", text.as_bytes(), GROUP, 0o640);
     }
 
     fn config_text(&self, sb: &Sandbox, extra_top: &str, with_ca: bool) -> String {
@@ -630,13 +651,7 @@ fn core_dumps_are_off() {
     let install = Install::new("setgid-core");
     let conf = install.scratch.join("root.conf");
     std::fs::write(&conf, install.config_with_secret_file(sb, true)).unwrap();
-    install.put(
-        "client-secret",
-        sb.str("client_secret").as_bytes(),
-        GROUP,
-        0o640,
-    );
-    install.put("ca.pem", &std::fs::read(sb.ca_file()).unwrap(), 0, 0o644);
+    install.put_credentials(sb);
     chown(&conf, 0, 0, 0o600);
     // Root, not privileged: the program turns dumps off itself. It waits
     // for the message on stdin while the test looks at its limits.
@@ -680,24 +695,7 @@ fn mailq_shows_a_user_only_the_messages_that_user_queued() {
     std::fs::create_dir_all(&queue).unwrap();
     chown(&queue, 0, GROUP, 0o2770);
     // The token endpoint is unreachable: every message is queued (exit 0).
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let text = install.config_with_secret_file(sb, true).replace(
-        &sb.str("token_url"),
-        &format!("https://127.0.0.1:{closed}/{{tenant}}/oauth2/v2.0/token"),
-    ) + &format!("\n[queue]\ndir = \"{}\"\n", queue.display());
-    install.put(
-        "client-secret",
-        sb.str("client_secret").as_bytes(),
-        GROUP,
-        0o640,
-    );
-    install.put("ca.pem", &std::fs::read(sb.ca_file()).unwrap(), 0, 0o644);
-    install.put("sendmail.conf", text.as_bytes(), GROUP, 0o640);
-
+    install.configure_queue(sb, &queue);
     for (who, rcpt) in [(USER, "mine@example.com"), (OTHER, "theirs@example.com")] {
         install
             .run(Some(who), &["-i", rcpt], b"Subject: q\n\nx\n", &[])
@@ -731,23 +729,7 @@ fn a_set_group_id_caller_never_creates_the_queue_directory() {
     let _shared = sb.shared();
     let install = Install::new("setgid-noqueue");
     let queue = install.scratch.join("queue-missing");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let text = install.config_with_secret_file(sb, true).replace(
-        &sb.str("token_url"),
-        &format!("https://127.0.0.1:{closed}/{{tenant}}/oauth2/v2.0/token"),
-    ) + &format!("\n[queue]\ndir = \"{}\"\n", queue.display());
-    install.put(
-        "client-secret",
-        sb.str("client_secret").as_bytes(),
-        GROUP,
-        0o640,
-    );
-    install.put("ca.pem", &std::fs::read(sb.ca_file()).unwrap(), 0, 0o644);
-    install.put("sendmail.conf", text.as_bytes(), GROUP, 0o640);
+    install.configure_queue(sb, &queue);
     let run = install.run(
         Some(USER),
         &["-i", "a@example.com"],
