@@ -8,48 +8,13 @@
 
 #![forbid(unsafe_code)]
 
-mod address;
-mod aliases;
-mod attempt;
-mod body;
-mod catalogue;
-mod cli;
-mod clock;
-mod compose;
-mod config;
-mod diagnose;
-mod envelope;
-mod error;
-mod from_policy;
-mod header;
-mod hex;
-mod log;
-mod message;
-mod net;
-mod newaliases;
-mod options;
-mod privilege;
-#[cfg(test)]
-mod proptests;
-mod relay;
-mod run;
-mod secret;
-mod serve;
-mod smtp;
-mod spool;
-mod submit;
-mod system;
-#[cfg(test)]
-mod testing;
-mod token;
-mod transcript;
-
 use std::path::Path;
 use std::process::ExitCode;
 
-use cli::{Invocation, Mode};
-use error::{Error, Result};
-use log::{Level, Syslog};
+use oauth2_sendmail::cli::{self, Invocation, Mode};
+use oauth2_sendmail::error::{Error, Result};
+use oauth2_sendmail::log::{Level, Syslog};
+use oauth2_sendmail::{config, diagnose, newaliases, privilege, run, serve, spool};
 
 fn main() -> ExitCode {
     // Before anything reads the environment or a file: see privilege.rs.

@@ -1,0 +1,44 @@
+//! oauth2-sendmail as a library: everything but `main`.
+//!
+//! The binary (`src/main.rs`) parses the command line, hands the
+//! invocation to [`mode`], and turns the error into an exit code. The fuzz
+//! targets (`fuzz/`) call the parsers here directly. The module map and the
+//! layers are drawn in `docs/architecture.md`.
+
+#![forbid(unsafe_code)]
+
+pub mod address;
+mod aliases;
+mod attempt;
+pub mod body;
+mod catalogue;
+pub mod cli;
+mod clock;
+mod compose;
+pub mod config;
+pub mod diagnose;
+mod envelope;
+pub mod error;
+mod from_policy;
+pub mod header;
+mod hex;
+pub mod log;
+mod message;
+mod net;
+pub mod newaliases;
+mod options;
+pub mod privilege;
+#[cfg(test)]
+mod proptests;
+mod relay;
+pub mod run;
+mod secret;
+pub mod serve;
+pub mod smtp;
+pub mod spool;
+mod submit;
+mod system;
+#[cfg(test)]
+mod testing;
+mod token;
+mod transcript;
