@@ -24,16 +24,14 @@ pub mod header;
 mod hex;
 pub mod log;
 mod message;
+pub mod mode;
 mod net;
-pub mod newaliases;
 mod options;
 pub mod privilege;
 #[cfg(test)]
 mod proptests;
 mod relay;
-pub mod run;
 mod secret;
-pub mod serve;
 pub mod smtp;
 pub mod spool;
 mod submit;

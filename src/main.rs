@@ -14,7 +14,8 @@ use std::process::ExitCode;
 use oauth2_sendmail::cli::{self, Invocation, Mode};
 use oauth2_sendmail::error::{Error, Result};
 use oauth2_sendmail::log::{Level, Syslog};
-use oauth2_sendmail::{config, diagnose, newaliases, privilege, run, serve, spool};
+use oauth2_sendmail::mode::{mailq, newaliases, queue, send, serve};
+use oauth2_sendmail::{config, diagnose, privilege};
 
 fn main() -> ExitCode {
     // Before anything reads the environment or a file: see privilege.rs.
@@ -52,7 +53,7 @@ fn dispatch(invocation: &Invocation) -> Result<()> {
         Mode::Send => {
             let config = load_config(invocation)?;
             let syslog = Syslog::open(config.syslog_socket.as_deref());
-            run::send(invocation, &config, syslog)
+            send::send(invocation, &config, syslog)
         }
         Mode::SmtpSession => {
             let config = load_config(invocation).inspect_err(serve::refuse)?;
@@ -70,11 +71,11 @@ fn dispatch(invocation: &Invocation) -> Result<()> {
             };
             newaliases::run(config.as_ref())
         }
-        Mode::ListQueue => spool::listing::show(&load_config(invocation)?),
+        Mode::ListQueue => mailq::show(&load_config(invocation)?),
         Mode::FlushQueue | Mode::RunDueQueue => {
             let config = load_config(invocation)?;
             let syslog = Syslog::open(config.syslog_socket.as_deref());
-            spool::run::from_command(invocation, &config, syslog)
+            queue::from_command(invocation, &config, syslog)
         }
         // main runs the check itself: it picks its own exit code.
         Mode::Check => unreachable!("--check does not go through dispatch"),

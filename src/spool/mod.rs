@@ -6,15 +6,13 @@
 //! - [`caller`]: the real uid recorded with each message;
 //! - [`store`]: the directory, claiming a message, moving it on;
 //! - [`draft`]: the copy written while a live message streams out;
-//! - [`rate`]: the per-minute limit shared by queue runs;
-//! - [`run`]: `-q`, `--queue-run` and the flush after a live send;
-//! - [`listing`]: `mailq` / `-bp`.
+//! - [`rate`]: the per-minute limit shared by queue runs.
+//!
+//! The queue run and `mailq` read this storage from `crate::mode`.
 
 pub mod caller;
 pub mod draft;
 pub mod format;
-pub mod listing;
 pub mod rate;
-pub mod run;
 pub mod schedule;
 pub mod store;

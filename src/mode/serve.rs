@@ -23,7 +23,6 @@ use crate::log::Syslog;
 use crate::log::{Level, Record};
 use crate::smtp::dot_reader::DotReader;
 use crate::smtp::server::{self, Action, Server, Transaction};
-use crate::spool;
 use crate::submit::Submitter;
 use crate::system;
 
@@ -35,7 +34,7 @@ const MAX_COMMAND: usize = 2048;
 /// # Errors
 /// The client vanished in the middle of a message, or stdout was closed.
 pub fn run(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<()> {
-    if let Err(e) = crate::run::check_full_name(invocation) {
+    if let Err(e) = super::send::check_full_name(invocation) {
         refuse(&e);
         return Err(e);
     }
@@ -66,7 +65,7 @@ fn serve<R: BufRead, W: Write>(
     let mut submitter = Submitter::for_invocation(config, host, invocation, syslog);
     let result = dialogue(&mut server, &mut composer, &mut submitter, input, output);
     // As in the stdin mode: due queued messages may follow over this session.
-    spool::run::finish_with_flush(submitter);
+    super::queue::finish_with_flush(submitter);
     result
 }
 

@@ -18,7 +18,6 @@ use crate::error::{Error, Result};
 use crate::header;
 use crate::log::{Level, Record, Syslog};
 use crate::message::PreparedHeader;
-use crate::spool;
 use crate::submit::Submitter;
 use crate::system;
 
@@ -47,7 +46,7 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
     })?;
     let mut submitter = Submitter::for_invocation(config, host, invocation, syslog);
     let result = submitter.submit(&addresses, &prepared, &mut input);
-    spool::run::finish_with_flush(submitter);
+    super::queue::finish_with_flush(submitter);
     result.map(drop)
 }
 

@@ -25,11 +25,11 @@ use crate::log::{Level, Outcome, Record, Syslog};
 use crate::submit::{Submitter, addresses_list, describe_spool_error};
 use crate::system;
 
-use super::caller;
-use super::format::{Corrupt, State};
-use super::rate;
-use super::schedule;
-use super::store::{Area, Claim, Claimed, Spool};
+use crate::spool::caller;
+use crate::spool::format::{Corrupt, State};
+use crate::spool::rate;
+use crate::spool::schedule;
+use crate::spool::store::{Area, Claim, Claimed, Spool};
 
 /// Which messages a run takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,11 +12,11 @@ use crate::clock;
 use crate::config::Config;
 use crate::error::Result;
 
-use super::caller;
-use super::format::{Meta, State};
-use super::run::{cant_use, no_queue};
-use super::schedule;
-use super::store::{Area, Spool};
+use super::queue::{cant_use, no_queue};
+use crate::spool::caller;
+use crate::spool::format::{Meta, State};
+use crate::spool::schedule;
+use crate::spool::store::{Area, Spool};
 
 /// One message as `mailq` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
