@@ -8,14 +8,11 @@
 
 #![forbid(unsafe_code)]
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use oauth2_sendmail::cli::{self, Invocation, Mode};
-use oauth2_sendmail::error::{Error, Result};
-use oauth2_sendmail::log::{Level, Syslog};
-use oauth2_sendmail::mode::{mailq, newaliases, queue, send, serve};
-use oauth2_sendmail::{config, diagnose, privilege};
+use oauth2_sendmail::cli::{self, Mode};
+use oauth2_sendmail::error::Error;
+use oauth2_sendmail::{mode, privilege};
 
 fn main() -> ExitCode {
     // Before anything reads the environment or a file: see privilege.rs.
@@ -32,79 +29,12 @@ fn main() -> ExitCode {
     }
     if invocation.mode == Mode::Check {
         // The check reports on stdout itself and picks its own exit code.
-        return ExitCode::from(diagnose::check(&invocation, config_path(&invocation)));
+        return ExitCode::from(mode::check(&invocation));
     }
-    match dispatch(&invocation) {
+    match mode::dispatch(&invocation) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
-}
-
-fn dispatch(invocation: &Invocation) -> Result<()> {
-    match invocation.mode {
-        Mode::Help => {
-            print!("{}", cli::help_text());
-            Ok(())
-        }
-        Mode::Version => {
-            println!("oauth2-sendmail {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
-        Mode::Send => {
-            let config = load_config(invocation)?;
-            let syslog = Syslog::open(config.syslog_socket.as_deref());
-            send::send(invocation, &config, syslog)
-        }
-        Mode::SmtpSession => {
-            let config = load_config(invocation).inspect_err(serve::refuse)?;
-            let syslog = Syslog::open(config.syslog_socket.as_deref());
-            serve::run(invocation, &config, syslog)
-        }
-        Mode::CheckAliases => {
-            // Package scripts run newaliases before any configuration exists.
-            let unconfigured =
-                invocation.config_path.is_none() && !Path::new(config::DEFAULT_PATH).exists();
-            let config = if unconfigured {
-                None
-            } else {
-                Some(load_config(invocation)?)
-            };
-            newaliases::run(config.as_ref())
-        }
-        Mode::ListQueue => mailq::show(&load_config(invocation)?),
-        Mode::FlushQueue | Mode::RunDueQueue => {
-            let config = load_config(invocation)?;
-            let syslog = Syslog::open(config.syslog_socket.as_deref());
-            queue::from_command(invocation, &config, syslog)
-        }
-        // main runs the check itself: it picks its own exit code.
-        Mode::Check => unreachable!("--check does not go through dispatch"),
-    }
-}
-
-/// The configuration file this invocation uses (`-C`, else the default).
-fn config_path(invocation: &Invocation) -> &Path {
-    invocation
-        .config_path
-        .as_deref()
-        .unwrap_or(Path::new(config::DEFAULT_PATH))
-}
-
-/// Loads the configuration; a broken one is logged too, since it stops all mail.
-fn load_config(invocation: &Invocation) -> Result<config::Config> {
-    let path = config_path(invocation);
-    let caller = privilege::Caller::current();
-    config::load_for(path, caller.audience())
-        .and_then(|config| privilege::check_files(&config, &caller).map(|()| config))
-        .inspect_err(|e| {
-            let line = format!(
-                "outcome=failed exit={} cause={} error=\"{}\"",
-                e.kind().exit_name(),
-                e.cause_code(),
-                e.message().replace('"', "'")
-            );
-            Syslog::connect(Path::new("/dev/log")).log(Level::Error, &line);
-        })
 }
 
 /// Prints the one stderr line and picks the exit code.

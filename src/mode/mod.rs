@@ -6,10 +6,96 @@
 //! - [`serve`]: `-bs`, an SMTP dialogue on stdin and stdout;
 //! - [`queue`]: `-q`, `--queue-run` and the flush after a live send;
 //! - [`mailq`]: `mailq` / `-bp`;
-//! - [`newaliases`]: `newaliases` / `-bi`, which checks the aliases file.
+//! - [`newaliases`]: `newaliases` / `-bi`, which checks the aliases file;
+//! - `--check` runs `crate::diagnose`, which reports on stdout itself.
 
 pub mod mailq;
 pub mod newaliases;
 pub mod queue;
 pub mod send;
 pub mod serve;
+
+use std::path::Path;
+
+use crate::cli::{self, Invocation, Mode};
+use crate::config;
+use crate::diagnose;
+use crate::error::Result;
+use crate::log::{Level, Syslog};
+use crate::privilege;
+
+/// Runs `--check`, which prints its own report and picks its own exit code.
+pub fn check(invocation: &Invocation) -> u8 {
+    diagnose::check(invocation, config_path(invocation))
+}
+
+/// Runs every mode but `--check`.
+///
+/// # Errors
+/// The mode's failure, for the caller to print and turn into an exit code.
+pub fn dispatch(invocation: &Invocation) -> Result<()> {
+    match invocation.mode {
+        Mode::Help => {
+            print!("{}", cli::help_text());
+            Ok(())
+        }
+        Mode::Version => {
+            println!("oauth2-sendmail {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Mode::Send => {
+            let config = load_config(invocation)?;
+            let syslog = Syslog::open(config.syslog_socket.as_deref());
+            send::send(invocation, &config, syslog)
+        }
+        Mode::SmtpSession => {
+            let config = load_config(invocation).inspect_err(serve::refuse)?;
+            let syslog = Syslog::open(config.syslog_socket.as_deref());
+            serve::run(invocation, &config, syslog)
+        }
+        Mode::CheckAliases => {
+            // Package scripts run newaliases before any configuration exists.
+            let unconfigured =
+                invocation.config_path.is_none() && !Path::new(config::DEFAULT_PATH).exists();
+            let config = if unconfigured {
+                None
+            } else {
+                Some(load_config(invocation)?)
+            };
+            newaliases::run(config.as_ref())
+        }
+        Mode::ListQueue => mailq::show(&load_config(invocation)?),
+        Mode::FlushQueue | Mode::RunDueQueue => {
+            let config = load_config(invocation)?;
+            let syslog = Syslog::open(config.syslog_socket.as_deref());
+            queue::from_command(invocation, &config, syslog)
+        }
+        // main runs the check itself: it picks its own exit code.
+        Mode::Check => unreachable!("--check does not go through dispatch"),
+    }
+}
+
+/// The configuration file this invocation uses (`-C`, else the default).
+fn config_path(invocation: &Invocation) -> &Path {
+    invocation
+        .config_path
+        .as_deref()
+        .unwrap_or(Path::new(config::DEFAULT_PATH))
+}
+
+/// Loads the configuration; a broken one is logged too, since it stops all mail.
+fn load_config(invocation: &Invocation) -> Result<config::Config> {
+    let path = config_path(invocation);
+    let caller = privilege::Caller::current();
+    config::load_for(path, caller.audience())
+        .and_then(|config| privilege::check_files(&config, &caller).map(|()| config))
+        .inspect_err(|e| {
+            let line = format!(
+                "outcome=failed exit={} cause={} error=\"{}\"",
+                e.kind().exit_name(),
+                e.cause_code(),
+                e.message().replace('"', "'")
+            );
+            Syslog::connect(Path::new("/dev/log")).log(Level::Error, &line);
+        })
+}
