@@ -2,7 +2,7 @@
 #
 #   make try       build, then send a sample message through the loopback sandbox
 #   make test      everything CI checks (needs root: Postfix runs in the sandbox)
-#   make lint      cargo fmt --check, clippy, mandoc -Tlint
+#   make lint      cargo fmt --check, clippy (fuzz targets too), mandoc -Tlint
 #   make release   optimised binary in target/release/
 #   make install   install into the running system (or DESTDIR), PREFIX=/usr
 #   make uninstall remove what make install put there (keeps config and queue)
@@ -28,9 +28,12 @@ release:
 try: deps release
 	python3 sandbox/sandbox.py demo --binary target/release/oauth2-sendmail
 
+# The fuzz targets are their own workspace: clippy type-checks them
+# without building libFuzzer, so they cannot rot.
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --manifest-path fuzz/Cargo.toml --bins --no-default-features --target-dir target -- -D warnings
 	mandoc -Tlint -W warning man/*.8 man/*.5
 
 test: deps lint

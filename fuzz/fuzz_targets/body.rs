@@ -2,12 +2,9 @@
 //! CRLF), ends only at its end, and does not depend on chunking; the
 //! lone-dot filter only drops a suffix.
 #![no_main]
-#![allow(dead_code)]
-
-#[path = "../../src/body.rs"]
-mod body;
 
 use libfuzzer_sys::fuzz_target;
+use oauth2_sendmail::body;
 
 fn encode(input: &[u8], cut: usize) -> Vec<u8> {
     let mut e = body::DataEncoder::new();
@@ -19,7 +16,9 @@ fn encode(input: &[u8], cut: usize) -> Vec<u8> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let cut = data.first().map_or(0, |b| usize::from(*b) % (data.len() + 1));
+    let cut = data
+        .first()
+        .map_or(0, |b| usize::from(*b) % (data.len() + 1));
     let wire = encode(data, cut);
     assert_eq!(wire, encode(data, 0));
     // Unstuff as a server would, up to the lone dot.

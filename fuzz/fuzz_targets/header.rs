@@ -1,14 +1,9 @@
 //! Header block reader: never panics, respects its limit, and what it
 //! consumed is exactly the fields plus the line that ended them.
 #![no_main]
-#![allow(dead_code)]
-
-#[path = "../../src/error.rs"]
-mod error;
-#[path = "../../src/header.rs"]
-mod header;
 
 use libfuzzer_sys::fuzz_target;
+use oauth2_sendmail::header;
 
 fuzz_target!(|data: &[u8]| {
     let limit = 4096;

@@ -1,12 +1,9 @@
 //! SMTP reply parser: never panics, never claims more bytes than it got,
 //! and a reply it accepts has a valid code.
 #![no_main]
-#![allow(dead_code)]
-
-#[path = "../../src/smtp/reply.rs"]
-mod reply;
 
 use libfuzzer_sys::fuzz_target;
+use oauth2_sendmail::smtp::reply;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(Some((used, r))) = reply::try_parse_reply(data) {
