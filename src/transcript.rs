@@ -5,8 +5,6 @@
 
 use std::io::Write;
 
-use crate::smtp::reply::Reply;
-
 /// Where transcript lines go.
 pub struct Transcript {
     sink: Option<Box<dyn Write>>,
@@ -66,15 +64,17 @@ impl Transcript {
         self.line("smtp> ", line);
     }
 
-    /// A reply the server sent, line by line.
-    pub fn server(&mut self, reply: &Reply) {
+    /// A reply the server sent, line by line. Code and lines rather than
+    /// `smtp::reply::Reply`, so that `smtp` uses this module and not the
+    /// other way round.
+    pub fn server(&mut self, code: u16, lines: &[String]) {
         if self.sink.is_none() {
             return;
         }
-        let last = reply.lines.len().saturating_sub(1);
-        for (i, text) in reply.lines.iter().enumerate() {
+        let last = lines.len().saturating_sub(1);
+        for (i, text) in lines.iter().enumerate() {
             let sep = if i == last { ' ' } else { '-' };
-            self.line("smtp< ", &format!("{}{sep}{text}", reply.code));
+            self.line("smtp< ", &format!("{code}{sep}{text}"));
         }
     }
 
@@ -120,10 +120,7 @@ mod tests {
         let shared = Shared::default();
         let mut t = Transcript::to_writer(shared.clone());
         t.client("EHLO h");
-        t.server(&Reply {
-            code: 250,
-            lines: vec!["h".into(), "PIPELINING".into()],
-        });
+        t.server(250, &["h".into(), "PIPELINING".into()]);
         t.note("connected\r\nto x");
         let text = String::from_utf8(shared.0.borrow().clone()).unwrap();
         assert_eq!(
@@ -140,10 +137,7 @@ mod tests {
         let mut t = Transcript::to_writer(shared.clone());
         t.hide("eyJ0eXAi.payload.sig");
         t.hide("short");
-        t.server(&Reply {
-            code: 501,
-            lines: vec!["bad token eyJ0eXAi.payload.sig, short".into()],
-        });
+        t.server(501, &["bad token eyJ0eXAi.payload.sig, short".into()]);
         let text = String::from_utf8(shared.0.borrow().clone()).unwrap();
         assert_eq!(text, "smtp< 501 bad token <redacted>, short\n");
     }

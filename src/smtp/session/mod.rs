@@ -77,7 +77,7 @@ impl<S: Read + Write> Session<S> {
             match try_parse_reply(&self.inbound) {
                 Ok(Some((used, reply))) => {
                     self.inbound.drain(..used);
-                    self.transcript.server(&reply);
+                    self.transcript.server(reply.code, &reply.lines);
                     return Ok(reply);
                 }
                 Ok(None) => {}
