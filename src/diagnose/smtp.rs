@@ -294,7 +294,14 @@ fn login_and_send(
         .took(started.elapsed()),
     );
     if let Some(to) = check.test_to {
-        report.add(test_message::send(session, caps, check, to, &server));
+        report.add(test_message::send(
+            session,
+            caps,
+            check.config,
+            check.helo,
+            to,
+            &server,
+        ));
     }
     Ok(())
 }

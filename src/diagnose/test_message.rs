@@ -5,7 +5,6 @@
 use std::time::Instant;
 
 use super::report::Step;
-use super::smtp::SmtpCheck;
 use crate::clock;
 use crate::config::Config;
 use crate::log::{Level, Outcome, Record, Syslog};
@@ -57,18 +56,18 @@ fn test_body(config: &Config, helo: &str, to: &str, server: &str) -> String {
 }
 
 /// Sends the test message on the authenticated session, and logs it like
-/// any other message.
+/// any other message. `helo` is our name, as in EHLO.
 pub fn send(
     session: &mut Session<Stream>,
     caps: &Capabilities,
-    check: &SmtpCheck,
+    config: &Config,
+    helo: &str,
     to: &str,
     server: &str,
 ) -> Step {
-    let config = check.config;
     let started = Instant::now();
-    let (header, message_id) = test_header(config, check.helo, to, clock::now());
-    let body = test_body(config, check.helo, to, server);
+    let (header, message_id) = test_header(config, helo, to, clock::now());
+    let body = test_body(config, helo, to, server);
     let envelope = Envelope {
         sender: config.from.clone(),
         recipients: vec![to.to_string()],
