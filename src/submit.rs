@@ -25,6 +25,7 @@ use crate::message::PreparedHeader;
 use crate::relay::Relay;
 use crate::smtp::session::Failure;
 use crate::spool::caller;
+use crate::spool::describe_error;
 use crate::spool::draft::{Draft, Tee};
 use crate::spool::format::{self, Meta, State};
 use crate::spool::schedule;
@@ -101,7 +102,7 @@ impl<'c> Submitter<'c> {
         let (mut draft, mut queue_problem) = match &spool {
             Some(spool) => match self.start_draft(spool, addresses, header) {
                 Ok(draft) => (Some(draft), None),
-                Err(e) => (None, Some(describe_spool_error(spool, &e))),
+                Err(e) => (None, Some(describe_error(spool, &e))),
             },
             None => (None, None),
         };
@@ -147,7 +148,7 @@ impl<'c> Submitter<'c> {
                 match draft.keep(spool, &first_state(&attempt), area) {
                     Ok(()) => Some((draft.id().to_string(), area)),
                     Err(e) => {
-                        queue_problem = Some(describe_spool_error(spool, &e));
+                        queue_problem = Some(describe_error(spool, &e));
                         None
                     }
                 }
@@ -391,9 +392,4 @@ pub fn addresses_list(list: &[String]) -> String {
         .map(|r| format!("<{r}>"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// A queue I/O error, naming the queue directory.
-pub fn describe_spool_error(spool: &Spool, e: &io::Error) -> String {
-    format!("{}: {}", spool.root().display(), crate::error::io_reason(e))
 }

@@ -12,11 +12,11 @@ use crate::clock;
 use crate::config::Config;
 use crate::error::Result;
 
-use super::queue::{cant_use, no_queue};
 use crate::spool::caller;
 use crate::spool::format::{Meta, State};
 use crate::spool::schedule;
 use crate::spool::store::{Area, Spool};
+use crate::spool::{cant_use, no_queue};
 
 /// One message as `mailq` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -22,7 +22,8 @@ use crate::config::{Config, QueueConfig};
 use crate::envelope::Addresses;
 use crate::error::{Error, Kind, Result};
 use crate::log::{Level, Outcome, Record, Syslog};
-use crate::submit::{Submitter, addresses_list, describe_spool_error};
+use crate::spool::{cant_use, describe_error, no_queue};
+use crate::submit::{Submitter, addresses_list};
 use crate::system;
 
 use crate::spool::caller;
@@ -113,22 +114,6 @@ pub fn finish_with_flush(mut submitter: Submitter) {
         let _ = run(&mut submitter, queue, Selection::Due, Some(deadline));
     }
     submitter.finish();
-}
-
-/// The line shown when there is no queue.
-pub fn no_queue(config: &Config) -> String {
-    format!(
-        "oauth2-sendmail: no queue is configured ([queue] dir in {}): nothing is ever queued; a temporary failure exits 75",
-        config.path.display()
-    )
-}
-
-/// The error for a queue directory that cannot be used.
-pub fn cant_use(spool: &Spool, e: &std::io::Error) -> Error {
-    Error::new(
-        Kind::CantCreate,
-        format!("cannot use the queue {}", describe_spool_error(spool, e)),
-    )
 }
 
 /// One line for people: what the run did, what is left, why it stopped.
@@ -439,7 +424,7 @@ impl Run<'_, '_> {
     fn cannot_record(&mut self, id: &str, e: &std::io::Error, what: &str) {
         let line = format!(
             "queue-id={id}: cannot {what}: {}",
-            describe_spool_error(self.spool, e)
+            describe_error(self.spool, e)
         );
         self.log(Level::Error, &line);
     }
