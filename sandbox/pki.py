@@ -114,7 +114,7 @@ def finish_client_cert(keygen, key_path, cert_path, common_name):
         raise PkiError("openssl genpkey failed: %s"
                        % err.decode(errors="replace").strip())
     _openssl(
-        "req", "-x509", "-key", key_path, "-out", cert_path, "-days", "30",
+        "req", "-x509", "-key", key_path, "-out", cert_path, "-days", "365",
         "-subj", "/CN=%s" % common_name, "-set_serial", _random_serial(),
     )
     pub_path = cert_path.replace(".pem", ".pub.pem")
