@@ -85,7 +85,7 @@ mod tests {
     /// that this table resolves to exactly that pattern.
     #[test]
     fn every_entry_has_an_integration_test() {
-        let tests = include_str!("../../tests/catalogue.rs");
+        let tests = include_str!("../../tests/suite/catalogue.rs");
         for (code, _) in ENTRA {
             assert!(
                 tests.contains(&format!("aadsts{code}_")),

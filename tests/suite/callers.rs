@@ -6,7 +6,7 @@
 //! atd, mdadm, logwatch and unattended-upgrades, and a Symfony-style `-bs`
 //! dialogue. Each test checks the envelope and the headers that arrive.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

@@ -8,7 +8,7 @@
 //! test in `src/catalogue.rs` reads this file and fails if an entry has no
 //! test here.
 
-mod common;
+use crate::common;
 
 use common::fake_smtp::{Behaviour, FakeSmtp, sandbox_identity};
 use common::sandbox::{Sandbox, sandbox};

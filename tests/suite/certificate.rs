@@ -2,7 +2,7 @@
 //! the sandbox's token endpoint verifies it (thumbprint, PS256/RS256
 //! signature, audience, lifetime) and Postfix delivers with the token.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! passes, each broken one fails at the right step with the right hint,
 //! and `--json` says the same as the text.
 
-mod common;
+use crate::common;
 
 use std::io::Seek;
 use std::os::unix::fs::{PermissionsExt, chown};

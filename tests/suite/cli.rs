@@ -1,6 +1,6 @@
 //! The command line and the configuration file, without any server.
 
-mod common;
+use crate::common;
 
 use common::{Scratch, s, sendmail};
 

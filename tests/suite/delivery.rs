@@ -2,7 +2,7 @@
 //! (submission with STARTTLS) with Dovecot validating XOAUTH2 tokens, and
 //! the HTTPS token endpoint of the sandbox.
 
-mod common;
+use crate::common;
 
 use common::sandbox::sandbox;
 use common::{Scratch, SyslogCapture, leaks, s, sendmail};

@@ -4,7 +4,7 @@
 //! sendmail.conf(5); every exit code of `src/error.rs` is under EXIT STATUS;
 //! both pages carry the crate's version.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

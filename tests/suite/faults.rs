@@ -1,7 +1,7 @@
 //! Faults a real server will not produce on demand, from a scripted SMTP
 //! peer; tokens come from the sandbox's real token endpoint.
 
-mod common;
+use crate::common;
 
 use common::fake_smtp::{Behaviour, FakeSmtp, sandbox_identity, untrusted_identity};
 use common::sandbox::{Sandbox, sandbox};

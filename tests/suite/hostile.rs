@@ -3,7 +3,7 @@
 //! unbounded memory. The scripted peer records exactly what crossed the
 //! wire (commands and raw DATA bytes).
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -3,7 +3,7 @@
 //! newline, an mbox `From ` line, 8-bit and UTF-8 headers, lines over 998
 //! octets, no header at all, an empty message.
 
-mod common;
+use crate::common;
 
 use common::sandbox::sandbox;
 use common::site::{Site, user};

@@ -4,7 +4,7 @@
 //! ever taken for a recipient. (The queue modes `-bp`, `-q`, `--queue-run`
 //! are tested with the queue.)
 
-mod common;
+use crate::common;
 
 use common::sandbox::sandbox;
 use common::site::{Site, user};

@@ -6,7 +6,7 @@
 //! byte. Against the sandbox's real Postfix and token endpoint, and the
 //! scripted peer for faults.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -5,7 +5,7 @@
 //! sandbox's Postfix), and `kill -9` of runs at random moments (nothing
 //! lost, duplicates counted).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::process::{Command, Stdio};

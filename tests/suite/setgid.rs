@@ -10,7 +10,7 @@
 //! the prefix's `etc/oauth2-sendmail` over /etc; nothing on the machine
 //! changes. Needs root, as the sandbox does.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

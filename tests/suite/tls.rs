@@ -5,7 +5,7 @@
 //! come from the sandbox's real token endpoint; the server is the scripted
 //! peer, which records whether a token ever reached it.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;

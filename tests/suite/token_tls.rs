@@ -4,7 +4,7 @@
 //! never receive the client secret, and `ca_file` adds a trust anchor. No
 //! sandbox needed: TLS servers of the test's own on loopback.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

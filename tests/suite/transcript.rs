@@ -2,7 +2,7 @@
 //! the token request's summary, with no secret or token in it, fit to
 //! paste into a ticket.
 
-mod common;
+use crate::common;
 
 use common::fake_smtp::{Behaviour, FakeSmtp, sandbox_identity};
 use common::sandbox::sandbox;

@@ -1,0 +1,25 @@
+//! The integration tests, one binary: linked once, and sharing one loopback
+//! sandbox (`common::sandbox`), started on first use; tests that need no
+//! server (`cli`, `docs`, `layers`, `token_tls`) never start it. Each file
+//! is one area; run one with `cargo test --test suite faults::`.
+
+mod common;
+
+mod callers;
+mod catalogue;
+mod certificate;
+mod check;
+mod cli;
+mod delivery;
+mod docs;
+mod faults;
+mod hostile;
+mod input;
+mod layers;
+mod options;
+mod queue;
+mod queue_runs;
+mod setgid;
+mod tls;
+mod token_tls;
+mod transcript;
