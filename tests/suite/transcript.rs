@@ -26,7 +26,15 @@ fn every_smtp_line_both_ways_with_credentials_redacted() {
         b"Subject: transcript\n\nsecret body line\n",
     );
     run.expect(75);
-    let record = fake.record();
+    // The client does not wait for the reply to QUIT, so the peer may read
+    // it after the binary has exited: wait until the peer has it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut record = fake.record();
+    while record.commands.last().is_none_or(|c| c != "QUIT") && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        record = fake.record();
+    }
     let client_lines: Vec<&str> = run
         .stderr
         .lines()
