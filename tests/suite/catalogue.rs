@@ -21,13 +21,11 @@ const MESSAGE: &[u8] = b"Subject: catalogue\n\nbody\n";
 /// sandbox is released (reading waits for a timeout).
 fn send(sb: &Sandbox, scratch: &Scratch, port: Option<u16>) -> (Run, SyslogCapture) {
     let syslog = SyslogCapture::new(scratch);
-    let mut settings = sb.settings(scratch);
+    let mut settings = match port {
+        Some(port) => sb.peer_settings(scratch, port),
+        None => sb.settings(scratch),
+    };
     settings.syslog_socket = Some(syslog.path.clone());
-    if let Some(port) = port {
-        settings.host = "localhost".into();
-        settings.port = port;
-        settings.timeout = 10;
-    }
     let conf = settings.write(scratch);
     let run = sendmail(&["-C", s(&conf), "a@example.com"], MESSAGE);
     (run, syslog)

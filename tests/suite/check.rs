@@ -445,11 +445,7 @@ fn a_bad_key_names_file_line_and_key() {
 
 /// Settings that point at the scripted peer.
 fn fake_settings(sb: &Sandbox, fake: &FakeSmtp, scratch: &Scratch) -> PathBuf {
-    let mut settings = sb.settings(scratch);
-    settings.host = "localhost".into();
-    settings.port = fake.port;
-    settings.timeout = 10;
-    write_private(&settings, scratch)
+    write_private(&sb.peer_settings(scratch, fake.port), scratch)
 }
 
 #[test]

@@ -9,11 +9,7 @@ use common::{Scratch, Settings, s, sendmail};
 
 /// Settings that point the binary at `fake`.
 fn settings_for(sb: &Sandbox, fake: &FakeSmtp, scratch: &Scratch) -> Settings {
-    let mut settings = sb.settings(scratch);
-    settings.host = "localhost".into();
-    settings.port = fake.port;
-    settings.timeout = 10;
-    settings
+    sb.peer_settings(scratch, fake.port)
 }
 
 fn good() -> Behaviour {

@@ -23,9 +23,7 @@ fn peer(name: &str) -> Peer {
     let sb = sandbox();
     let fake = FakeSmtp::start(Behaviour::good(sandbox_identity(&sb.dir)));
     let scratch = Scratch::new(name);
-    let mut settings = sb.settings(&scratch);
-    settings.host = "localhost".into();
-    settings.port = fake.port;
+    let mut settings = sb.peer_settings(&scratch, fake.port);
     settings.timeout = 30;
     let conf = settings.write(&scratch);
     Peer {

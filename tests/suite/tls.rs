@@ -17,11 +17,7 @@ use common::{Scratch, Settings, s, sendmail};
 const MESSAGE: &[u8] = b"Subject: tls\n\nbody\n";
 
 fn settings_for(sb: &Sandbox, fake: &FakeSmtp, scratch: &Scratch) -> Settings {
-    let mut settings = sb.settings(scratch);
-    settings.host = "localhost".into();
-    settings.port = fake.port;
-    settings.timeout = 10;
-    settings
+    sb.peer_settings(scratch, fake.port)
 }
 
 fn now() -> i64 {

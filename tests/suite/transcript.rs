@@ -17,10 +17,7 @@ fn every_smtp_line_both_ways_with_credentials_redacted() {
         .insert("busy@example.com".into(), "450 4.2.1 Mailbox busy".into());
     let fake = FakeSmtp::start(b);
     let scratch = Scratch::new("transcript");
-    let mut settings = sb.settings(&scratch);
-    settings.host = "localhost".into();
-    settings.port = fake.port;
-    let conf = settings.write(&scratch);
+    let conf = sb.peer_settings(&scratch, fake.port).write(&scratch);
     let run = sendmail(
         &["-v", "-C", s(&conf), "ok@example.com", "busy@example.com"],
         b"Subject: transcript\n\nsecret body line\n",

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::fake_smtp::{Behaviour, sandbox_identity};
 use super::sandbox::sandbox;
-use super::{Run, Scratch, SyslogCapture, s, sendmail};
+use super::{Run, Scratch, Settings, SyslogCapture, s, sendmail};
 
 /// Where a configuration sends mail.
 #[derive(Clone, Copy)]
@@ -42,17 +42,15 @@ impl Setup {
     /// Writes configuration `name` for `target`, with `queue_keys` (TOML
     /// lines) after the queue's `dir`.
     pub fn config(&self, name: &str, target: Target, queue_keys: &str) -> PathBuf {
-        let mut settings = sandbox().settings(&self.scratch);
+        let mut settings = match target {
+            Target::Postfix => sandbox().settings(&self.scratch),
+            Target::Fake(port) => sandbox().peer_settings(&self.scratch, port),
+            Target::Closed => Settings {
+                port: closed_port(),
+                ..sandbox().settings(&self.scratch)
+            },
+        };
         settings.syslog_socket = Some(self.syslog.path.clone());
-        match target {
-            Target::Postfix => {}
-            Target::Fake(port) => {
-                settings.host = "localhost".into();
-                settings.port = port;
-                settings.timeout = 10;
-            }
-            Target::Closed => settings.port = closed_port(),
-        }
         settings.extra = format!(
             "\n[queue]\ndir = \"{}\"\n{queue_keys}",
             self.queue.display()

@@ -124,6 +124,17 @@ impl Sandbox {
         }
     }
 
+    /// Settings for the main client against a scripted peer on `port`
+    /// (`fake_smtp`), which presents a certificate for localhost.
+    pub fn peer_settings(&self, scratch: &Scratch, port: u16) -> Settings {
+        Settings {
+            host: "localhost".into(),
+            port,
+            timeout: 10,
+            ..self.settings(scratch)
+        }
+    }
+
     fn agent(&self) -> ureq::Agent {
         use ureq::tls::{PemItem, RootCerts, TlsConfig, TlsProvider, parse_pem};
         let pem = std::fs::read(self.ca_file()).unwrap();
