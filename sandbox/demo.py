@@ -1,8 +1,8 @@
 """`sandbox.py demo`: the README's "try it without a tenant".
 
 Starts a sandbox in a temporary directory, writes a config file for the
-binary (keys from DESIGN.md), pipes a sample message (no From, with To, Bcc,
-Subject and a body) into `BINARY -C CONF -t -i`, waits for the deliveries,
+binary (keys from sendmail.conf(5)), pipes a sample message (no From, with
+To, Bcc, Subject and a body) into `BINARY -C CONF -t -i`, waits for the deliveries,
 and prints the config (secret redacted), the binary's exit code and stderr,
 and each delivered copy with its envelope. Exit 0 only if the binary exited
 0 and every recipient got the message.
@@ -34,7 +34,7 @@ DEMO_RECIPIENTS = ["ops@contoso.test", "audit@contoso.test"]
 
 
 def demo_config(contract, cache_dir):
-    """The TOML config for the binary (keys from DESIGN.md)."""
+    """The TOML config for the binary (keys from sendmail.conf(5))."""
     def q(s):
         return json.dumps(s)   # a JSON string is a valid TOML basic string
     return """\

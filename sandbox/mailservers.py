@@ -118,8 +118,8 @@ info_log_path = {log}
 debug_log_path = {log}
 ssl = no
 auth_mechanisms = xoauth2 oauthbearer
-# Failures must be fast and must not escalate (test-servers.md): no delay,
-# and no per-IP penalty (anvil-auth-penalty listener disabled below).
+# Failures must be fast and must not escalate (docs/protocol-notes.md): no
+# delay, and no per-IP penalty (anvil-auth-penalty listener disabled below).
 auth_failure_delay = 0
 auth_verbose = yes
 auth_cache_size = 0

@@ -5,8 +5,8 @@
 //! flags (`-ti`), `-o` options (`-oi`, `-oem`, `-odi`), options after the
 //! recipients (GNU getopt permutes) and `--` before recipients that begin
 //! with `-`. This module accepts all of them, honours what it can, ignores
-//! what DESIGN.md says to ignore, and never takes an option's value for a
-//! recipient. Pure: no I/O beyond the argument list it is given.
+//! what the option table (`options.rs`, oauth2-sendmail(8)) marks as
+//! ignored, and never takes an option's value for a recipient. Pure: no I/O beyond the argument list it is given.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The configuration: its types, defaults and loading.
 //!
 //! The key names are the public interface documented in sendmail.conf(5) and
-//! `sendmail.conf.example`; every key of DESIGN.md's schema is known here.
+//! `sendmail.conf.example`; every key sendmail.conf(5) documents is known here.
 //! A malformed file, an unknown key, a wrong type or a bad value is a
 //! `Kind::Config` error (exit 78) naming the file, the line and the key.
 //! Error messages never quote the file's text (a value could be a secret).

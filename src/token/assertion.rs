@@ -1,5 +1,6 @@
 //! Certificate credentials: the signed client assertion (RFC 7523, Entra's
-//! "certificate credentials", exchange.md §1.3).
+//! "certificate credentials"; docs/protocol-notes.md, "Certificate
+//! credential").
 //!
 //! [`Credentials::load`] reads the certificate and its private key (PEM)
 //! and checks that they belong together; [`Credentials::assertion`] builds

@@ -247,7 +247,7 @@ fn debian_cron() {
                    MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n\
                    Content-Transfer-Encoding: 8bit\nX-Cron-Env: <SHELL=/bin/sh>\n\
                    X-Cron-Env: <HOME=/root>\n\nbackup: 3 files, 0 errors\n";
-    // Current and older argument orders (anchors §9).
+    // Current and older argument orders (docs/protocol-notes.md, "Real callers").
     for (n, argv) in [
         &["-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"][..],
         &["-i", "-FCronDaemon", "-B8BITMIME", "-oem", "root"][..],

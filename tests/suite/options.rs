@@ -1,4 +1,4 @@
-//! Every option of DESIGN.md's table, glued and separate, run against the
+//! Every option of the table in src/options.rs, glued and separate, run against the
 //! sandbox's Postfix with `-v`: what each honoured option changes shows in
 //! the SMTP transcript or the delivered message, and no option value is
 //! ever taken for a recipient. (The queue modes `-bp`, `-q`, `--queue-run`
