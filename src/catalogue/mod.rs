@@ -80,7 +80,7 @@ fn smtp_index(code: u16, text: &str) -> Option<usize> {
 mod tests {
     use super::*;
 
-    /// Every entry has a test in tests/catalogue.rs that drives the binary
+    /// Every entry has a test in tests/suite/catalogue.rs that drives the binary
     /// into it: Entra codes by test name, SMTP patterns by a reply there
     /// that this table resolves to exactly that pattern.
     #[test]
@@ -89,7 +89,7 @@ mod tests {
         for (code, _) in ENTRA {
             assert!(
                 tests.contains(&format!("aadsts{code}_")),
-                "AADSTS{code} has no test in tests/catalogue.rs"
+                "AADSTS{code} has no test in tests/suite/catalogue.rs"
             );
         }
         let replies: Vec<(u16, &str)> = tests
@@ -107,7 +107,7 @@ mod tests {
                 .any(|(code, text)| smtp_index(*code, text) == Some(i));
             assert!(
                 covered,
-                "no test in tests/catalogue.rs replays a reply for {} {} {:?} ({})",
+                "no test in tests/suite/catalogue.rs replays a reply for {} {} {:?} ({})",
                 pattern.code, pattern.enhanced, pattern.fragment, pattern.entry.cause
             );
         }
