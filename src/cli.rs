@@ -33,6 +33,11 @@ pub enum Mode {
     RunDueQueue,
     /// Diagnose configuration, token and SMTP login (`--check`).
     Check,
+    /// Explain the failures in a text (`--explain [TEXT]`; the text is in
+    /// `recipients`, or stdin when there is none).
+    Explain,
+    /// Print the tenant set-up script (`--setup-script`).
+    SetupScript,
     /// Print the version (`--version`).
     Version,
     /// Print the usage summary (`--help`).
@@ -76,8 +81,12 @@ pub struct Invocation {
     pub delivery: Delivery,
     /// `--to ADDR` with `--check`: send a test message there.
     pub check_to: Option<String>,
-    /// `--json` with `--check`: machine-readable output.
+    /// `--json` with `--check` or `--explain`: machine-readable output.
     pub json: bool,
+    /// `--transport smtp|graph` with `--setup-script`.
+    pub transport: Option<String>,
+    /// `--undo` with `--setup-script`: the removal script.
+    pub undo: bool,
 }
 
 impl Invocation {
@@ -94,6 +103,8 @@ impl Invocation {
             delivery: Delivery::default(),
             check_to: None,
             json: false,
+            transport: None,
+            undo: false,
         }
     }
 }
@@ -160,14 +171,44 @@ where
             Long("check") => inv.mode = Mode::Check,
             Long("to") => inv.check_to = Some(value(&mut parser)?),
             Long("json") => inv.json = true,
+            Long("explain") => {
+                inv.mode = Mode::Explain;
+                if let Some(text) = parser.optional_value() {
+                    inv.recipients.push(utf8(text)?);
+                }
+            }
+            Long("setup-script") => inv.mode = Mode::SetupScript,
+            Long("transport") => inv.transport = Some(value(&mut parser)?),
+            Long("undo") => inv.undo = true,
             Long("version") => inv.mode = Mode::Version,
             Long("help") => inv.mode = Mode::Help,
             Value(v) => inv.recipients.push(utf8(v)?),
             other => return Err(usage(other.unexpected())),
         }
     }
-    if (inv.check_to.is_some() || inv.json) && inv.mode != Mode::Check {
-        return Err(Error::usage("--to and --json go with --check"));
+    if inv.check_to.is_some() && inv.mode != Mode::Check {
+        return Err(Error::usage("--to goes with --check"));
+    }
+    if inv.json && !matches!(inv.mode, Mode::Check | Mode::Explain) {
+        return Err(Error::usage("--json goes with --check or --explain"));
+    }
+    if (inv.transport.is_some() || inv.undo) && inv.mode != Mode::SetupScript {
+        return Err(Error::usage(
+            "--transport and --undo go with --setup-script",
+        ));
+    }
+    if let Some(t) = &inv.transport
+        && !["smtp", "graph"].contains(&t.as_str())
+    {
+        return Err(Error::usage(format!(
+            "--transport {t}: the transport is smtp or graph"
+        )));
+    }
+    if inv.mode == Mode::SetupScript && !inv.recipients.is_empty() {
+        return Err(Error::usage(format!(
+            "--setup-script takes no arguments (got {:?}); it reads the configuration",
+            inv.recipients[0]
+        )));
     }
     Ok(inv)
 }
@@ -209,6 +250,8 @@ usage: sendmail [options] [--] [recipient ...] < message
        sendmail -bs            (SMTP on stdin/stdout)
        mailq | newaliases
        oauth2-sendmail --check [--to ADDR] [--json]
+       oauth2-sendmail --explain [TEXT] [--json]   (TEXT or stdin)
+       oauth2-sendmail --setup-script [--transport smtp|graph] [--undo]
 ",
         version = env!("CARGO_PKG_VERSION")
     );
@@ -373,6 +416,10 @@ mod tests {
             ("--check", Mode::Check),
             ("--check --to a@x", Mode::Check),
             ("--check --json", Mode::Check),
+            ("--explain", Mode::Explain),
+            ("--explain --json", Mode::Explain),
+            ("--setup-script", Mode::SetupScript),
+            ("--setup-script --transport graph --undo", Mode::SetupScript),
             ("--version", Mode::Version),
             ("--help", Mode::Help),
             ("-o X a@x", Mode::Send),
@@ -432,6 +479,11 @@ mod tests {
         err("-bd", "not a daemon");
         err("-bz", "-bz");
         err("--to a@x", "--check");
+        err("--json", "--explain");
+        err("--undo", "--setup-script");
+        err("--transport smtp", "--setup-script");
+        err("--setup-script --transport imap", "smtp or graph");
+        err("--setup-script a@x", "no arguments");
     }
 
     #[test]
@@ -472,6 +524,12 @@ mod tests {
                 for mut form in forms {
                     if ["--to", "--json"].contains(name) {
                         form.insert(0, "--check".into());
+                    }
+                    if ["--transport", "--undo"].contains(name) {
+                        form.insert(0, "--setup-script".into());
+                    }
+                    if *name == "--transport" {
+                        form[2] = "smtp".into();
                     }
                     let argv = std::iter::once("sendmail".to_string()).chain(form.clone());
                     let inv = parse(argv).unwrap_or_else(|e| panic!("{form:?}: {e}"));
@@ -522,6 +580,10 @@ mod tests {
             "--check",
             "--to",
             "--json",
+            "--explain",
+            "--setup-script",
+            "--transport",
+            "--undo",
             "-o",
             "-O",
             "-L",

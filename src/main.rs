@@ -20,6 +20,7 @@ mod config;
 mod diagnose;
 mod envelope;
 mod error;
+mod explain;
 mod from_policy;
 mod header;
 mod hex;
@@ -35,6 +36,7 @@ mod relay;
 mod run;
 mod secret;
 mod serve;
+mod setup_script;
 mod smtp;
 mod spool;
 mod submit;
@@ -67,6 +69,10 @@ fn main() -> ExitCode {
     if invocation.mode == Mode::Check {
         // The check reports on stdout itself and picks its own exit code.
         return ExitCode::from(diagnose::check(&invocation, config_path(&invocation)));
+    }
+    if invocation.mode == Mode::Explain {
+        // Reads only the text: no configuration, no privileges needed.
+        return ExitCode::from(explain::run(&invocation));
     }
     match dispatch(&invocation) {
         Ok(()) => ExitCode::SUCCESS,
@@ -111,8 +117,11 @@ fn dispatch(invocation: &Invocation) -> Result<()> {
             let syslog = Syslog::open(config.syslog_socket.as_deref());
             spool::run::from_command(invocation, &config, syslog)
         }
-        // main runs the check itself: it picks its own exit code.
-        Mode::Check => unreachable!("--check does not go through dispatch"),
+        Mode::SetupScript => setup_script::run(invocation),
+        // main runs these itself: they pick their own exit code.
+        Mode::Check | Mode::Explain => {
+            unreachable!("--check and --explain do not go through dispatch")
+        }
     }
 }
 

@@ -65,8 +65,13 @@ mod tests {
     fn troubleshooting_md_is_the_catalogue() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/troubleshooting.md");
         let doc = std::fs::read_to_string(path).unwrap();
-        let start = doc.find(BEGIN).expect("docs/troubleshooting.md has the begin marker");
-        let end = doc.find(END).expect("docs/troubleshooting.md has the end marker") + END.len();
+        let start = doc
+            .find(BEGIN)
+            .expect("docs/troubleshooting.md has the begin marker");
+        let end = doc
+            .find(END)
+            .expect("docs/troubleshooting.md has the end marker")
+            + END.len();
         let generated = render();
         if doc[start..end] != generated {
             if std::env::var_os("OAUTH2_SENDMAIL_WRITE_DOCS").is_some() {
@@ -88,7 +93,12 @@ mod tests {
             .chain(SMTP.iter().map(|p| &p.entry))
             .chain(GRAPH.iter().map(|p| &p.entry));
         for e in entries {
-            assert!(e.meaning.ends_with('.'), "{}: meaning {:?}", e.cause, e.meaning);
+            assert!(
+                e.meaning.ends_with('.'),
+                "{}: meaning {:?}",
+                e.cause,
+                e.meaning
+            );
             assert!(!e.causes.is_empty(), "{}: no causes", e.cause);
             assert!(e.fix.len() > 30, "{}: fix too thin", e.cause);
         }

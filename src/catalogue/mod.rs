@@ -130,7 +130,10 @@ pub fn smtp_position(code: Option<u16>, text: &str) -> Option<usize> {
     let lower = text.to_ascii_lowercase();
     let enhanced = text.split_whitespace().next().unwrap_or("");
     SMTP.iter().position(|p| {
-        (p.code == 0 || code.is_none_or(|c| c == p.code))
+        // Without a reply code, a pattern must name the status or the text.
+        let named = code.is_some() || !p.enhanced.is_empty() || !p.fragment.is_empty();
+        named
+            && (p.code == 0 || code.is_none_or(|c| c == p.code))
             && (p.enhanced.is_empty() || enhanced == p.enhanced)
             && (p.fragment.is_empty() || lower.contains(p.fragment))
     })
