@@ -47,7 +47,7 @@ fn header(s: &Settings, origin: &str, undo: bool) -> String {
 # Run it in PowerShell 7 as an administrator who may manage applications
 # (Application Administrator) and Exchange roles (Organization Management).
 # It asks for no secret and prints none. Read it before running it.
-#Requires -Modules Microsoft.Graph.Applications, ExchangeOnlineManagement
+#Requires -Modules {modules}
 $ErrorActionPreference = 'Stop'
 
 $TenantId       = '{tenant}'
@@ -65,6 +65,12 @@ $Role           = '{role}'
         tenant = s.tenant,
         app_id = s.client_id.as_deref().unwrap_or(""),
         role = role(s.transport),
+        modules = match s.transport {
+            Transport::Smtp if !undo =>
+                "Microsoft.Graph.Authentication, Microsoft.Graph.Applications, Microsoft.Graph.Identity.SignIns, ExchangeOnlineManagement",
+            _ =>
+                "Microsoft.Graph.Authentication, Microsoft.Graph.Applications, ExchangeOnlineManagement",
+        },
     )
 }
 
@@ -73,7 +79,7 @@ fn connect(s: &Settings, graph_scopes: &str) -> String {
         "
 # Step 1: connect to Microsoft Graph and to Exchange Online.
 Connect-MgGraph -TenantId $TenantId -Environment {graph_env} -Scopes {graph_scopes} -NoWelcome
-Connect-ExchangeOnline -Organization $TenantId -ExchangeEnvironmentName {exo_env} -ShowBanner:$false
+Connect-ExchangeOnline -ExchangeEnvironmentName {exo_env} -ShowBanner:$false
 ",
         graph_env = s.cloud.graph_environment(),
         exo_env = s.cloud.exchange_environment(),
@@ -211,7 +217,7 @@ Test-ServicePrincipalAuthorization -Identity $AppId -Resource $Mailbox | Format-
 # Step 11: the values for /etc/oauth2-sendmail/sendmail.conf.
 Write-Host ''
 Write-Host 'sendmail.conf:'
-Write-Host \"tenant = \"\"$((Get-MgOrganization).Id)\"\"\"
+Write-Host \"tenant = \"\"$((Get-MgContext).TenantId)\"\"\"
 Write-Host \"client_id = \"\"$AppId\"\"\"
 Write-Host \"user = \"\"$Mailbox\"\"\"
 Write-Host 'certificate_file = \"{cert}\"'
