@@ -12,7 +12,7 @@
 mod render;
 pub mod scan;
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 
 use crate::cli::Invocation;
 
@@ -61,6 +61,11 @@ pub fn check_lines(message: &str) -> Vec<String> {
 /// Runs `--explain`; returns the exit code.
 pub fn run(invocation: &Invocation) -> u8 {
     let text = if invocation.recipients.is_empty() {
+        if std::io::stdin().is_terminal() {
+            eprintln!(
+                "oauth2-sendmail: --explain: reading the text from stdin; end it with Ctrl-D"
+            );
+        }
         let mut bytes = Vec::new();
         if let Err(e) = std::io::stdin().take(INPUT_MAX).read_to_end(&mut bytes) {
             eprintln!(
