@@ -179,7 +179,7 @@ fn reply_code_before(line: &str, at: usize) -> Option<(u16, usize)> {
         return None;
     }
     let start = b.len() - 3;
-    if start > 0 && is_word(b[start - 1]) {
+    if !head.is_char_boundary(start) || (start > 0 && is_word(b[start - 1])) {
         return None;
     }
     let code: u16 = head[start..].parse().ok()?;

@@ -312,3 +312,12 @@ fn keys_find_their_entry_again() {
         }
     }
 }
+
+proptest::proptest! {
+    /// Any text, however odd (multi-byte characters next to digits and
+    /// dots), is scanned without a panic.
+    #[test]
+    fn any_text_is_scanned(text in "(\\PC|[0-9. :'\\-]|é|AADSTS|\"error_codes\":\\[){0,80}") {
+        let _ = scan(&text);
+    }
+}
