@@ -31,6 +31,10 @@ fn main() -> ExitCode {
         // The check reports on stdout itself and picks its own exit code.
         return ExitCode::from(mode::check(&invocation));
     }
+    if invocation.mode == Mode::Explain {
+        // Reads only the text: no configuration, no privileges needed.
+        return ExitCode::from(mode::explain(&invocation));
+    }
     match mode::dispatch(&invocation) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),

@@ -139,7 +139,27 @@ pub const OPTIONS: &[OptionDoc] = &[
         Some("ADDR"),
         "with --check: then send a test message to ADDR",
     ),
-    honoured(&["--json"], None, "with --check: JSON output"),
+    honoured(&["--json"], None, "with --check or --explain: JSON output"),
+    honoured(
+        &["--explain"],
+        None,
+        "explain the Entra/Exchange/Graph errors in the text after it (or stdin)",
+    ),
+    honoured(
+        &["--setup-script"],
+        None,
+        "print the PowerShell that sets up the tenant",
+    ),
+    honoured(
+        &["--transport"],
+        Some("T"),
+        "with --setup-script: smtp (default) or graph",
+    ),
+    honoured(
+        &["--undo"],
+        None,
+        "with --setup-script: print the removal script",
+    ),
     honoured(&["--version"], None, "print the version"),
     honoured(&["--help"], None, "print this summary"),
     ignored(

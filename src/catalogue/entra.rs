@@ -11,6 +11,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "secret-invalid",
             Kind::Config,
             "the client secret is wrong: in Entra admin center > App registrations > your app > Certificates & secrets, create a new secret and copy its Value (not the Secret ID) into client_secret_file",
+        )
+        .means(
+            "Entra refused the client secret.",
+            &["the Secret ID was pasted instead of the secret's Value", "the secret was mistyped, truncated or has stray whitespace", "the secret belongs to another application"],
         ),
     ),
     (
@@ -19,6 +23,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "secret-expired",
             Kind::Config,
             "the client secret has expired: create a new one under App registrations > your app > Certificates & secrets and put its Value in client_secret_file",
+        )
+        .means(
+            "The application's client secret has passed its expiry date.",
+            &["the secret reached the end of the lifetime chosen when it was created (at most 24 months)", "a newer secret exists but was never put on this server"],
         ),
     ),
     (
@@ -27,6 +35,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "secret-missing",
             Kind::Config,
             "no credential reached Entra: set client_secret_file (or certificate_file + private_key_file)",
+        )
+        .means(
+            "The token request carried no credential at all.",
+            &["no client secret or certificate is configured", "the program sent an empty secret (an empty secret file)"],
         ),
     ),
     (
@@ -35,6 +47,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "client-unknown",
             Kind::Config,
             "no application with this client_id in this tenant: copy the Application (client) ID from App registrations > your app > Overview, and check tenant",
+        )
+        .means(
+            "No application with this client ID exists in the tenant asked.",
+            &["the client ID was mistyped or is another app's", "the tenant is the wrong one (the app lives in another tenant)", "the app was deleted"],
         ),
     ),
     (
@@ -43,6 +59,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "tenant-unknown",
             Kind::Config,
             "the tenant does not exist: use the Directory (tenant) ID from Entra admin center > Overview (or the tenant's .onmicrosoft.com domain); for national clouds set token.url",
+        )
+        .means(
+            "Entra knows no tenant by this name in this cloud.",
+            &["the tenant ID or domain was mistyped", "the tenant lives in a national cloud (US Government, China) and the global login host was used"],
         ),
     ),
     (
@@ -51,6 +71,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "tenant-invalid",
             Kind::Config,
             "tenant must be the Directory (tenant) ID GUID or a domain of the tenant",
+        )
+        .means(
+            "The tenant string is neither a GUID nor a DNS domain.",
+            &["a display name or short name was used instead of the Directory (tenant) ID"],
         ),
     ),
     (
@@ -59,6 +83,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "tenant-common",
             Kind::Config,
             "client credentials need a specific tenant: set tenant to the Directory (tenant) ID, not common/organizations/consumers",
+        )
+        .means(
+            "Client credentials were asked of the shared /common or /consumers endpoint.",
+            &["tenant is set to common, organizations or consumers"],
         ),
     ),
     (
@@ -67,6 +95,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "service-principal-missing",
             Kind::Config,
             "the application has no service principal (Enterprise application) in this tenant: grant admin consent under App registrations > your app > API permissions, which creates it (or New-MgServicePrincipal -AppId <client_id>)",
+        )
+        .means(
+            "The application has no service principal (Enterprise application) in the tenant.",
+            &["admin consent was never granted, so no Enterprise application was created", "the Enterprise application was deleted"],
         ),
     ),
     (
@@ -75,6 +107,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "wrong-cloud",
             Kind::Config,
             "the tenant lives in another Microsoft cloud: set token.url to that cloud's login host (login.microsoftonline.us, login.partner.microsoftonline.cn) and token.scope and smtp.host to match",
+        )
+        .means(
+            "The tenant belongs to another Microsoft cloud than the login host asked.",
+            &["a US Government or China tenant was sent to the global login host"],
         ),
     ),
     (
@@ -83,6 +119,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "wrong-cloud",
             Kind::Config,
             "the tenant lives in another Microsoft cloud: set token.url to that cloud's login host (login.microsoftonline.us, login.partner.microsoftonline.cn) and token.scope and smtp.host to match",
+        )
+        .means(
+            "A confidential client asked for a token across clouds, which Entra refuses.",
+            &["the login host and the tenant are in different clouds (global versus US Government or China)", "the scope names another cloud's Exchange host"],
         ),
     ),
     (
@@ -91,6 +131,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "request-incomplete",
             Kind::Config,
             "the token request lacked a parameter Entra requires: check that token.scope is set (https://outlook.office365.com/.default) and that token.url is the v2.0 token endpoint",
+        )
+        .means(
+            "The token request lacked a parameter Entra requires.",
+            &["the scope was empty", "the token URL is the v1 endpoint, which wants resource= instead of scope="],
         ),
     ),
     (
@@ -99,6 +143,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "tenant-common",
             Kind::Config,
             "the application is single-tenant: use the tenant-specific token URL (set tenant to the Directory (tenant) ID)",
+        )
+        .means(
+            "A single-tenant application used a shared endpoint.",
+            &["tenant is common or organizations while the app is single-tenant"],
         ),
     ),
     (
@@ -107,6 +155,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "scope-invalid",
             Kind::Config,
             "client credentials need a /.default scope: set token.scope = \"https://outlook.office365.com/.default\" (or remove it)",
+        )
+        .means(
+            "The scope of a client-credentials request must end in /.default.",
+            &["a delegated scope such as SMTP.Send or Mail.Send was asked for", "the scope lacks the /.default suffix"],
         ),
     ),
     (
@@ -115,6 +167,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "scope-invalid",
             Kind::Config,
             "the scope is not valid: set token.scope = \"https://outlook.office365.com/.default\" (or remove it)",
+        )
+        .means(
+            "Entra refused the scope.",
+            &["the Graph scope was used for SMTP, or the SMTP scope for Graph", "a typo in the scope", "another cloud's resource"],
         ),
     ),
     (
@@ -123,6 +179,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "scope-invalid",
             Kind::Config,
             "only one resource may be asked for: token.scope = \"https://outlook.office365.com/.default\"",
+        )
+        .means(
+            "The scope named more than one resource.",
+            &["several scopes were listed; client credentials take exactly one resource/.default"],
         ),
     ),
     (
@@ -131,6 +191,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "resource-unknown",
             Kind::Config,
             "Exchange Online is not available in this tenant (or token.scope names the wrong cloud): check licences and that token.scope is https://outlook.office365.com/.default",
+        )
+        .means(
+            "The resource asked for does not exist in the tenant.",
+            &["the tenant has no Exchange Online licence", "the scope names another cloud's Exchange host", "a typo in the scope"],
         ),
     ),
     (
@@ -139,6 +203,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "certificate-unknown",
             Kind::Config,
             "the certificate is not registered on the application: upload certificate_file under App registrations > your app > Certificates & secrets > Certificates",
+        )
+        .means(
+            "The certificate that signed the client assertion is not registered on the application.",
+            &["the certificate was never uploaded, or another one was", "the certificate was renewed on the server but not in Entra", "the wrong private key signs the assertion"],
         ),
     ),
     (
@@ -147,6 +215,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "assertion-time",
             Kind::Config,
             "the client assertion is outside its valid time: this machine's clock is wrong; enable NTP (timedatectl set-ntp true)",
+        )
+        .means(
+            "The client assertion's validity window does not contain Entra's current time.",
+            &["this machine's clock is wrong (no NTP)", "a federated token file (workload identity) was not refreshed and has expired"],
         ),
     ),
     (
@@ -155,6 +227,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "assertion-invalid",
             Kind::Config,
             "the client assertion names another audience: token.url must be the tenant's own token endpoint (https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token)",
+        )
+        .means(
+            "The client assertion names another audience than this token endpoint.",
+            &["the token URL is not the tenant's own v2.0 token endpoint", "the assertion was made for another cloud"],
         ),
     ),
     (
@@ -163,6 +239,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "assertion-invalid",
             Kind::Config,
             "the client assertion was issued for another application: client_id must be the Application (client) ID the certificate is registered on",
+        )
+        .means(
+            "The client assertion was issued for another application.",
+            &["client_id is not the app the certificate is registered on"],
         ),
     ),
     (
@@ -171,6 +251,46 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "assertion-invalid",
             Kind::Config,
             "the client assertion's subject and issuer differ: client_id must be the Application (client) ID the certificate is registered on",
+        )
+        .means(
+            "The client assertion's subject and issuer differ.",
+            &["client_id is not the app the certificate is registered on"],
+        ),
+    ),
+    (
+        700_082,
+        entry(
+            "refresh-token-expired",
+            Kind::Config,
+            "sign in again with the program that stored the refresh token (its authorization step), or move to app-only client credentials, which use no refresh token: oauth2-sendmail --setup-script prints the steps",
+        )
+        .means(
+            "A stored refresh token was unused for 90 days and has expired; only a delegated (user) sign-in gets a new one.",
+            &["the mail program (for example a Postfix SASL XOAUTH2 plugin or msmtp with a token helper) sent nothing for 90 days", "the token file was restored from an old backup", "the user's password was reset or sessions revoked (then AADSTS50173 is also seen)"],
+        ),
+    ),
+    (
+        70_000,
+        entry(
+            "grant-invalid",
+            Kind::Config,
+            "the stored grant is no longer valid: run the program's authorization step again as the mailbox user; for a server, prefer app-only client credentials (oauth2-sendmail --setup-script)",
+        )
+        .means(
+            "Entra refused the grant (a refresh token or authorization code): it is invalid, was revoked, or the scopes it holds are no longer consented.",
+            &["consent for the scopes was revoked, or the app's permissions changed", "the refresh token was revoked (password reset, Revoke sessions)", "the token was issued to another client or for another scope"],
+        ),
+    ),
+    (
+        70_021,
+        entry(
+            "federation-mismatch",
+            Kind::Config,
+            "the federated identity credential must match the presented token exactly: Entra admin center > App registrations > your app > Certificates & secrets > Federated credentials: issuer, subject (for Kubernetes system:serviceaccount:<namespace>:<name>) and audience api://AzureADTokenExchange",
+        )
+        .means(
+            "No federated identity credential on the application matches the issuer, subject and audience of the presented assertion (workload identity federation).",
+            &["the subject differs (another Kubernetes namespace or service account, another GitHub branch or environment)", "the issuer URL differs (for example a trailing slash, or the cluster's OIDC issuer changed)", "the audience is not api://AzureADTokenExchange", "the credential was added to another app registration"],
         ),
     ),
     (
@@ -179,6 +299,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "assertion-invalid",
             Kind::Config,
             "the client assertion was refused: check that private_key_file belongs to certificate_file and that the certificate is uploaded to the application",
+        )
+        .means(
+            "Entra could not verify the client assertion.",
+            &["the private key does not belong to the registered certificate", "the assertion's signature algorithm or thumbprint header is wrong"],
         ),
     ),
     (
@@ -187,6 +311,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "application-disabled",
             Kind::Config,
             "the application is disabled: Entra admin center > Enterprise applications > your app > Properties > Enabled for users to sign-in = Yes",
+        )
+        .means(
+            "The application is disabled in the tenant.",
+            &["an administrator turned off Enabled for users to sign-in on the Enterprise application"],
         ),
     ),
     (
@@ -195,6 +323,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "application-disabled",
             Kind::Config,
             "the application is disabled in this tenant: check Enterprise applications > your app > Properties",
+        )
+        .means(
+            "The application is disabled in this tenant.",
+            &["the Enterprise application was disabled", "the app is not available in this tenant"],
         ),
     ),
     (
@@ -203,6 +335,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "conditional-access",
             Kind::NoPermission,
             "a Conditional Access policy blocks this application: an Entra administrator must exclude it (or this server's IP) in Protection > Conditional Access",
+        )
+        .means(
+            "A Conditional Access policy refused the token.",
+            &["a policy for workload identities blocks this app or this server's IP address", "a location-based policy does not know this server's network"],
         ),
     ),
     (
@@ -211,6 +347,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "security-defaults",
             Kind::NoPermission,
             "Entra Security Defaults blocked the sign-in: an Entra administrator must review Entra admin center > Overview > Properties > Manage security defaults, or replace them with Conditional Access policies that allow this application",
+        )
+        .means(
+            "Security Defaults blocked the sign-in.",
+            &["the tenant uses Security Defaults, which block legacy and risky sign-ins"],
         ),
     ),
     (
@@ -219,6 +359,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "user-flow",
             Kind::Config,
             "a user account was looked up: oauth2-sendmail uses client credentials; check client_id and tenant",
+        )
+        .means(
+            "A user account was looked up, which the client-credentials flow never does.",
+            &["a delegated (user) flow was used", "the client ID or tenant is wrong"],
         ),
     ),
     (
@@ -227,6 +371,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "token-throttled",
             Kind::Temporary,
             "Entra throttled repeated token requests; they are cached, so this clears by itself",
+        )
+        .means(
+            "Entra saw a loop of identical requests and throttled them.",
+            &["a program asks for a new token for every message instead of caching it"],
         ),
     ),
     (
@@ -235,6 +383,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "token-throttled",
             Kind::Temporary,
             "Entra throttled the tenant's token requests; the message can be sent later",
+        )
+        .means(
+            "Entra throttled the tenant's token requests.",
+            &["too many token requests from this tenant or app in a short time"],
         ),
     ),
     (
@@ -243,6 +395,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "token-endpoint-unavailable",
             Kind::Temporary,
             "a transient Entra error; the message can be sent later",
+        )
+        .means(
+            "A transient error inside Entra.",
+            &["a temporary Entra outage"],
         ),
     ),
     (
@@ -251,6 +407,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "token-endpoint-unavailable",
             Kind::Temporary,
             "a transient Entra error; the message can be sent later",
+        )
+        .means(
+            "A transient error inside Entra.",
+            &["a temporary Entra outage"],
         ),
     ),
     (
@@ -259,6 +419,10 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
             "token-endpoint-unavailable",
             Kind::Temporary,
             "a transient Entra error; the message can be sent later",
+        )
+        .means(
+            "A transient error inside Entra.",
+            &["a temporary Entra outage"],
         ),
     ),
 ];

@@ -99,12 +99,15 @@ impl Step {
         step
     }
 
-    /// A step that failed with `error` (its message, hint, cause and kind).
+    /// A step that failed with `error` (its message, hint, cause and kind);
+    /// a failure the catalogue knows also gets `--explain`'s text.
     pub fn fail(id: &'static str, title: &'static str, error: &Error) -> Self {
         let mut step = Self::new(id, title, Verdict::Fail, error.message().to_string());
         step.hint = Some(error.hint().to_string());
         step.cause = Some(error.cause_code());
         step.kind = Some(error.kind());
+        step.details
+            .extend(crate::explain::check_lines(error.message()));
         step
     }
 
@@ -370,9 +373,16 @@ mod tests {
                     \x20 warn token roles        no roles claim\n\
                     \x20                         hint: add SMTP.SendAsApp\n\
                     \x20 FAIL SMTP login         535 5.7.3 Authentication unsuccessful (143 ms)\n\
+                    \x20                         means: Exchange refused the login; it never says why, so the cause is one of the tenant-side set-up steps.\n\
+                    \x20                         likely causes: {causes}\n\
+                    \x20                         more: oauth2-sendmail --explain '535 5.7.3'\n\
                     \x20                         hint: run New-ServicePrincipal\n\
                     \x20 skip test message       the login failed\n";
-        assert_eq!(text, want);
+        let causes = crate::catalogue::smtp_reply(535, "5.7.3 x")
+            .unwrap()
+            .causes
+            .join("; ");
+        assert_eq!(text, want.replace("{causes}", &causes));
         assert!(text.is_ascii());
     }
 

@@ -29,7 +29,12 @@ pub fn check(invocation: &Invocation) -> u8 {
     diagnose::check(invocation, config_path(invocation))
 }
 
-/// Runs every mode but `--check`.
+/// Runs `--explain`, which reads only the text and picks its own exit code.
+pub fn explain(invocation: &Invocation) -> u8 {
+    crate::explain::run(invocation)
+}
+
+/// Runs every mode but `--check` and `--explain`.
 ///
 /// # Errors
 /// The mode's failure, for the caller to print and turn into an exit code.
@@ -70,8 +75,11 @@ pub fn dispatch(invocation: &Invocation) -> Result<()> {
             let syslog = Syslog::open(config.syslog_socket.as_deref());
             queue::from_command(invocation, &config, syslog)
         }
-        // main runs the check itself: it picks its own exit code.
-        Mode::Check => unreachable!("--check does not go through dispatch"),
+        Mode::SetupScript => crate::setup_script::run(invocation),
+        // main runs these itself: they pick their own exit code.
+        Mode::Check | Mode::Explain => {
+            unreachable!("--check and --explain do not go through dispatch")
+        }
     }
 }
 

@@ -191,6 +191,15 @@ entra! {
     aadsts900382_wrong_cloud: 900382 400 "invalid_request"
         "Confidential Client is not supported in Cross Cloud request."
         => 78 "wrong-cloud" "token.url";
+    aadsts700082_refresh_token_expired: 700082 400 "invalid_grant"
+        "The refresh token has expired due to inactivity. The token was issued on 2026-08-01T10:00:00.0000000Z and was inactive for 90.00:00:00."
+        => 78 "refresh-token-expired" "client credentials";
+    aadsts70000_grant_invalid: 70000 400 "invalid_grant"
+        "The request was denied because one or more scopes requested are unauthorized or expired. The user must first sign in and grant the client application access to the requested scope."
+        => 78 "grant-invalid" "authorization step";
+    aadsts70021_federation_mismatch: 70021 400 "invalid_request"
+        "No matching federated identity record found for presented assertion. Assertion Issuer: 'https://oidc.prod-aks.azure.com/6f2d8c1a-3b4e-4f5a-9c7d-0e1f2a3b4c5d/'. Assertion Subject: 'system:serviceaccount:mail:sender'. Assertion Audience: 'api://AzureADTokenExchange'."
+        => 78 "federation-mismatch" "api://AzureADTokenExchange";
     aadsts900144_request_incomplete: 900144 400 "invalid_request"
         "The request body must contain the following parameter: 'scope'."
         => 78 "request-incomplete" "token.scope";
@@ -337,9 +346,21 @@ exchange! {
     smtp_550_5_1_90: EndOfData
         "550 5.1.90 Your message can't be sent because you've reached your daily limit for message recipients. [BN9PR03CA0123.namprd03.prod.outlook.com 2026-11-22T10:00:00.000Z 08DD0A1B2C3D4E5F]"
         => 75 "submission-quota" "10,000";
-    smtp_432_4_3_2: MailFrom
+    smtp_432_4_3_2_sender_thread_limit: MailFrom
         "432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded [Hostname=BN9PR03MB1234.namprd03.prod.outlook.com]"
+        => 75 "sender-thread-limit" "[limits] rate";
+    smtp_432_4_3_2_concurrent_connections: MailFrom
+        "432 4.3.2 Concurrent connections limit exceeded. Visit https://aka.ms/concurrent_sending for more information. [BN9PR03CA0123.namprd03.prod.outlook.com 2026-11-22T10:00:00.000Z 08DD0A1B2C3D4E5F]"
+        => 75 "connection-limit" "3 SMTP sessions";
+    smtp_432_4_3_2_throttled: MailFrom
+        "432 4.3.2 Message submission rate for this client has exceeded the configured limit [BN9PR03CA0123.namprd03.prod.outlook.com 2026-11-22T10:00:00.000Z 08DD0A1B2C3D4E5F]"
         => 75 "throttled" "30 messages";
+    smtp_501_5_5_127_hve_token_expiring: Auth
+        "501 5.5.127 Authentication unsuccessful. Token will expire soon. [BN9PR03CA0123.namprd03.prod.outlook.com 2026-11-22T10:00:00.000Z 08DD0A1B2C3D4E5F]"
+        => 75 "token-expiring" "10 minutes";
+    smtp_550_5_5_105_hve_external: RcptTo
+        "550 5.5.105 External sending is not supported for High Volume Email accounts. [BN9PR03CA0123.namprd03.prod.outlook.com 2026-11-22T10:00:00.000Z 08DD0A1B2C3D4E5F]"
+        => 67 "hve-external-recipient" "internal recipients only";
     smtp_421: Greeting
         "421 Too many concurrent SMTP connections; please try again later."
         => 75 "server-busy" "later";

@@ -257,6 +257,23 @@ fn wrong_secret_fails_at_the_token() {
     let token = step(&json, "token");
     assert!(token["summary"].as_str().unwrap().contains("AADSTS7000215"));
     assert!(token["summary"].as_str().unwrap().contains("trace ID"));
+    // The failure points at --explain's text for it.
+    let details: Vec<&str> = token["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d.as_str())
+        .collect();
+    assert!(
+        details.contains(&"more: oauth2-sendmail --explain 'AADSTS7000215'")
+            && details
+                .iter()
+                .any(|d| d.starts_with("means: Entra refused the client secret"))
+            && details
+                .iter()
+                .any(|d| d.starts_with("likely causes: the Secret ID was pasted")),
+        "{details:?}"
+    );
     for id in ["token.aud", "token.roles", "smtp.auth"] {
         assert_eq!(step(&json, id)["verdict"], "skip", "{id}");
     }
