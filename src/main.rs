@@ -33,6 +33,7 @@ mod privilege;
 mod proptests;
 mod relay;
 mod run;
+mod safe_fs;
 mod secret;
 mod serve;
 mod smtp;

@@ -11,10 +11,11 @@
 //!   honours `SSL_CERT_FILE` and `SSL_CERT_DIR` (`net.rs`, as OpenSSL
 //!   does), and Rust cannot remove variables from its own environment
 //!   without `unsafe`;
-//! - sets the umask to 007, so nothing it creates is ever world-accessible;
 //!
 //! and, in every mode, turns core dumps off (the process holds a secret or a
-//! token). [`check_invocation`] refuses `-C` to such a caller (exit 77)
+//! token) and sets the umask to 007, so nothing it creates is ever
+//! world-accessible and every file and directory it makes has the mode
+//! asked for from the start (`safe_fs`). [`check_invocation`] refuses `-C` to such a caller (exit 77)
 //! without touching the file; [`check_files`] refuses configuration,
 //! credential, trust and spool paths whose permissions would let another
 //! user change them or read a secret (exit 78, with the fix).
@@ -88,13 +89,10 @@ impl Caller {
 /// rather than run with an environment the caller chose.
 pub fn start() -> Result<Caller> {
     disable_core_dumps();
+    crate::safe_fs::set_umask();
     let caller = Caller::current();
-    if caller.is_privileged() {
-        use rustix::fs::Mode;
-        rustix::process::umask(Mode::from_raw_mode(0o007));
-        if !is_clean(std::env::vars_os()) {
-            return Err(reexec_clean());
-        }
+    if caller.is_privileged() && !is_clean(std::env::vars_os()) {
+        return Err(reexec_clean());
     }
     Ok(caller)
 }

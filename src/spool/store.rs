@@ -19,9 +19,9 @@
 //! unless the directory is shared with a group); areas inherit the queue
 //! directory's group bits and setgid, never anything for others.
 
-use std::fs::{self, File, OpenOptions, Permissions, TryLockError};
+use std::fs::{self, File, TryLockError};
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
@@ -30,6 +30,8 @@ use super::format::{self, Corrupt, MAX_HEAD, Meta, State};
 
 /// A leftover temporary file or state is removed once it is this old.
 const STALE_AFTER: Duration = Duration::from_secs(600);
+/// State files are a few hundred bytes; more is not ours.
+const MAX_STATE: u64 = 1024 * 1024;
 
 /// The parts of the queue directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,38 +136,56 @@ impl Spool {
         0o600 | (root & 0o060)
     }
 
-    /// Creates the queue directory and its areas where missing.
+    /// Checks the queue directory and its areas, creating what is missing
+    /// when this process runs with its own rights (root, the queue
+    /// service's user, the one user of an installation without
+    /// set-group-ID). A set-group-ID process never creates any of them:
+    /// they would belong to whichever user happened to queue first, and a
+    /// caller killed half-way would leave them broken for everyone; the
+    /// packages (and `packaging/install`) create them all. Every area must
+    /// be a directory, not a symbolic link to one.
     ///
     /// # Errors
     /// The I/O error, naming nothing; callers say which directory.
     pub fn prepare(&self) -> io::Result<()> {
-        // Made by a set-group-ID process, the queue would belong to whichever
-        // user happened to queue first: root makes it (the package does).
-        if !self.root.is_dir() && crate::privilege::Caller::current().is_privileged() {
+        let privileged = crate::privilege::Caller::current().is_privileged();
+        let root_missing = !self.root.is_dir();
+        let missing: Vec<Area> = Area::ALL
+            .into_iter()
+            .filter(|area| {
+                !self.area(*area).exists() && fs::symlink_metadata(self.area(*area)).is_err()
+            })
+            .collect();
+        if privileged && (root_missing || !missing.is_empty()) {
+            let what = if root_missing {
+                "it does not exist".to_string()
+            } else {
+                let names: Vec<&str> = missing.iter().map(|a| a.name()).collect();
+                format!("its areas {} do not exist", names.join(", "))
+            };
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
-                "it does not exist; root must create it (chown root:oauth2-sendmail, chmod 2770)",
+                format!(
+                    "{what}; root must create them (the packages do: chown root:oauth2-sendmail, chmod 2770 for the directory and msg, state, tmp, failed, corrupt in it)"
+                ),
             ));
         }
-        if !self.root.is_dir() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o770)
-                .create(&self.root)?;
-            // Exact bits whatever the umask: the group shares the queue.
-            fs::set_permissions(&self.root, Permissions::from_mode(0o2770))?;
+        if root_missing {
+            crate::safe_fs::mkdir(&self.root, 0o770, true)?;
         }
         let root = fs::metadata(&self.root)?.mode();
-        let mode = 0o700 | (root & 0o2070);
+        // The group's bits and set-group-ID come from the queue directory
+        // (the latter by inheritance: mkdir does not set it).
+        let mode = 0o700 | (root & 0o070);
         for area in Area::ALL {
             let path = self.area(area);
-            if path.is_dir() {
-                continue;
-            }
-            match fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => fs::set_permissions(&path, Permissions::from_mode(mode))?,
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
+            if missing.contains(&area) {
+                crate::safe_fs::mkdir(&path, mode, false)?;
+            } else if !crate::safe_fs::is_real_dir(&path) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} is not a directory (a symbolic link?)", path.display()),
+                ));
             }
         }
         Ok(())
@@ -213,9 +233,12 @@ impl Spool {
     /// An I/O error other than "not found" while opening or reading it.
     pub fn claim(&self, id: &str) -> io::Result<Claim> {
         let path = self.path(Area::Messages, id);
-        let file = match File::open(&path) {
+        let file = match crate::safe_fs::open_read(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Claim::Gone),
+            Err(e) if is_not_a_file(&e) => {
+                return Ok(Claim::Corrupt("not a regular file".into()));
+            }
             Err(e) => return Err(e),
         };
         match file.try_lock() {
@@ -256,7 +279,7 @@ impl Spool {
     /// # Errors
     /// I/O errors, or [`io::ErrorKind::InvalidData`] for a corrupt file.
     pub fn peek(&self, id: &str) -> io::Result<Meta> {
-        let file = File::open(self.path(Area::Messages, id))?;
+        let file = crate::safe_fs::open_read(&self.path(Area::Messages, id))?;
         let head = read_head(&file)?;
         format::parse_head(&head, file.metadata()?.len())
             .map(|(meta, _)| meta)
@@ -268,10 +291,15 @@ impl Spool {
     /// # Errors
     /// [`Corrupt`] when the state file is damaged (the caller starts over).
     pub fn read_state(&self, id: &str) -> Result<State, Corrupt> {
-        match fs::read_to_string(self.path(Area::States, id)) {
+        let read = crate::safe_fs::open_read(&self.path(Area::States, id)).and_then(|file| {
+            let mut text = String::new();
+            file.take(MAX_STATE).read_to_string(&mut text)?;
+            Ok(text)
+        });
+        match read {
             Ok(text) => format::parse_state(&text),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(State::default()),
-            Err(e) => Err(Corrupt(e.to_string())),
+            Err(e) => Err(Corrupt(crate::error::io_reason(&e))),
         }
     }
 
@@ -344,8 +372,9 @@ impl Spool {
             if !stale(&path) {
                 continue;
             }
-            // A sender still writing holds its lock, however slow its input.
-            let unheld = File::open(&path).is_ok_and(|f| f.try_lock().is_ok());
+            // A sender still writing holds its lock, however slow its input;
+            // what is not a regular file (a link, a FIFO) is nobody's draft.
+            let unheld = crate::safe_fs::open_read(&path).map_or(true, |f| f.try_lock().is_ok());
             if unheld {
                 remove_if_there(&path);
             }
@@ -389,18 +418,13 @@ impl Spool {
         result
     }
 
-    /// A new file at `path` (which must not exist) with the queue's mode.
+    /// A new file at `path` (which must not exist, not even as a link)
+    /// with the queue's mode from the start.
     ///
     /// # Errors
     /// The I/O error.
     pub fn create(&self, path: &Path) -> io::Result<File> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)?;
-        file.set_permissions(Permissions::from_mode(self.file_mode()))?;
-        Ok(file)
+        crate::safe_fs::create_new(path, self.file_mode())
     }
 
     /// Puts the complete file `temporary` into `area` as `id`, durably,
@@ -435,6 +459,13 @@ fn read_head(file: &File) -> io::Result<Vec<u8>> {
     }
 }
 
+/// Whether opening failed because the name is a symbolic link (`ELOOP`
+/// under `O_NOFOLLOW`) or not a regular file.
+fn is_not_a_file(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::InvalidData
+        || e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+}
+
 fn remove_if_there(path: &Path) {
     let _ = fs::remove_file(path);
 }
@@ -447,6 +478,8 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::Permissions;
+    use std::os::unix::fs::PermissionsExt;
 
     /// A prepared spool in a directory of the test's own (kept alive by the guard).
     fn temp_spool(name: &str) -> (crate::testing::TempDir, Spool) {
