@@ -166,7 +166,7 @@ impl Spool {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 format!(
-                    "{what}; root must create them (the packages do: chown root:oauth2-sendmail, chmod 2770 for the directory and msg, state, tmp, failed, corrupt in it)"
+                    "{what}; root must create it (the packages do: the directory and msg, state, tmp, failed, corrupt in it, each chown root:oauth2-sendmail, chmod 2770)"
                 ),
             ));
         }

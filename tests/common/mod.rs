@@ -10,6 +10,7 @@
 pub mod fake_smtp;
 pub mod queue;
 pub mod sandbox;
+pub mod setgid;
 pub mod site;
 
 use std::io::Write;
