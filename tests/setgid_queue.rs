@@ -383,3 +383,32 @@ fn a_caller_never_creates_the_queue_areas() {
         );
     }
 }
+
+/// The queue service's user: its own uid, the group as its primary group
+/// (systemd's `User=oauth2-sendmail`, `Group=oauth2-sendmail`).
+const SERVICE: (u32, u32) = (3_999_003, GROUP);
+
+#[test]
+fn the_queue_service_user_delivers_every_users_queued_mail() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let install = Install::new("setgid-service");
+    let queue = install.queue_areas();
+    queue_from(
+        &install,
+        sb,
+        &queue,
+        &[
+            (USER, "service-a@example.com"),
+            (OTHER, "service-b@example.com"),
+        ],
+    );
+    make_due(&queue);
+    install.configure_sending_queue(sb, &queue, "");
+    install
+        .run(Some(SERVICE), &["--queue-run"], b"", &[])
+        .expect(0);
+    sb.wait_for_mail("service-a@example.com", 1);
+    sb.wait_for_mail("service-b@example.com", 1);
+    assert_eq!(root_mailq(&install), "Mail queue is empty\n");
+}
