@@ -1,9 +1,11 @@
-//! The queue and the token cache of a set-group-ID installation, attacked
-//! by the local users who may run the binary (issue 11, "Local security"):
-//! a lock held by a stopped process, symbolic links and a FIFO planted by
-//! a group member, queue runs by callers, a state write that fails under
-//! `RLIMIT_FSIZE`, areas a caller would have to create. Same installation
-//! as `tests/setgid.rs` (`common::setgid`). Needs root, as the sandbox does.
+//! The queue, the token cache and `--check` of a set-group-ID
+//! installation, attacked by the local users who may run the binary
+//! (issue 11, "Local security"): a lock held by a stopped process,
+//! symbolic links and a FIFO planted by a group member, queue runs by
+//! callers, a state write that fails under `RLIMIT_FSIZE`, areas a caller
+//! would have to create, `--check` as a probe of the configuration and a
+//! way to make the application request tokens. Same installation as
+//! `tests/setgid.rs` (`common::setgid`). Needs root, as the sandbox does.
 
 mod common;
 
@@ -411,4 +413,84 @@ fn the_queue_service_user_delivers_every_users_queued_mail() {
     sb.wait_for_mail("service-a@example.com", 1);
     sb.wait_for_mail("service-b@example.com", 1);
     assert_eq!(root_mailq(&install), "Mail queue is empty\n");
+}
+
+#[test]
+fn check_by_a_caller_gives_verdicts_only_and_contacts_no_server() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let install = Install::new("setgid-check");
+    install.put_credentials(sb);
+    // Token endpoint and SMTP server: listeners of the test's own, which
+    // must see no connection.
+    let token = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let smtp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (token_port, smtp_port) = (
+        token.local_addr().unwrap().port(),
+        smtp.local_addr().unwrap().port(),
+    );
+    let text = install
+        .config_with_secret_file(sb, true)
+        .replace(
+            &sb.str("token_url"),
+            &format!("https://127.0.0.1:{token_port}/{{tenant}}/oauth2/v2.0/token"),
+        )
+        .replace(
+            &format!("port = {}", sb.port("smtp_port")),
+            &format!("port = {smtp_port}"),
+        );
+    install.put("sendmail.conf", text.as_bytes(), GROUP, 0o640);
+    let text_run = install.run(Some(USER), &["--check"], b"", &[]);
+    let json_run = install.run(
+        Some(USER),
+        &["--check", "--json", "--to", "a@example.com"],
+        b"",
+        &[],
+    );
+    for listener in [&token, &smtp] {
+        listener.set_nonblocking(true).unwrap();
+        assert!(
+            listener.accept().is_err(),
+            "a caller's --check connected to port {}",
+            listener.local_addr().unwrap().port()
+        );
+    }
+    let cache = install.cache.display().to_string();
+    for run in [&text_run, &json_run] {
+        assert_ne!(run.code, -1);
+        let out = run.output();
+        for value in [
+            sb.str("tenant"),
+            sb.str("client_id"),
+            sb.str("user"),
+            "127.0.0.1".to_string(),
+            token_port.to_string(),
+            smtp_port.to_string(),
+            cache.clone(),
+            "/etc/oauth2-sendmail".to_string(),
+            sb.str("scope"),
+        ] {
+            assert!(!out.contains(&value), "{value} shown to a caller:\n{out}");
+        }
+    }
+    assert!(
+        text_run.stdout.contains("verdicts only"),
+        "{}",
+        text_run.stdout
+    );
+    assert!(
+        text_run
+            .stdout
+            .contains("not checked for a caller who is not root"),
+        "{}",
+        text_run.stdout
+    );
+    let json: serde_json::Value = serde_json::from_str(&json_run.stdout).unwrap();
+    let token_step = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "token")
+        .unwrap();
+    assert_eq!(token_step["cause"], "token-not-cached", "{json}");
 }
