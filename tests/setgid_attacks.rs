@@ -494,3 +494,60 @@ fn check_by_a_caller_gives_verdicts_only_and_contacts_no_server() {
         .unwrap();
     assert_eq!(token_step["cause"], "token-not-cached", "{json}");
 }
+
+#[test]
+fn a_named_files_directory_is_checked_and_stale_token_temporaries_go() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let install = Install::new("setgid-dirs");
+    // The secret sits in a directory a user owns: that user could swap it.
+    let secrets = install.etc.join("secrets");
+    std::fs::create_dir(&secrets).unwrap();
+    chown(&secrets, USER.0, USER.1, 0o755);
+    install.put(
+        "secrets/client-secret",
+        sb.str("client_secret").as_bytes(),
+        GROUP,
+        0o640,
+    );
+    install.configure(
+        sb,
+        &format!("client_secret_file = \"{ETC}/secrets/client-secret\""),
+    );
+    let run = install.run(
+        Some(USER),
+        &["-i", "dirs@example.com"],
+        b"Subject: d\n\nx\n",
+        &[],
+    );
+    run.expect(78);
+    assert!(
+        run.stderr.contains(&format!(
+            "the directory {ETC}/secrets of a file the configuration names"
+        )),
+        "{}",
+        run.stderr
+    );
+
+    // A token temporary file a killed process left (mode 0600, an hour
+    // old) goes when the next token is written.
+    chown(&secrets, 0, 0, 0o755);
+    let dead = install.cache.join(".token-0123456789abcdef.4242.tmp");
+    std::fs::write(&dead, "half a tok").unwrap();
+    chown(&dead, USER.0, GROUP, 0o600);
+    let touched = Command::new("touch")
+        .args(["-d", "1 hour ago"])
+        .arg(&dead)
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    install
+        .run(
+            Some(OTHER),
+            &["-i", "dirs@example.com"],
+            b"Subject: d\n\nx\n",
+            &[],
+        )
+        .expect(0);
+    assert!(!dead.exists(), "the stale temporary file is still there");
+}
