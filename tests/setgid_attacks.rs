@@ -250,6 +250,29 @@ fn links_and_a_fifo_planted_by_a_group_member_change_no_root_file() {
     // The cache works again: the token was written over the link.
     let cached = std::fs::symlink_metadata(install.cache.join(&token)).unwrap();
     assert!(cached.file_type().is_file());
+
+    // An area replaced by a link to a directory of root's: no run (nor the
+    // flush after a live send) moves that directory's files aside.
+    let root_dir = install.scratch.join("victim-dir");
+    std::fs::create_dir(&root_dir).unwrap();
+    let root_file = victim(&install, "victim-dir/notes");
+    as_group_member(&format!(
+        "mv '{0}' '{0}.old' && ln -s '{1}' '{0}'",
+        queue.join("msg").display(),
+        root_dir.display()
+    ));
+    install
+        .run(
+            None,
+            &["-i", "links-3@example.com"],
+            b"Subject: 3\n\nx\n",
+            &[],
+        )
+        .expect(0);
+    let run = install.run(None, &["-q"], b"", &[]);
+    run.expect(73);
+    assert!(run.stderr.contains("not a directory"), "{}", run.stderr);
+    assert_untouched(&root_file);
 }
 
 #[test]

@@ -174,6 +174,9 @@ pub fn run(
     deadline: Option<Instant>,
 ) -> Result<Summary> {
     let spool = Spool::new(&queue.dir);
+    // Also for a flush: an area replaced by a link to another directory
+    // would have this run move that directory's files aside.
+    spool.prepare().map_err(|e| cant_use(&spool, &e))?;
     let owner = caller::run_owner();
     // A caller's own run respects the backoff, even with -q.
     let selection = if owner.is_some() {
