@@ -372,9 +372,15 @@ impl Spool {
             if !stale(&path) {
                 continue;
             }
-            // A sender still writing holds its lock, however slow its input;
-            // what is not a regular file (a link, a FIFO) is nobody's draft.
-            let unheld = crate::safe_fs::open_read(&path).map_or(true, |f| f.try_lock().is_ok());
+            // A sender still writing holds its lock, however slow its input
+            // (drafts are made readable by the group). What is not a regular
+            // file (a link, a FIFO) is nobody's draft, nor is a file the
+            // group cannot read: a 0600 leftover of a process 0.1 killed
+            // between creating it and setting its mode.
+            let unheld = match crate::safe_fs::open_read(&path) {
+                Ok(file) => file.try_lock().is_ok(),
+                Err(e) => is_not_a_file(&e) || e.kind() == io::ErrorKind::PermissionDenied,
+            };
             if unheld {
                 remove_if_there(&path);
             }
