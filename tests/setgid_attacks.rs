@@ -574,3 +574,51 @@ fn a_named_files_directory_is_checked_and_stale_token_temporaries_go() {
         .expect(0);
     assert!(!dead.exists(), "the stale temporary file is still there");
 }
+
+#[test]
+fn a_state_write_failing_after_a_partial_delivery_stops_the_run() {
+    use common::fake_smtp::FakeSmtp;
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let install = Install::new("setgid-partial");
+    let queue = install.queue_areas();
+    install.configure_queue(sb, &queue);
+    for n in 1..=2 {
+        let good = format!("partial-{n}@example.com");
+        install
+            .run(
+                Some(USER),
+                &["-i", &good, "later@example.com"],
+                b"Subject: p\n\nx\n",
+                &[],
+            )
+            .expect(0);
+    }
+    make_due(&queue);
+    // A server that takes the first recipient and defers the second: the
+    // attempt's result (one recipient served) must be recorded.
+    let mut behaviour = common::queue::good();
+    behaviour
+        .rcpt_replies
+        .insert("later@example.com".into(), "450 4.2.0 try later".into());
+    let fake = FakeSmtp::start(behaviour);
+    install.configure_sending_queue(sb, &queue, "rate_limit = 0");
+    let conf = install.etc.join("sendmail.conf");
+    let text = std::fs::read_to_string(&conf).unwrap().replace(
+        &format!("port = {}", sb.port("smtp_port")),
+        &format!("port = {}", fake.port),
+    );
+    install.put("sendmail.conf", text.as_bytes(), GROUP, 0o640);
+    let run = install.run_after(Some(USER), NO_FILE_GROWTH, &["-q"], b"", &[]);
+    run.expect(0);
+    assert!(
+        run.stdout.contains("(stopped: cannot record the attempt: "),
+        "{}",
+        run.output()
+    );
+    assert_eq!(
+        fake.record().messages.len(),
+        1,
+        "the run went on after a result it could not record"
+    );
+}
