@@ -622,3 +622,37 @@ fn a_state_write_failing_after_a_partial_delivery_stops_the_run() {
         "the run went on after a result it could not record"
     );
 }
+
+#[test]
+fn a_stopped_token_lock_holder_does_not_stop_mail() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let install = Install::new("setgid-token-lock");
+    install.configure(sb, &format!("client_secret_file = \"{ETC}/client-secret\""));
+    install
+        .run(
+            Some(OTHER),
+            &["-i", "token-lock-1@example.com"],
+            b"Subject: 1\n\nx\n",
+            &[],
+        )
+        .expect(0);
+    let lock = std::fs::read_dir(&install.cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".lock"))
+        .unwrap();
+    // No cached token: the next send must fetch one, under the lock.
+    std::fs::remove_file(lock.with_extension("")).unwrap();
+    let _holder = stopped_lock_holder(&lock);
+    install
+        .run(
+            Some(OTHER),
+            &["-i", "token-lock-2@example.com"],
+            b"Subject: 2\n\nx\n",
+            &[],
+        )
+        .expect(0);
+    sb.wait_for_mail("token-lock-2@example.com", 1);
+}
