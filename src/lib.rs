@@ -32,6 +32,7 @@ pub mod privilege;
 #[cfg(test)]
 mod proptests;
 mod relay;
+mod safe_fs;
 mod secret;
 mod setup_script;
 pub mod smtp;

@@ -11,10 +11,11 @@
 //!   honours `SSL_CERT_FILE` and `SSL_CERT_DIR` (`net.rs`, as OpenSSL
 //!   does), and Rust cannot remove variables from its own environment
 //!   without `unsafe`;
-//! - sets the umask to 007, so nothing it creates is ever world-accessible;
 //!
 //! and, in every mode, turns core dumps off (the process holds a secret or a
-//! token). [`check_invocation`] refuses `-C` to such a caller (exit 77)
+//! token) and sets the umask to 007, so nothing it creates is ever
+//! world-accessible and every file and directory it makes has the mode
+//! asked for from the start (`safe_fs`). [`check_invocation`] refuses `-C` to such a caller (exit 77)
 //! without touching the file; [`check_files`] refuses configuration,
 //! credential, trust and spool paths whose permissions would let another
 //! user change them or read a secret (exit 78, with the fix).
@@ -88,13 +89,10 @@ impl Caller {
 /// rather than run with an environment the caller chose.
 pub fn start() -> Result<Caller> {
     disable_core_dumps();
+    crate::safe_fs::set_umask();
     let caller = Caller::current();
-    if caller.is_privileged() {
-        use rustix::fs::Mode;
-        rustix::process::umask(Mode::from_raw_mode(0o007));
-        if !is_clean(std::env::vars_os()) {
-            return Err(reexec_clean());
-        }
+    if caller.is_privileged() && !is_clean(std::env::vars_os()) {
+        return Err(reexec_clean());
     }
     Ok(caller)
 }
@@ -263,7 +261,8 @@ fn check_bits(
 }
 
 /// The start-up permission checks: the configuration file, the files it
-/// names, the token cache and queue directories. Paths that do not exist
+/// names, the token cache and queue directories, and (for a privileged
+/// caller) the directories of the configuration and of the files it names. Paths that do not exist
 /// are left to the code that uses them (a missing secret file with a good
 /// cached token still sends).
 ///
@@ -301,27 +300,43 @@ pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
     if let Some(queue) = &config.queue {
         checks.push(("queue.dir", &queue.dir, Holds::Spool));
     }
-    for (label, path, holds) in checks {
+    for (label, path, holds) in &checks {
         let Ok(meta) = std::fs::metadata(path) else {
             continue;
         };
-        if let Some(problem) = check_mode(label, path, &meta, holds, caller) {
+        if let Some(problem) = check_mode(label, path, &meta, *holds, caller) {
             return Err(Error::config(problem.what)
                 .with_hint(problem.fix)
                 .with_cause("insecure-permissions"));
         }
     }
-    if caller.is_privileged()
-        && let Some(dir) = config.path.parent().filter(|d| !d.as_os_str().is_empty())
-        && let Ok(meta) = std::fs::metadata(dir)
-        && (meta.uid() != 0 || meta.mode() & 0o022 != 0)
-    {
-        return Err(Error::config(format!(
-            "the directory {} of the configuration file must be owned by root and writable by root only",
-            dir.display()
-        ))
-        .with_hint(format!("chown root: {0}; chmod 0755 {0}", dir.display()))
-        .with_cause("insecure-permissions"));
+    if !caller.is_privileged() {
+        return Ok(());
+    }
+    // Whoever may rename entries in a directory may swap a file in it for
+    // their own: the directories of the configuration and of every file it
+    // names (not the cache and queue, which root makes 2770 for the group).
+    let named = checks
+        .iter()
+        .filter(|(_, _, holds)| *holds != Holds::Spool)
+        .filter_map(|(_, path, _)| path.parent())
+        .filter(|d| !d.as_os_str().is_empty());
+    for dir in named {
+        if let Ok(meta) = std::fs::metadata(dir)
+            && (meta.uid() != 0 || meta.mode() & 0o022 != 0)
+        {
+            let whose = if dir == config.path.parent().unwrap_or(dir) {
+                "the configuration file"
+            } else {
+                "a file the configuration names"
+            };
+            return Err(Error::config(format!(
+                "the directory {} of {whose} must be owned by root and writable by root only",
+                dir.display()
+            ))
+            .with_hint(format!("chown root: {0}; chmod 0755 {0}", dir.display()))
+            .with_cause("insecure-permissions"));
+        }
     }
     Ok(())
 }

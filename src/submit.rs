@@ -252,11 +252,6 @@ impl<'c> Submitter<'c> {
         self.delivered_live && self.relay.is_some()
     }
 
-    /// Whether the transcript goes to stderr (`-v`).
-    pub fn verbose(&self) -> bool {
-        self.verbose
-    }
-
     /// Writes one line to syslog.
     pub fn log(&mut self, level: Level, line: &str) {
         self.syslog.log(level, line);

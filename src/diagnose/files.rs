@@ -7,7 +7,7 @@
 //! passes any mode check, which is why a root-only directory earns a
 //! warning: the mail of www-data and cron runs with the group's rights).
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
@@ -151,10 +151,7 @@ pub fn permissions(config: &Config) -> Step {
 /// Whether this process can create files in `dir`: by trying.
 fn probe_writable(dir: &Path) -> std::io::Result<()> {
     let probe = dir.join(format!(".oauth2-sendmail-check.{}", std::process::id()));
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)?;
+    crate::safe_fs::create_new(&probe, 0o600)?;
     fs::remove_file(&probe)
 }
 
@@ -185,7 +182,7 @@ fn writable_dir(
             return Step::warn(
                 id,
                 title,
-                format!("{} does not exist yet; the first send creates it, owned by whoever sends first", dir.display()),
+                format!("{} does not exist; root must create it (the packages do): a set-group-ID caller never does", dir.display()),
                 hint.clone(),
             )
             .cause(cause);

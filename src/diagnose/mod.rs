@@ -65,10 +65,18 @@ pub fn check(invocation: &Invocation, config_path: &Path) -> u8 {
     } else {
         Report::live(Box::new(std::io::stdout()), style())
     };
+    let verdicts_only = crate::privilege::Caller::current().is_privileged();
+    let shown_path = if verdicts_only {
+        "the installed configuration (verdicts only: root sees the details)".to_string()
+    } else {
+        config_path.display().to_string()
+    };
+    if verdicts_only {
+        report.verdicts_only();
+    }
     report.say(&format!(
-        "oauth2-sendmail {} --check of {} at {}\n\n",
+        "oauth2-sendmail {} --check of {shown_path} at {}\n\n",
         env!("CARGO_PKG_VERSION"),
-        config_path.display(),
         clock::utc_timestamp(clock::now())
     ));
     let transcript = if invocation.verbose {
@@ -76,15 +84,18 @@ pub fn check(invocation: &Invocation, config_path: &Path) -> u8 {
     } else {
         Transcript::off()
     };
-    run(&mut report, invocation, config_path, transcript);
+    run(
+        &mut report,
+        invocation,
+        config_path,
+        transcript,
+        verdicts_only,
+    );
     if invocation.json {
+        let shown = if verdicts_only { "" } else { &shown_path };
         print!(
             "{}",
-            report::render_json(
-                env!("CARGO_PKG_VERSION"),
-                &config_path.display().to_string(),
-                report.steps()
-            )
+            report::render_json(env!("CARGO_PKG_VERSION"), shown, report.steps())
         );
     } else {
         let verdict = report::render_verdict(report.steps());
@@ -106,7 +117,13 @@ fn style() -> Style {
     }
 }
 
-fn run(report: &mut Report, invocation: &Invocation, config_path: &Path, transcript: Transcript) {
+fn run(
+    report: &mut Report,
+    invocation: &Invocation,
+    config_path: &Path,
+    transcript: Transcript,
+    verdicts_only: bool,
+) {
     let mut transcript = transcript;
     let (step, config) = files::configuration(config_path);
     report.add(step);
@@ -127,6 +144,22 @@ fn run(report: &mut Report, invocation: &Invocation, config_path: &Path, transcr
     let credential = credential::credential(&config);
     let usable = credential.verdict != Verdict::Fail;
     report.add(credential);
+    if verdicts_only {
+        let tokens = TokenSource::new(&config);
+        report.add(token::cached(&tokens));
+        let why = "not checked for a caller who is not root (no token request, no SMTP login)";
+        for (id, title) in AFTER_CONFIG {
+            if id.starts_with("token.") || id.starts_with("smtp.") {
+                report.add(Step::skip(id, title, why).public());
+            }
+            if *id == "smtp.auth" && invocation.check_to.is_some() {
+                report.add(Step::skip("smtp.send", "test message", why).public());
+            }
+        }
+        report.add(files::cache(&config, tokens.cached_until()));
+        report.add(files::queue(&config));
+        return;
+    }
 
     let mut tokens = TokenSource::new(&config);
     let token = if usable {

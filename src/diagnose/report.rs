@@ -57,6 +57,10 @@ pub struct Step {
     /// How long the step took, when it did something worth timing.
     #[serde(rename = "seconds", serialize_with = "seconds")]
     pub elapsed: Option<Duration>,
+    /// Whether the summary holds no configured value, so that
+    /// [`Step::verdict_only`] keeps it.
+    #[serde(skip)]
+    pub public: bool,
 }
 
 fn seconds<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -79,6 +83,7 @@ impl Step {
             cause: None,
             kind: None,
             elapsed: None,
+            public: false,
         }
     }
 
@@ -114,6 +119,32 @@ impl Step {
     /// A step not checked, and why.
     pub fn skip(id: &'static str, title: &'static str, why: impl Into<String>) -> Self {
         Self::new(id, title, Verdict::Skip, why.into())
+    }
+
+    /// The step as a caller who is not root sees it: the verdict, the
+    /// cause code and the time, never a value (tenant, client ID, mailbox,
+    /// endpoint, path, claim) from the summary, details or hint.
+    #[must_use]
+    pub fn verdict_only(mut self) -> Self {
+        let root = "run oauth2-sendmail --check as root for the details and the fix";
+        if !self.public {
+            self.summary = match self.verdict {
+                Verdict::Pass => "ok".into(),
+                Verdict::Warn => "works, but needs a look".into(),
+                Verdict::Fail => "failed".into(),
+                Verdict::Skip => "not checked".into(),
+            };
+        }
+        self.details.clear();
+        self.hint = matches!(self.verdict, Verdict::Warn | Verdict::Fail).then(|| root.into());
+        self
+    }
+
+    /// Marks the summary as free of configured values (see [`Step::public`]).
+    #[must_use]
+    pub fn public(mut self) -> Self {
+        self.public = true;
+        self
     }
 
     /// Adds a detail line.
@@ -213,6 +244,7 @@ pub fn render_step(step: &Step, style: Style) -> String {
 pub struct Report {
     steps: Vec<Step>,
     live: Option<(Box<dyn Write>, Style)>,
+    verdicts_only: bool,
 }
 
 impl Report {
@@ -221,6 +253,7 @@ impl Report {
         Report {
             steps: Vec::new(),
             live: Some((out, style)),
+            verdicts_only: false,
         }
     }
 
@@ -229,7 +262,13 @@ impl Report {
         Report {
             steps: Vec::new(),
             live: None,
+            verdicts_only: false,
         }
+    }
+
+    /// From now on every step is kept and shown with [`Step::verdict_only`].
+    pub fn verdicts_only(&mut self) {
+        self.verdicts_only = true;
     }
 
     /// Prints `text` in text mode only (the heading).
@@ -242,6 +281,11 @@ impl Report {
 
     /// Adds a step (printing it in text mode).
     pub fn add(&mut self, step: Step) {
+        let step = if self.verdicts_only {
+            step.verdict_only()
+        } else {
+            step
+        };
         if let Some((out, style)) = &mut self.live {
             let _ = out.write_all(render_step(&step, *style).as_bytes());
             let _ = out.flush();

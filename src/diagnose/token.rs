@@ -49,6 +49,28 @@ pub fn fetch(
     }
 }
 
+/// The cached token's validity, without a request (`--check` by a caller
+/// who is not root).
+pub fn cached(tokens: &TokenSource) -> Step {
+    let now = clock::now();
+    match tokens.cached_until() {
+        Some(until) if until > now => Step::pass(
+            "token",
+            "token",
+            format!("a cached token is valid for {} s", until - now),
+        )
+        .public(),
+        _ => Step::warn(
+            "token",
+            "token",
+            "no valid cached token; the next message fetches one",
+            "run oauth2-sendmail --check as root to test the credential with a fresh token",
+        )
+        .cause("token-not-cached")
+        .public(),
+    }
+}
+
 /// The claim steps: identifier, title, claim.
 const CLAIM_STEPS: [(&str, &str, &str); 4] = [
     ("token.aud", "token audience", "aud"),

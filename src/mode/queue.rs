@@ -10,10 +10,19 @@
 //! up (`failed/`, logged at error level): refused for good, or older than
 //! `max_age`. A session that cannot be opened defers every remaining due
 //! message with the same reason; a 421 or a throttling reply, the
-//! per-minute limit or the time budget ends the run and leaves the rest.
+//! per-minute limit, the time budget or a result that cannot be recorded
+//! ends the run and leaves the rest.
+//!
+//! A caller running the set-group-ID binary (any local user) touches only
+//! the messages it queued itself, and only when they are due, even with
+//! `-q` ([`caller::run_owner`]); it never moves files aside or cleans up.
+//! No lock is waited for without limit: the rate ledger's lock for
+//! [`LEDGER_PATIENCE`] in a run of the whole queue (then the run goes on
+//! without the ledger), not at all in a flush or a caller's own run (which
+//! then stop): a live send never waits on another process's work.
 
 use std::io::Read;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::attempt::Attempt;
 use crate::cli::{Delivery, Invocation, Mode};
@@ -28,9 +37,13 @@ use crate::system;
 
 use crate::spool::caller;
 use crate::spool::format::{Corrupt, State};
-use crate::spool::rate;
+use crate::spool::rate::{self, Booking};
 use crate::spool::schedule;
 use crate::spool::store::{Area, Claim, Claimed, Spool};
+
+/// How long a run of the whole queue waits for the rate ledger's lock,
+/// which is held for a moment by each send of every run.
+pub const LEDGER_PATIENCE: Duration = Duration::from_secs(2);
 
 /// Which messages a run takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,45 +83,45 @@ pub fn from_command(invocation: &Invocation, config: &Config, syslog: Syslog) ->
     };
     let spool = Spool::new(&queue.dir);
     spool.prepare().map_err(|e| cant_use(&spool, &e))?;
-    spool.clean_up(std::time::SystemTime::now());
+    let owner = caller::run_owner();
+    if owner.is_none() {
+        spool.clean_up(std::time::SystemTime::now());
+    }
     let selection = match invocation.mode {
         Mode::RunDueQueue => Selection::Due,
         _ => Selection::All,
     };
-    // The transcript names other users' senders and recipients, which
-    // mailq hides from them too.
-    let verbose = invocation.verbose && caller::real_uid() == 0;
-    if invocation.verbose && !verbose {
-        eprintln!("oauth2-sendmail: -v shows a queue run's transcript to root only");
-    }
+    // The transcript shows only messages this caller may touch.
     let mut submitter = Submitter::new(
         config,
         system::host_name(config),
         Delivery::default(),
-        verbose,
+        invocation.verbose,
         syslog,
     );
     let summary = run(&mut submitter, queue, selection, None);
     submitter.finish();
     let summary = summary?;
     if selection == Selection::All {
-        let left = spool.ids().map_or(0, |(ids, _)| ids.len());
+        let left = spool.ids().map_or(0, |(ids, _)| {
+            ids.iter()
+                .filter(|id| owner.is_none_or(|uid| spool.peek(id).is_ok_and(|m| m.uid == uid)))
+                .count()
+        });
         println!("{}", describe(&summary, left));
     }
     Ok(())
 }
 
 /// Ends a live invocation: if a message was just delivered and the queue
-/// holds due messages, sends them over the same session within the
-/// configured time budget; then QUIT.
+/// holds due messages (this caller's own, for a set-group-ID caller),
+/// sends them over the same session within the configured time budget;
+/// then QUIT.
 pub fn finish_with_flush(mut submitter: Submitter) {
     let config = submitter.config();
-    // A transcript of other users' messages is not for a non-root caller.
-    let private = !submitter.verbose() || caller::real_uid() == 0;
     if let Some(queue) = &config.queue
         && submitter.delivered_live()
         && !queue.flush_budget.is_zero()
-        && private
     {
         let deadline = Instant::now() + queue.flush_budget;
         let _ = run(&mut submitter, queue, Selection::Due, Some(deadline));
@@ -146,17 +159,33 @@ pub fn run(
     deadline: Option<Instant>,
 ) -> Result<Summary> {
     let spool = Spool::new(&queue.dir);
+    // Also for a flush: an area replaced by a link to another directory
+    // would have this run move that directory's files aside.
+    spool.prepare().map_err(|e| cant_use(&spool, &e))?;
+    let owner = caller::run_owner();
+    // A caller's own run respects the backoff, even with -q.
+    let selection = if owner.is_some() {
+        Selection::Due
+    } else {
+        selection
+    };
     let mut run = Run {
         submitter,
         queue,
         spool: &spool,
         summary: Summary::default(),
         session_down: None,
-        ledger_warned: false,
+        ledger: if owner.is_none() && deadline.is_none() {
+            Ledger::Wait(LEDGER_PATIENCE)
+        } else {
+            Ledger::Never
+        },
     };
     let (ids, foreign) = spool.ids().map_err(|e| cant_use(&spool, &e))?;
-    for name in foreign {
-        run.set_aside(&name, "its name is not a queue id");
+    if owner.is_none() {
+        for name in foreign {
+            run.set_aside(&name, "its name is not a queue id");
+        }
     }
     for id in &ids {
         if run.summary.stopped.is_some() {
@@ -176,10 +205,12 @@ pub fn run(
             continue;
         }
         match spool.claim(id) {
+            // Not this caller's: released at once, untouched.
+            Ok(Claim::Taken(claimed)) if owner.is_some_and(|uid| claimed.meta.uid != uid) => {}
             Ok(Claim::Taken(claimed)) => run.one(*claimed, selection),
-            Ok(Claim::Busy) => run.summary.busy += 1,
-            Ok(Claim::Gone) => {}
-            Ok(Claim::Corrupt(why)) => run.set_aside(id, &why),
+            Ok(Claim::Busy) if owner.is_none() => run.summary.busy += 1,
+            Ok(Claim::Corrupt(why)) if owner.is_none() => run.set_aside(id, &why),
+            Ok(Claim::Busy | Claim::Gone | Claim::Corrupt(_)) => {}
             Err(e) => run.log(
                 Level::Warning,
                 &format!(
@@ -192,6 +223,17 @@ pub fn run(
     Ok(run.summary)
 }
 
+/// How a run uses the rate ledger when its lock is busy or it cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ledger {
+    /// Wait this long, then go on without it (a run of the whole queue).
+    Wait(Duration),
+    /// Do not wait; stop the run (a flush, a caller's own run).
+    Never,
+    /// Not used any more in this run (it failed once; warned).
+    Off,
+}
+
 /// One run's working state.
 struct Run<'r, 'c> {
     submitter: &'r mut Submitter<'c>,
@@ -200,7 +242,7 @@ struct Run<'r, 'c> {
     summary: Summary,
     /// Why no session could be opened, once that happened.
     session_down: Option<String>,
-    ledger_warned: bool,
+    ledger: Ledger,
 }
 
 impl Run<'_, '_> {
@@ -256,25 +298,8 @@ impl Run<'_, '_> {
             self.settle(claimed, state, &attempt, Instant::now());
             return;
         }
-        match rate::reserve(self.spool, self.queue.rate_limit, now) {
-            Ok(true) => {}
-            Ok(false) => {
-                self.summary.stopped = Some(format!(
-                    "the limit of {} messages a minute is reached; the next run goes on",
-                    self.queue.rate_limit
-                ));
-                return;
-            }
-            Err(e) if !self.ledger_warned => {
-                self.ledger_warned = true;
-                let line = format!(
-                    "the rate ledger in {} cannot be used ({}): sending without it",
-                    self.spool.root().display(),
-                    crate::error::io_reason(&e)
-                );
-                self.log(Level::Warning, &line);
-            }
-            Err(_) => {}
+        if !self.book(now) {
+            return;
         }
         let started = Instant::now();
         let addresses = Addresses {
@@ -306,6 +331,38 @@ impl Run<'_, '_> {
         state.delivered.extend(attempt.delivered.iter().cloned());
         state.refused.extend(attempt.refused.iter().cloned());
         self.settle(claimed, state, &attempt, started);
+    }
+
+    /// Books the send in the rate ledger; false when the run stops here.
+    fn book(&mut self, now: u64) -> bool {
+        let patience = match self.ledger {
+            Ledger::Off => return true,
+            Ledger::Wait(patience) => patience,
+            Ledger::Never => Duration::ZERO,
+        };
+        let problem = match rate::reserve(self.spool, self.queue.rate_limit, now, patience) {
+            Ok(Booking::Go) => return true,
+            Ok(Booking::Full) => {
+                self.summary.stopped = Some(format!(
+                    "the limit of {} messages a minute is reached; the next run goes on",
+                    self.queue.rate_limit
+                ));
+                return false;
+            }
+            Ok(Booking::Busy) => "another process holds its lock".to_string(),
+            Err(e) => crate::error::io_reason(&e),
+        };
+        if self.ledger == Ledger::Never {
+            self.summary.stopped = Some(format!("the rate ledger cannot be used: {problem}"));
+            return false;
+        }
+        self.ledger = Ledger::Off;
+        let line = format!(
+            "the rate ledger in {} cannot be used ({problem}): sending without it",
+            self.spool.root().display(),
+        );
+        self.log(Level::Warning, &line);
+        true
     }
 
     /// Records what the attempt means for the message: removed, kept in
@@ -421,12 +478,16 @@ impl Run<'_, '_> {
         }
     }
 
+    /// A result that cannot be recorded stops the run: going on would
+    /// send the next messages with the same broken queue, and this one
+    /// again to everyone at the next run.
     fn cannot_record(&mut self, id: &str, e: &std::io::Error, what: &str) {
         let line = format!(
             "queue-id={id}: cannot {what}: {}",
             describe_error(self.spool, e)
         );
         self.log(Level::Error, &line);
+        self.summary.stopped = Some(format!("cannot {what}: {}", crate::error::io_reason(e)));
     }
 }
 

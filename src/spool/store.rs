@@ -19,9 +19,9 @@
 //! unless the directory is shared with a group); areas inherit the queue
 //! directory's group bits and setgid, never anything for others.
 
-use std::fs::{self, File, OpenOptions, Permissions, TryLockError};
+use std::fs::{self, File, TryLockError};
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
@@ -30,6 +30,8 @@ use super::format::{self, Corrupt, MAX_HEAD, Meta, State};
 
 /// A leftover temporary file or state is removed once it is this old.
 const STALE_AFTER: Duration = Duration::from_secs(600);
+/// State files are a few hundred bytes; more is not ours.
+const MAX_STATE: u64 = 1024 * 1024;
 
 /// The parts of the queue directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,38 +136,56 @@ impl Spool {
         0o600 | (root & 0o060)
     }
 
-    /// Creates the queue directory and its areas where missing.
+    /// Checks the queue directory and its areas, creating what is missing
+    /// when this process runs with its own rights (root, the queue
+    /// service's user, the one user of an installation without
+    /// set-group-ID). A set-group-ID process never creates any of them:
+    /// they would belong to whichever user happened to queue first, and a
+    /// caller killed half-way would leave them broken for everyone; the
+    /// packages (and `packaging/install`) create them all. Every area must
+    /// be a directory, not a symbolic link to one.
     ///
     /// # Errors
     /// The I/O error, naming nothing; callers say which directory.
     pub fn prepare(&self) -> io::Result<()> {
-        // Made by a set-group-ID process, the queue would belong to whichever
-        // user happened to queue first: root makes it (the package does).
-        if !self.root.is_dir() && crate::privilege::Caller::current().is_privileged() {
+        let privileged = crate::privilege::Caller::current().is_privileged();
+        let root_missing = !self.root.is_dir();
+        let missing: Vec<Area> = Area::ALL
+            .into_iter()
+            .filter(|area| {
+                !self.area(*area).exists() && fs::symlink_metadata(self.area(*area)).is_err()
+            })
+            .collect();
+        if privileged && (root_missing || !missing.is_empty()) {
+            let what = if root_missing {
+                "it does not exist".to_string()
+            } else {
+                let names: Vec<&str> = missing.iter().map(|a| a.name()).collect();
+                format!("its areas {} do not exist", names.join(", "))
+            };
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
-                "it does not exist; root must create it (chown root:oauth2-sendmail, chmod 2770)",
+                format!(
+                    "{what}; root must create it (the packages do: the directory and msg, state, tmp, failed, corrupt in it, each chown root:oauth2-sendmail, chmod 2770)"
+                ),
             ));
         }
-        if !self.root.is_dir() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o770)
-                .create(&self.root)?;
-            // Exact bits whatever the umask: the group shares the queue.
-            fs::set_permissions(&self.root, Permissions::from_mode(0o2770))?;
+        if root_missing {
+            crate::safe_fs::mkdir(&self.root, 0o770, true)?;
         }
         let root = fs::metadata(&self.root)?.mode();
-        let mode = 0o700 | (root & 0o2070);
+        // The group's bits and set-group-ID come from the queue directory
+        // (the latter by inheritance: mkdir does not set it).
+        let mode = 0o700 | (root & 0o070);
         for area in Area::ALL {
             let path = self.area(area);
-            if path.is_dir() {
-                continue;
-            }
-            match fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => fs::set_permissions(&path, Permissions::from_mode(mode))?,
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
+            if missing.contains(&area) {
+                crate::safe_fs::mkdir(&path, mode, false)?;
+            } else if !crate::safe_fs::is_real_dir(&path) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} is not a directory (a symbolic link?)", path.display()),
+                ));
             }
         }
         Ok(())
@@ -213,9 +233,12 @@ impl Spool {
     /// An I/O error other than "not found" while opening or reading it.
     pub fn claim(&self, id: &str) -> io::Result<Claim> {
         let path = self.path(Area::Messages, id);
-        let file = match File::open(&path) {
+        let file = match crate::safe_fs::open_read(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Claim::Gone),
+            Err(e) if is_not_a_file(&e) => {
+                return Ok(Claim::Corrupt("not a regular file".into()));
+            }
             Err(e) => return Err(e),
         };
         match file.try_lock() {
@@ -256,7 +279,7 @@ impl Spool {
     /// # Errors
     /// I/O errors, or [`io::ErrorKind::InvalidData`] for a corrupt file.
     pub fn peek(&self, id: &str) -> io::Result<Meta> {
-        let file = File::open(self.path(Area::Messages, id))?;
+        let file = crate::safe_fs::open_read(&self.path(Area::Messages, id))?;
         let head = read_head(&file)?;
         format::parse_head(&head, file.metadata()?.len())
             .map(|(meta, _)| meta)
@@ -268,10 +291,15 @@ impl Spool {
     /// # Errors
     /// [`Corrupt`] when the state file is damaged (the caller starts over).
     pub fn read_state(&self, id: &str) -> Result<State, Corrupt> {
-        match fs::read_to_string(self.path(Area::States, id)) {
+        let read = crate::safe_fs::open_read(&self.path(Area::States, id)).and_then(|file| {
+            let mut text = String::new();
+            file.take(MAX_STATE).read_to_string(&mut text)?;
+            Ok(text)
+        });
+        match read {
             Ok(text) => format::parse_state(&text),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(State::default()),
-            Err(e) => Err(Corrupt(e.to_string())),
+            Err(e) => Err(Corrupt(crate::error::io_reason(&e))),
         }
     }
 
@@ -344,8 +372,15 @@ impl Spool {
             if !stale(&path) {
                 continue;
             }
-            // A sender still writing holds its lock, however slow its input.
-            let unheld = File::open(&path).is_ok_and(|f| f.try_lock().is_ok());
+            // A sender still writing holds its lock, however slow its input
+            // (drafts are made readable by the group). What is not a regular
+            // file (a link, a FIFO) is nobody's draft, nor is a file the
+            // group cannot read: a 0600 leftover of a process 0.1 killed
+            // between creating it and setting its mode.
+            let unheld = match crate::safe_fs::open_read(&path) {
+                Ok(file) => file.try_lock().is_ok(),
+                Err(e) => is_not_a_file(&e) || e.kind() == io::ErrorKind::PermissionDenied,
+            };
             if unheld {
                 remove_if_there(&path);
             }
@@ -389,18 +424,13 @@ impl Spool {
         result
     }
 
-    /// A new file at `path` (which must not exist) with the queue's mode.
+    /// A new file at `path` (which must not exist, not even as a link)
+    /// with the queue's mode from the start.
     ///
     /// # Errors
     /// The I/O error.
     pub fn create(&self, path: &Path) -> io::Result<File> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)?;
-        file.set_permissions(Permissions::from_mode(self.file_mode()))?;
-        Ok(file)
+        crate::safe_fs::create_new(path, self.file_mode())
     }
 
     /// Puts the complete file `temporary` into `area` as `id`, durably,
@@ -435,6 +465,13 @@ fn read_head(file: &File) -> io::Result<Vec<u8>> {
     }
 }
 
+/// Whether opening failed because the name is a symbolic link (`ELOOP`
+/// under `O_NOFOLLOW`) or not a regular file.
+fn is_not_a_file(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::InvalidData
+        || e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+}
+
 fn remove_if_there(path: &Path) {
     let _ = fs::remove_file(path);
 }
@@ -445,139 +482,4 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A prepared spool in a directory of the test's own (kept alive by the guard).
-    fn temp_spool(name: &str) -> (crate::testing::TempDir, Spool) {
-        let dir = crate::testing::TempDir::new(name);
-        let spool = Spool::new(dir.path());
-        spool.prepare().unwrap();
-        (dir, spool)
-    }
-
-    fn queue(spool: &Spool, id: &str, message: &[u8]) {
-        let meta = Meta {
-            id: id.into(),
-            arrival: 1,
-            uid: 0,
-            sender: "s@x".into(),
-            recipients: vec!["r@x".into()],
-            size: message.len() as u64,
-            ..Meta::default()
-        };
-        let mut bytes = format::format_head(&meta).unwrap();
-        bytes.extend_from_slice(message);
-        let tmp = spool.path(Area::Temporary, id);
-        fs::write(&tmp, &bytes).unwrap();
-        spool.publish(&tmp, Area::Messages, id).unwrap();
-        fs::remove_file(tmp).unwrap();
-    }
-
-    #[test]
-    fn claim_lock_and_move_on() {
-        let (_dir, spool) = temp_spool("claim");
-        let id = "00000001AAAAAAAAAAAA";
-        queue(&spool, id, b"Subject: x\n\nbody\n");
-        let Claim::Taken(mut first) = spool.claim(id).unwrap() else {
-            panic!("not taken")
-        };
-        let mut message = Vec::new();
-        first.message().unwrap().read_to_end(&mut message).unwrap();
-        assert_eq!(message, b"Subject: x\n\nbody\n");
-        assert!(matches!(spool.claim(id).unwrap(), Claim::Busy));
-        spool.remove(*first).unwrap();
-        assert!(matches!(spool.claim(id).unwrap(), Claim::Gone));
-
-        queue(&spool, id, b"m\n");
-        let Claim::Taken(second) = spool.claim(id).unwrap() else {
-            panic!()
-        };
-        let state = State {
-            last_error: "refused".into(),
-            ..State::default()
-        };
-        spool.fail(*second, &state).unwrap();
-        assert!(spool.path(Area::Failed, id).exists());
-        let reason = fs::read_to_string(spool.path(Area::Failed, &format!("{id}.reason"))).unwrap();
-        assert!(reason.contains("error refused"));
-        assert_eq!(spool.count(Area::Failed), 1);
-        assert!(spool.ids().unwrap().0.is_empty());
-        fs::remove_dir_all(spool.root()).unwrap();
-    }
-
-    #[test]
-    fn foreign_and_damaged_files() {
-        let (_dir, spool) = temp_spool("foreign");
-        fs::write(spool.path(Area::Messages, "notes.txt"), "hello").unwrap();
-        let id = "00000002BBBBBBBBBBBB";
-        fs::write(spool.path(Area::Messages, id), "garbage").unwrap();
-        let (ids, foreign) = spool.ids().unwrap();
-        assert_eq!(
-            (ids, foreign),
-            (vec![id.to_string()], vec!["notes.txt".to_string()])
-        );
-        assert!(matches!(spool.claim(id).unwrap(), Claim::Corrupt(_)));
-        let moved = spool.set_aside(Area::Messages, id).unwrap();
-        assert!(moved.starts_with(spool.path(Area::Corrupt, "")));
-        fs::write(spool.path(Area::Messages, id), "again").unwrap();
-        let moved = spool.set_aside(Area::Messages, id).unwrap();
-        assert!(moved.ends_with(format!("{id}.1")), "{}", moved.display());
-        fs::remove_dir_all(spool.root()).unwrap();
-    }
-
-    #[test]
-    fn state_is_replaced_and_damage_is_reported() {
-        let (_dir, spool) = temp_spool("state");
-        let id = "00000003CCCCCCCCCCCC";
-        assert_eq!(spool.read_state(id), Ok(State::default()));
-        let state = State {
-            attempts: 2,
-            ..State::default()
-        };
-        spool.write_state(id, &state).unwrap();
-        assert_eq!(spool.read_state(id), Ok(state));
-        fs::write(spool.path(Area::States, id), "half").unwrap();
-        assert!(spool.read_state(id).is_err());
-        fs::remove_dir_all(spool.root()).unwrap();
-    }
-
-    #[test]
-    fn clean_up_spares_what_is_held_or_young() {
-        let (_dir, spool) = temp_spool("clean");
-        let held = spool.path(Area::Temporary, "held");
-        let held_file = spool.create(&held).unwrap();
-        held_file.try_lock().unwrap();
-        let dead = spool.path(Area::Temporary, "dead");
-        drop(spool.create(&dead).unwrap());
-        let orphan = spool.path(Area::States, "00000004DDDDDDDDDDDD");
-        fs::write(&orphan, "x").unwrap();
-        spool.clean_up(SystemTime::now());
-        assert!(
-            held.exists() && dead.exists() && orphan.exists(),
-            "young files stay"
-        );
-        spool.clean_up(SystemTime::now() + Duration::from_secs(3600));
-        assert!(held.exists(), "a locked file stays");
-        assert!(!dead.exists() && !orphan.exists());
-        drop(held_file);
-        fs::remove_dir_all(spool.root()).unwrap();
-    }
-
-    #[test]
-    fn modes_follow_the_queue_directory() {
-        let (_dir, spool) = temp_spool("modes");
-        fs::set_permissions(spool.root(), Permissions::from_mode(0o2770)).unwrap();
-        assert_eq!(spool.file_mode(), 0o660);
-        let f = spool.path(Area::Temporary, "m");
-        drop(spool.create(&f).unwrap());
-        assert_eq!(fs::metadata(&f).unwrap().mode() & 0o7777, 0o660);
-        fs::set_permissions(spool.root(), Permissions::from_mode(0o700)).unwrap();
-        assert_eq!(spool.file_mode(), 0o600);
-        fs::remove_dir_all(spool.root()).unwrap();
-        spool.prepare().unwrap();
-        let area = fs::metadata(spool.path(Area::Failed, "")).unwrap().mode() & 0o7777;
-        assert_eq!(area & 0o007, 0, "nothing for others: {area:o}");
-        fs::remove_dir_all(spool.root()).unwrap();
-    }
-}
+mod tests;

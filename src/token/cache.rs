@@ -8,11 +8,18 @@
 //! into place, so a reader sees the old file or the new one, never half of
 //! one. An exclusive lock on a separate lock file serialises check-and-fetch
 //! so that many processes with a cold cache make one token request.
+//!
+//! The directory is shared by every caller with the group's rights, root
+//! among them, so nothing here follows a symbolic link or writes to a file
+//! another user could have put there (`safe_fs`); files are made with
+//! their final mode, and the temporary files of processes killed while
+//! writing are removed once they are [`STALE_AFTER`] old.
 
-use std::fs::{self, File, OpenOptions, Permissions};
+use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use crate::hex;
 use crate::secret::Secret;
@@ -21,6 +28,8 @@ use crate::secret::Secret;
 const MAGIC: &str = "oauth2-sendmail-token 1";
 /// Cache files are small; anything larger is not ours.
 const MAX_FILE: u64 = 64 * 1024;
+/// A temporary file this old belongs to a process that died writing it.
+const STALE_AFTER: Duration = Duration::from_secs(600);
 /// The mode of cache files: shared with the group only where the directory
 /// is set-group-ID (the packaged `root:oauth2-sendmail 2770` layout, whose
 /// group is exactly the processes allowed to use the token); otherwise the
@@ -93,7 +102,7 @@ pub fn parse(text: &str, key: &str) -> Option<Entry> {
 
 /// Reads the cache file at `path`; any problem means "no usable entry".
 pub fn read(path: &Path, key: &str) -> Option<Entry> {
-    let file = File::open(path).ok()?;
+    let file = crate::safe_fs::open_read(path).ok()?;
     let mut text = String::new();
     file.take(MAX_FILE).read_to_string(&mut text).ok()?;
     parse(&text, key)
@@ -107,14 +116,9 @@ pub fn write(path: &Path, key: &str, entry: &Entry) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("token");
     let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    remove_stale_temporaries(dir, SystemTime::now());
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temporary)?;
-        // The mode given at creation is filtered by the umask; set the exact bits.
-        file.set_permissions(Permissions::from_mode(file_mode(dir)))?;
+        let mut file = crate::safe_fs::create_new(&temporary, file_mode(dir))?;
         file.write_all(format(key, entry).as_bytes())?;
         file.sync_all()?;
         fs::rename(&temporary, path)?;
@@ -124,6 +128,25 @@ pub fn write(path: &Path, key: &str, entry: &Entry) -> std::io::Result<()> {
         let _ = fs::remove_file(&temporary);
     }
     result
+}
+
+/// Removes the `.token-….tmp` files in `dir` older than [`STALE_AFTER`]:
+/// what processes killed while writing left (removing a name never
+/// follows a link).
+fn remove_stale_temporaries(dir: &Path, now: SystemTime) {
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(".token-") && name.ends_with(".tmp")) {
+            continue;
+        }
+        let stale = fs::symlink_metadata(entry.path())
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > STALE_AFTER));
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Removes the entry at `path` (a token the server rejected).
@@ -136,21 +159,16 @@ pub struct Lock(File);
 
 impl Lock {
     /// Waits for the exclusive lock on `path`, creating the lock file, for
-    /// at most `patience`: a holder that never lets go (a caller can stop its own set-group-ID process with
-    /// SIGSTOP while it holds the lock) must not stall everyone's mail.
+    /// at most `patience`: a holder that never lets go (a caller can stop
+    /// its own set-group-ID process with SIGSTOP while it holds the lock)
+    /// must not stall everyone's mail. The lock file is never a link nor
+    /// another user's file, and its mode is never changed.
     ///
     /// # Errors
     /// The I/O error, or `TimedOut` when the lock stayed busy.
     pub fn acquire_within(path: &Path, patience: std::time::Duration) -> std::io::Result<Lock> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        let _ = file.set_permissions(Permissions::from_mode(file_mode(dir)));
+        let file = crate::safe_fs::open_shared(dir, path, file_mode(dir))?;
         let deadline = std::time::Instant::now() + patience;
         loop {
             match file.try_lock() {
@@ -239,12 +257,18 @@ mod tests {
         let mode = fs::metadata(&file).unwrap().mode() & 0o777;
         assert_eq!(mode, 0o600, "mode {mode:o}");
         // In a set-group-ID directory the group shares the file.
-        fs::set_permissions(dir, Permissions::from_mode(0o2770)).unwrap();
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o2770)).unwrap();
         write(&file, &k, &entry()).unwrap();
         let mode = fs::metadata(&file).unwrap().mode() & 0o777;
         assert_eq!(mode, 0o660, "mode {mode:o}");
-        // No temporary file is left behind.
+        // No temporary file is left behind, and a dead process's goes.
         assert_eq!(fs::read_dir(dir).unwrap().count(), 1);
+        let dead = dir.join(".token-x.999999.tmp");
+        fs::write(&dead, "half").unwrap();
+        remove_stale_temporaries(dir, SystemTime::now());
+        assert!(dead.exists(), "a young temporary file may still be written");
+        remove_stale_temporaries(dir, SystemTime::now() + 2 * STALE_AFTER);
+        assert!(!dead.exists());
         remove(&file);
         assert_eq!(read(&file, &k), None);
     }

@@ -15,8 +15,6 @@ pub mod claims;
 pub mod https;
 pub mod request;
 
-use std::fs::DirBuilder;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 
 use crate::clock;
@@ -193,7 +191,7 @@ impl<'a> TokenSource<'a> {
                 "it does not exist; root must create it (chown root:oauth2-sendmail, chmod 2770)",
             ));
         }
-        DirBuilder::new().recursive(true).mode(0o700).create(dir)
+        crate::safe_fs::mkdir(dir, 0o700, true)
     }
 
     /// One request to the token endpoint.

@@ -10,6 +10,7 @@
 pub mod fake_smtp;
 pub mod queue;
 pub mod sandbox;
+pub mod setgid;
 pub mod site;
 
 use std::io::Write;
@@ -82,16 +83,33 @@ pub fn sendmail(args: &[&str], input: &[u8]) -> Run {
     run_as(BIN, args, input, &[])
 }
 
+/// Starts `command`, again while the program file is busy: a test that has
+/// just written a script or copied the binary can see `ETXTBSY` when
+/// another test thread forked while the file was still open for writing
+/// (the forked child holds the descriptor until it execs).
+pub fn spawn(command: &mut Command) -> std::io::Result<std::process::Child> {
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Runs `program` (the binary, or a link to it) with extra environment.
 pub fn run_as(program: &str, args: &[&str], input: &[u8], env: &[(&str, &str)]) -> Run {
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        .stderr(Stdio::piped());
+    let mut child = spawn(&mut command).unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
     // Write from a thread: the binary may exit before reading everything.
