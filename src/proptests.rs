@@ -115,14 +115,22 @@ proptest! {
             Ok(block) => {
                 let consumed = &input[..input.len() - rest.len()];
                 prop_assert!(consumed.len() <= limit);
+                // Line ends are normalised, never moved: on the wire (where
+                // a bare CR ends a line too) the block reads as the input.
+                let wire = |bytes: &[u8]| {
+                    let mut out = Vec::new();
+                    let mut encoder = crate::body::DataEncoder::new();
+                    encoder.encode(bytes, &mut out);
+                    encoder.finish(&mut out);
+                    out
+                };
                 let mut fields: Vec<u8> = block.fields.iter().flat_map(|f| f.raw.clone()).collect();
-                prop_assert!(consumed.starts_with(&fields));
-                let after = &consumed[fields.len()..];
                 if block.body_start.is_empty() {
-                    prop_assert!(matches!(after, b"" | b"\n" | b"\r\n"), "{:?}", after);
+                    let with_blank = [&fields[..], b"\n"].concat();
+                    prop_assert!(wire(consumed) == wire(&fields) || wire(consumed) == wire(&with_blank), "{:?}", consumed);
                 } else {
                     fields.extend_from_slice(&block.body_start);
-                    prop_assert_eq!(consumed, &fields[..]);
+                    prop_assert_eq!(wire(consumed), wire(&fields));
                 }
                 for field in &block.fields {
                     prop_assert!(!field.name.is_empty());

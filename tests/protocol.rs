@@ -1,0 +1,78 @@
+//! The message and protocol findings of the outside review (issue 11),
+//! each driven through the real binary: against the sandbox's Postfix where
+//! Postfix shows the effect, against the scripted peer where only a
+//! scripted server produces the fault.
+
+mod common;
+
+use common::fake_smtp::{Behaviour, FakeSmtp, sandbox_identity};
+use common::sandbox::{Sandbox, sandbox};
+use common::{Scratch, Settings, s, sendmail};
+
+/// Settings that point the binary at `fake`.
+#[allow(dead_code)]
+fn settings_for(sb: &Sandbox, fake: &FakeSmtp, scratch: &Scratch) -> Settings {
+    let mut settings = sb.settings(scratch);
+    settings.host = "localhost".into();
+    settings.port = fake.port;
+    settings.timeout = 10;
+    settings
+}
+
+#[allow(dead_code)]
+fn good() -> Behaviour {
+    Behaviour::good(sandbox_identity(&sandbox().dir))
+}
+
+// ---- 1. bare CR in the header ----------------------------------------------
+
+#[test]
+fn a_bare_cr_cannot_hide_a_bcc_or_a_from_in_another_field() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let scratch = Scratch::new("bare-cr");
+    let conf = sb.settings(&scratch).write(&scratch);
+    // Bare CRs, a CR CR LF and a lone LF, mixed.
+    let message = b"To: crto@example.com\r\nX-Note: a\rBcc: crbcc@example.com\rFrom: Boss <boss@elsewhere.example>\r\nSubject: mixed\n\r\nbody\r\n";
+    sendmail(&["-C", s(&conf), "-t"], message).expect(0);
+    for rcpt in ["crto@example.com", "crbcc@example.com"] {
+        let got = sb.wait_for_mail(rcpt, 1);
+        let m = &got[0];
+        let header = m.header();
+        assert_eq!(m.field("Bcc"), None, "{rcpt}: Bcc left visible:\n{header}");
+        assert_eq!(
+            m.field("From").as_deref(),
+            Some(format!("\"Boss via {}\" <{}>", short_host(), sb.str("user")).as_str()),
+            "{rcpt}: the From that left is the one the policy checked:\n{header}"
+        );
+        assert_eq!(m.field("Subject").as_deref(), Some("mixed"), "{header}");
+        assert_eq!(m.body(), b"body\n");
+    }
+}
+
+#[test]
+fn a_cr_cr_lf_ends_the_header_for_the_check_as_on_the_wire() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let scratch = Scratch::new("cr-cr-lf");
+    let conf = sb.settings(&scratch).write(&scratch);
+    let message = b"Subject: early\r\r\nFrom: Boss <boss@elsewhere.example>\r\r\nBcc: crcrbcc@example.com\r\n\r\nbody\r\n";
+    sendmail(&["-C", s(&conf), "crcrlf@example.com"], message).expect(0);
+    let got = sb.wait_for_mail("crcrlf@example.com", 1);
+    let m = &got[0];
+    let header = m.header();
+    // The header ended at the empty line after Subject: the program added
+    // Date, Message-ID and its own From to that header, not to the body.
+    assert!(m.field("Date").is_some(), "{header}");
+    assert!(m.field("Message-ID").is_some(), "{header}");
+    assert_eq!(m.field("From"), Some(sb.str("user")), "{header}");
+    let body = String::from_utf8_lossy(m.body()).into_owned();
+    assert!(body.starts_with("From: Boss"), "{body}");
+    assert!(sb.mail_for("crcrbcc@example.com").is_empty());
+}
+
+/// The short host name the From policy names ("… via host").
+fn short_host() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    name.trim().split('.').next().unwrap().to_string()
+}
