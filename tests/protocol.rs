@@ -76,3 +76,49 @@ fn short_host() -> String {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     name.trim().split('.').next().unwrap().to_string()
 }
+
+// ---- 2. SMTP smuggling in -bs ----------------------------------------------
+
+#[test]
+fn bs_ends_data_only_at_crlf_dot_crlf() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let scratch = Scratch::new("smuggle");
+    let conf = sb.settings(&scratch).write(&scratch);
+    // Every end-of-data spelling but CRLF.CRLF, each followed by a second
+    // transaction that must stay inside the first message.
+    let ends: [&[u8]; 4] = [b"\n.\n", b"\n.\r\n", b"\r\n.\n", b"\r.\r\n"];
+    for (n, end) in ends.iter().enumerate() {
+        let outer = format!("smug-outer{n}@example.com");
+        let inner = format!("smug-inner{n}@example.com");
+        let mut input = format!(
+            "EHLO client.example\r\nMAIL FROM:<app@example.com>\r\nRCPT TO:<{outer}>\r\nDATA\r\n\
+             Subject: outer {n}\r\n\r\nfirst part"
+        )
+        .into_bytes();
+        input.extend_from_slice(end);
+        input.extend_from_slice(
+            format!(
+                "MAIL FROM:<ceo@example.com>\r\nRCPT TO:<{inner}>\r\nDATA\r\n\
+                 Subject: smuggled {n}\r\n\r\nevil\r\n.\r\nQUIT\r\n"
+            )
+            .as_bytes(),
+        );
+        let run = sendmail(&["-C", s(&conf), "-bs"], &input);
+        run.expect(0);
+        let delivered = run.stdout.matches("250 2.0.0 Ok:").count();
+        assert_eq!(
+            delivered, 1,
+            "end {end:?}: one message only:\n{}",
+            run.stdout
+        );
+        let got = sb.wait_for_mail(&outer, 1);
+        let text = got[0].text();
+        assert!(text.contains("Subject: outer"), "{text}");
+        assert!(
+            text.contains("RCPT TO:<smug-inner"),
+            "end {end:?}: the smuggled commands are data of the first message:\n{text}"
+        );
+        assert!(sb.mail_for(&inner).is_empty(), "end {end:?}");
+    }
+}
