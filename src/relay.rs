@@ -259,10 +259,29 @@ fn refused(
     }
 }
 
+/// The hint for a failure after the whole message went out.
+const AFTER_THE_DOT: &str = "the whole message went out, but no answer came back: the server may \
+     have taken it, and sending it again may deliver it twice";
+
 /// The error for a protocol failure with `server` (`host:port`).
 pub fn smtp_failure(e: SmtpError, server: &str) -> Error {
     let stage = e.stage;
     match e.failure {
+        // After the final dot the server may have taken the message: never
+        // say that nothing was sent (a resend may make it arrive twice).
+        Failure::Io(io) if stage == Stage::EndOfMessage => Error::temporary(format!(
+            "SMTP server {server}: {} while waiting for its reply to the message; \
+             the server may have the message",
+            net::describe_io(&io)
+        ))
+        .with_hint(AFTER_THE_DOT)
+        .with_cause("smtp-connection-lost"),
+        Failure::Malformed(why) if stage == Stage::EndOfMessage => Error::temporary(format!(
+            "SMTP server {server} broke the protocol in its reply to the message: {why}; \
+             the server may have the message"
+        ))
+        .with_hint(AFTER_THE_DOT)
+        .with_cause("smtp-protocol"),
         Failure::Io(io) => Error::temporary(format!(
             "SMTP server {server}: {} during {stage}",
             net::describe_io(&io)
@@ -448,6 +467,33 @@ mod tests {
         assert!(e.message().contains("closed"), "{}", e.message());
         let e = smtp_failure(io(std::io::ErrorKind::TimedOut), "s:1");
         assert!(e.message().contains("timed out"));
+        // After the dot: never "nothing was sent".
+        for e in [
+            smtp_failure(io(std::io::ErrorKind::UnexpectedEof), "s:1"),
+            smtp_failure(
+                SmtpError {
+                    stage: Stage::EndOfMessage,
+                    failure: Failure::Malformed(
+                        crate::smtp::reply::try_parse_reply(b"xyz\r\n").unwrap_err(),
+                    ),
+                },
+                "s:1",
+            ),
+        ] {
+            assert_eq!(e.exit_code(), 75);
+            assert!(
+                e.message().contains("may have the message"),
+                "{}",
+                e.message()
+            );
+            assert!(!e.hint().contains("nothing was sent"), "{}", e.hint());
+        }
+        // Before it (the data could not be written): nothing was accepted.
+        let before = SmtpError {
+            stage: Stage::Data,
+            failure: Failure::Io(std::io::Error::from(std::io::ErrorKind::BrokenPipe)),
+        };
+        assert!(!smtp_failure(before, "s:1").message().contains("may have"));
         let e = smtp_failure(
             SmtpError {
                 stage: Stage::StartTls,

@@ -10,7 +10,6 @@ use common::sandbox::{Sandbox, sandbox};
 use common::{Scratch, Settings, s, sendmail};
 
 /// Settings that point the binary at `fake`.
-#[allow(dead_code)]
 fn settings_for(sb: &Sandbox, fake: &FakeSmtp, scratch: &Scratch) -> Settings {
     let mut settings = sb.settings(scratch);
     settings.host = "localhost".into();
@@ -19,7 +18,6 @@ fn settings_for(sb: &Sandbox, fake: &FakeSmtp, scratch: &Scratch) -> Settings {
     settings
 }
 
-#[allow(dead_code)]
 fn good() -> Behaviour {
     Behaviour::good(sandbox_identity(&sandbox().dir))
 }
@@ -121,4 +119,48 @@ fn bs_ends_data_only_at_crlf_dot_crlf() {
         );
         assert!(sb.mail_for(&inner).is_empty(), "end {end:?}");
     }
+}
+
+// ---- 5. the reply after the final dot --------------------------------------
+
+#[test]
+fn the_reply_after_the_dot_is_waited_for_longer_than_a_step() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let mut b = good();
+    // Slower than the one-second per-step timeout configured below.
+    b.final_reply_delay = Some(std::time::Duration::from_secs(3));
+    let fake = FakeSmtp::start(b);
+    let scratch = Scratch::new("slow-final");
+    let mut settings = settings_for(sb, &fake, &scratch);
+    settings.timeout = 1;
+    let conf = settings.write(&scratch);
+    let run = sendmail(
+        &["-C", s(&conf), "slow@example.com"],
+        b"Subject: slow\n\nbody\n",
+    );
+    run.expect(0);
+    assert_eq!(fake.record().messages.len(), 1, "sent once");
+}
+
+#[test]
+fn a_failure_after_the_dot_never_says_nothing_was_sent() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let mut b = good();
+    b.hang_up_after_dot = true;
+    let fake = FakeSmtp::start(b);
+    let scratch = Scratch::new("after-dot");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let run = sendmail(
+        &["-C", s(&conf), "gone@example.com"],
+        b"Subject: gone\n\nbody\n",
+    );
+    run.expect(75);
+    assert!(!run.stderr.contains("nothing was sent"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("may have the message"),
+        "{}",
+        run.stderr
+    );
 }

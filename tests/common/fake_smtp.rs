@@ -56,6 +56,8 @@ pub struct Behaviour {
     /// Refuse AUTH with a 535 that quotes the client's XOAUTH2 response
     /// (a hostile or careless server).
     pub echo_auth: bool,
+    /// Close the connection right after the final dot, without a reply.
+    pub hang_up_after_dot: bool,
 }
 
 impl Behaviour {
@@ -78,6 +80,7 @@ impl Behaviour {
             mail_reply: None,
             legacy_tls_only: None,
             echo_auth: false,
+            hang_up_after_dot: false,
         }
     }
 }
@@ -341,6 +344,9 @@ fn serve(
                 r.raw_messages.push(raw);
                 drop(r);
                 messages_here += 1;
+                if b.hang_up_after_dot {
+                    return Ok(());
+                }
                 if let Some(delay) = b.final_reply_delay {
                     std::thread::sleep(delay);
                 }

@@ -19,6 +19,7 @@ mod scripted;
 mod transaction;
 
 use std::io::{self, Read, Write};
+use std::time::Duration;
 
 use base64::Engine as _;
 
@@ -31,6 +32,20 @@ use crate::transcript::Transcript;
 pub use failure::{Failure, SmtpError, Stage};
 pub use transaction::{Envelope, Receipt, RecipientReply};
 
+/// A stream whose read timeout can be lengthened for one wait: the reply
+/// after the final dot may take far longer than any other step.
+pub trait Patience {
+    /// The read timeout now (`None`: reads wait for ever).
+    fn read_timeout(&self) -> io::Result<Option<Duration>>;
+    /// Sets the read timeout.
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+/// How long the reply after the final dot is waited for, at least: RFC 5321
+/// §4.5.3.2.6 gives the server 10 minutes to take the message, and giving
+/// up earlier while it may still say 250 makes the message go twice.
+pub const FINAL_REPLY_WAIT: Duration = Duration::from_secs(600);
+
 /// An SMTP client session.
 pub struct Session<S> {
     stream: S,
@@ -38,7 +53,7 @@ pub struct Session<S> {
     transcript: Transcript,
 }
 
-impl<S: Read + Write> Session<S> {
+impl<S: Read + Write + Patience> Session<S> {
     /// A session on a connected stream; nothing is read or sent yet.
     pub fn new(stream: S, transcript: Transcript) -> Self {
         Session {

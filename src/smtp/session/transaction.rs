@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 
-use super::{Failure, Session, SmtpError, Stage};
+use super::{FINAL_REPLY_WAIT, Failure, Patience, Session, SmtpError, Stage};
 use crate::body::{CopyError, copy_encoded};
 use crate::smtp::capabilities::Capabilities;
 use crate::smtp::command::Command;
@@ -49,7 +49,7 @@ pub struct Receipt {
     pub size: u64,
 }
 
-impl<S: Read + Write> Session<S> {
+impl<S: Read + Write + Patience> Session<S> {
     /// One mail transaction: MAIL, RCPT for each recipient, DATA (pipelined
     /// when offered), then `header` and `body` streamed and the final dot.
     ///
@@ -66,15 +66,14 @@ impl<S: Read + Write> Session<S> {
         let size = match copy_encoded(header, body, &mut self.stream) {
             Ok(n) => n,
             Err(CopyError::Read(e)) => return Err(SmtpError::new(Stage::Data, Failure::Input(e))),
-            Err(CopyError::Write(e)) => {
-                return Err(SmtpError::new(Stage::EndOfMessage, Failure::Io(e)));
-            }
+            // The final dot may not have gone: this is still the DATA step.
+            Err(CopyError::Write(e)) => return Err(SmtpError::new(Stage::Data, Failure::Io(e))),
         };
         // The message itself is the sender's business, not the ticket's.
         self.transcript
             .note(&format!("message data: {size} octets (not shown)"));
         self.transcript.client(".");
-        let reply = self.read_reply(Stage::EndOfMessage)?;
+        let reply = self.read_final_reply()?;
         if !reply.is_positive() {
             return Err(SmtpError::new(Stage::EndOfMessage, Failure::Reply(reply)));
         }
@@ -84,6 +83,21 @@ impl<S: Read + Write> Session<S> {
             reply,
             size,
         })
+    }
+
+    /// The reply after the final dot, waited for at least
+    /// [`FINAL_REPLY_WAIT`] whatever the per-step timeout.
+    fn read_final_reply(&mut self) -> Result<Reply, SmtpError> {
+        let step = self.stream.read_timeout().ok().flatten();
+        let longer = step.filter(|t| *t < FINAL_REPLY_WAIT).is_some();
+        if longer {
+            let _ = self.stream.set_read_timeout(Some(FINAL_REPLY_WAIT));
+        }
+        let reply = self.read_reply(Stage::EndOfMessage);
+        if longer {
+            let _ = self.stream.set_read_timeout(step);
+        }
+        reply
     }
 
     /// MAIL, RCPTs and DATA up to the 354; returns accepted and refused recipients.
@@ -266,6 +280,17 @@ mod tests {
             .send_mail(&caps(true), &envelope(&["a@x.com"]), b"", &mut body)
             .unwrap_err();
         assert!(matches!(&e.failure, Failure::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof));
+    }
+
+    #[test]
+    fn the_final_reply_is_waited_for_ten_minutes() {
+        let mut body: &[u8] = b"x";
+        let mut s = session("250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n");
+        s.send_mail(&caps(true), &envelope(&["a@x.com"]), b"", &mut body)
+            .unwrap();
+        let step = Some(std::time::Duration::from_secs(60));
+        // Lengthened for the final reply only, then back to the step's.
+        assert_eq!(s.into_parts().0.timeouts, [Some(FINAL_REPLY_WAIT), step]);
     }
 
     #[test]
