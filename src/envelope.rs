@@ -202,16 +202,30 @@ pub fn resolve(
 }
 
 /// The envelope with the ESMTP parameters the server supports.
-pub fn esmtp(addresses: &Addresses, delivery: &Delivery, caps: &Capabilities) -> Envelope {
+pub fn esmtp(
+    addresses: &Addresses,
+    delivery: &Delivery,
+    caps: &Capabilities,
+    size: Option<u64>,
+) -> Envelope {
     let mut mail_params = Vec::new();
     let mut rcpt_params = Vec::new();
-    if caps.eight_bit_mime
-        && let Some(body) = delivery
+    // RFC 1870: a server that knows the size up front refuses at MAIL,
+    // before a byte of the message is sent.
+    if caps.size.is_some()
+        && let Some(size) = size
+    {
+        mail_params.push(format!("SIZE={size}"));
+    }
+    // BODY=8BITMIME whenever the server offers it, unless the caller said
+    // 7BIT (-B 7BIT): callers such as PHP write 8-bit bodies without -B,
+    // and declaring 8BITMIME for a 7-bit message is harmless (RFC 6152).
+    if caps.eight_bit_mime {
+        let seven = delivery
             .body
             .as_deref()
-            .filter(|b| b.eq_ignore_ascii_case("8BITMIME") || b.eq_ignore_ascii_case("7BIT"))
-    {
-        mail_params.push(format!("BODY={}", body.to_ascii_uppercase()));
+            .is_some_and(|b| b.eq_ignore_ascii_case("7BIT"));
+        mail_params.push(if seven { "BODY=7BIT" } else { "BODY=8BITMIME" }.to_string());
     }
     if caps.dsn {
         if let Some(ret) = delivery.ret.as_deref() {
@@ -483,14 +497,14 @@ mod tests {
             envid: Some("id-1".into()),
             body: Some("8BITMIME".into()),
         };
-        let none = esmtp(&addresses, &delivery, &Capabilities::default());
+        let none = esmtp(&addresses, &delivery, &Capabilities::default(), Some(10));
         assert!(none.mail_params.is_empty() && none.rcpt_params.is_empty());
         let caps = Capabilities {
             dsn: true,
             eight_bit_mime: true,
             ..Capabilities::default()
         };
-        let all = esmtp(&addresses, &delivery, &caps);
+        let all = esmtp(&addresses, &delivery, &caps, None);
         assert_eq!(all.mail_params, ["BODY=8BITMIME", "RET=HDRS", "ENVID=id-1"]);
         assert_eq!(all.rcpt_params, ["NOTIFY=SUCCESS,FAILURE"]);
         let bad = Delivery {
@@ -498,8 +512,36 @@ mod tests {
             envid: Some("a b".into()),
             ..delivery
         };
-        let filtered = esmtp(&addresses, &bad, &caps);
+        let filtered = esmtp(&addresses, &bad, &caps, None);
+        let sized = Capabilities {
+            size: Some(0),
+            ..caps.clone()
+        };
+        assert_eq!(
+            esmtp(&addresses, &bad, &sized, Some(1234)).mail_params[0],
+            "SIZE=1234"
+        );
         assert!(filtered.rcpt_params.is_empty());
         assert!(!filtered.mail_params.iter().any(|p| p.starts_with("ENVID")));
+        // BODY=8BITMIME whenever offered; 7BIT only when the caller says so.
+        let eight = Capabilities {
+            eight_bit_mime: true,
+            ..Capabilities::default()
+        };
+        for (body, want) in [
+            (None, "BODY=8BITMIME"),
+            (Some("7bit"), "BODY=7BIT"),
+            (Some("8BITMIME"), "BODY=8BITMIME"),
+            (Some("BINARYMIME"), "BODY=8BITMIME"),
+        ] {
+            let delivery = Delivery {
+                body: body.map(str::to_string),
+                ..Delivery::default()
+            };
+            assert_eq!(
+                esmtp(&addresses, &delivery, &eight, None).mail_params,
+                [want]
+            );
+        }
     }
 }

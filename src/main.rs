@@ -35,6 +35,7 @@ mod relay;
 mod run;
 mod secret;
 mod serve;
+mod size;
 mod smtp;
 mod spool;
 mod submit;

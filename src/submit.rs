@@ -23,6 +23,7 @@ use crate::error::{Error, Kind, Result};
 use crate::log::{Level, Outcome, Record, Syslog};
 use crate::message::PreparedHeader;
 use crate::relay::Relay;
+use crate::size::{SizeLimit, TooLarge, Whose};
 use crate::smtp::session::Failure;
 use crate::spool::caller;
 use crate::spool::draft::{Draft, Tee};
@@ -96,37 +97,75 @@ impl<'c> Submitter<'c> {
         header: &PreparedHeader,
         body: &mut dyn Read,
     ) -> Result<Outcome> {
+        self.submit_as(addresses, header, body, &Announced::default())
+    }
+
+    /// [`Submitter::submit`] for a message whose client announced its body
+    /// type and size (`-bs`: MAIL FROM's BODY= and SIZE=), passed on.
+    ///
+    /// # Errors
+    /// As [`Submitter::submit`].
+    pub fn submit_as(
+        &mut self,
+        addresses: &Addresses,
+        header: &PreparedHeader,
+        body: &mut dyn Read,
+        announced: &Announced,
+    ) -> Result<Outcome> {
+        let mut delivery = self.delivery.clone();
+        if let Some(body_type) = &announced.body {
+            delivery.body = Some(body_type.clone());
+        }
         let started = Instant::now();
         let spool = self.config.queue.as_ref().map(|q| Spool::new(&q.dir));
         let (mut draft, mut queue_problem) = match &spool {
-            Some(spool) => match self.start_draft(spool, addresses, header) {
+            Some(spool) => match self.start_draft(spool, addresses, header, &delivery) {
                 Ok(draft) => (Some(draft), None),
                 Err(e) => (None, Some(describe_spool_error(spool, &e))),
             },
             None => (None, None),
         };
         let has_draft = draft.is_some();
-        let mut tee = Tee::new(body, draft.as_mut());
-        let delivery = self.delivery.clone();
-        let mut attempt = self.attempt(addresses, &delivery, &header.bytes, &mut tee);
-        let input_failed = attempt
+        // The limit holds for what goes to the server and into the queue alike.
+        let mut limited = SizeLimit::new(
+            body,
+            header.bytes.len() as u64,
+            self.config.max_message_size,
+            Whose::Config,
+        );
+        let mut tee = Tee::new(&mut limited, draft.as_mut());
+        let mut attempt = self.attempt(
+            addresses,
+            &delivery,
+            &header.bytes,
+            &mut tee,
+            announced.size,
+        );
+        // Nothing to keep: the input broke, or the message is too large
+        // for any retry to help (exit 65, as for a malformed message).
+        let not_kept = attempt
             .error
             .as_ref()
-            .is_some_and(|e| e.kind() == Kind::Input);
-        let worth_keeping = !attempt.complete() && !input_failed;
-        if worth_keeping
-            && has_draft
-            && let Err(e) = tee.drain()
-        {
+            .is_some_and(|e| e.kind() == Kind::Input || e.cause() == Some("message-too-large"));
+        let worth_keeping = !attempt.complete() && !not_kept;
+        let drained = if worth_keeping && has_draft {
+            tee.drain()
+        } else {
+            Ok(())
+        };
+        if let Err(e) = drained {
             // Without the whole message there is nothing to keep.
-            attempt.error = Some(Error::new(
-                Kind::Input,
-                format!(
-                    "reading the message failed: {}; it was not queued ({})",
-                    crate::error::io_reason(&e),
-                    attempt.error.as_ref().map_or("", |e| e.message())
+            attempt.error = Some(match TooLarge::from_io(&e) {
+                Some(too_large) => crate::relay::too_large_error(too_large),
+                None => Error::new(
+                    Kind::Input,
+                    format!(
+                        "reading the message failed: {}; it was not queued ({})",
+                        crate::error::io_reason(&e),
+                        attempt.error.as_ref().map_or("", |e| e.message())
+                    ),
                 ),
-            ));
+            });
             let nothing_kept = Conclusion {
                 kept: None,
                 queue_problem: None,
@@ -168,6 +207,7 @@ impl<'c> Submitter<'c> {
         spool: &Spool,
         addresses: &Addresses,
         header: &PreparedHeader,
+        delivery: &Delivery,
     ) -> io::Result<Draft> {
         let now = clock::now();
         let micros = std::time::SystemTime::now()
@@ -180,7 +220,7 @@ impl<'c> Submitter<'c> {
             sender: addresses.sender.clone(),
             recipients: addresses.recipients.clone(),
             message_id: header.message_id.clone(),
-            delivery: self.delivery.clone(),
+            delivery: delivery.clone(),
             size: 0,
         };
         match Draft::create(spool, meta.clone(), &header.bytes) {
@@ -199,21 +239,27 @@ impl<'c> Submitter<'c> {
         delivery: &Delivery,
         header: &[u8],
         body: &mut dyn Read,
+        size: Option<u64>,
     ) -> Attempt {
         let relay = match self.relay() {
             Ok(relay) => relay,
             Err(e) => return Attempt::no_session(&addresses.recipients, e),
         };
-        let envelope = envelope::esmtp(addresses, delivery, relay.capabilities());
+        let envelope = envelope::esmtp(addresses, delivery, relay.capabilities(), size);
         match relay.send(&envelope, header, body) {
             Ok(receipt) => Attempt::sent(&receipt),
             Err(e) => {
                 let server = relay.server().to_string();
                 // After a refusal the session can go on; after a broken
                 // connection or protocol it cannot.
+                // A message cut short (input broken, too large) leaves the
+                // DATA phase open: only closing the connection ends it.
                 let usable = !matches!(
                     e.failure,
-                    Failure::Io(_) | Failure::Malformed(_) | Failure::Input(_)
+                    Failure::Io(_)
+                        | Failure::Malformed(_)
+                        | Failure::Input(_)
+                        | Failure::TooLarge(_)
                 );
                 if !(usable && relay.reset().is_ok()) {
                     self.relay = None;
@@ -357,6 +403,15 @@ impl<'c> Submitter<'c> {
             _ => Err(attempt.error.expect("checked above")),
         }
     }
+}
+
+/// What the client of a `-bs` dialogue said about a message in MAIL FROM.
+#[derive(Clone, Debug, Default)]
+pub struct Announced {
+    /// `BODY=` (`7BIT` or `8BITMIME`).
+    pub body: Option<String>,
+    /// `SIZE=`, the client's estimate.
+    pub size: Option<u64>,
 }
 
 /// What became of a message that was not delivered to everyone.

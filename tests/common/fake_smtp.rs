@@ -58,6 +58,11 @@ pub struct Behaviour {
     pub echo_auth: bool,
     /// Close the connection right after the final dot, without a reply.
     pub hang_up_after_dot: bool,
+    /// The SIZE limit EHLO announces.
+    pub size_limit: u64,
+    /// After this many octets of DATA, send this reply and close (a server
+    /// that stops reading a message too large for it).
+    pub refuse_in_data_after: Option<(usize, String)>,
 }
 
 impl Behaviour {
@@ -81,6 +86,8 @@ impl Behaviour {
             legacy_tls_only: None,
             echo_auth: false,
             hang_up_after_dot: false,
+            size_limit: 157_286_400,
+            refuse_in_data_after: None,
         }
     }
 }
@@ -219,7 +226,7 @@ fn serve(
                 if b.pipelining {
                     caps.push("250-PIPELINING".into());
                 }
-                caps.push("250-SIZE 157286400".into());
+                caps.push(format!("250-SIZE {}", b.size_limit));
                 if b.offer_starttls && conn.tls.is_none() {
                     caps.push("250-STARTTLS".into());
                 }
@@ -336,6 +343,12 @@ fn serve(
                     message.extend_from_slice(l.as_bytes());
                     message.extend_from_slice(b"\r\n");
                     if b.drop_in_data_after.is_some_and(|n| message.len() >= n) {
+                        return Ok(());
+                    }
+                    if let Some((after, reply)) = &b.refuse_in_data_after
+                        && message.len() >= *after
+                    {
+                        conn.send(reply)?;
                         return Ok(());
                     }
                 }
