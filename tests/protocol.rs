@@ -334,3 +334,32 @@ fn size_is_declared_when_it_is_known() {
         .unwrap();
     assert!(mail.contains("SIZE=4321"), "{mail}");
 }
+
+// ---- 6. AUTH fallback --------------------------------------------------------
+
+#[test]
+fn a_cut_auth_line_is_tried_again_in_two_steps_and_the_token_kept() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let mut b = good();
+    // Shorter than any token's AUTH line (Postfix's default is 2048).
+    b.line_length_limit = Some(200);
+    let fake = FakeSmtp::start(b);
+    let scratch = Scratch::new("auth-cut");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    for n in 0..2 {
+        let run = sendmail(
+            &["-C", s(&conf), "cut@example.com"],
+            b"Subject: cut\n\nbody\n",
+        );
+        run.expect(0);
+        assert_eq!(fake.record().messages.len(), n + 1);
+    }
+    let r = fake.record();
+    let two_step = r.commands.iter().filter(|c| *c == "AUTH XOAUTH2").count();
+    assert_eq!(two_step, 2, "{:?}", r.commands);
+    // The token that was cut is the one that passed, and the second send
+    // used it again from the cache: it was not thrown away.
+    assert_eq!(r.tokens.len(), 2, "{:?}", r.tokens);
+    assert_eq!(r.tokens[0], r.tokens[1]);
+}

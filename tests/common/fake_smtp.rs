@@ -63,6 +63,9 @@ pub struct Behaviour {
     /// After this many octets of DATA, send this reply and close (a server
     /// that stops reading a message too large for it).
     pub refuse_in_data_after: Option<(usize, String)>,
+    /// Cut command lines longer than this, as Postfix's `line_length_limit`
+    /// does (an AUTH line cut so gets 535 "Invalid base64 data").
+    pub line_length_limit: Option<usize>,
 }
 
 impl Behaviour {
@@ -88,6 +91,7 @@ impl Behaviour {
             hang_up_after_dot: false,
             size_limit: 157_286_400,
             refuse_in_data_after: None,
+            line_length_limit: None,
         }
     }
 }
@@ -257,6 +261,14 @@ fn serve(
                     }
                     Err(_) => return Ok(()),
                 }
+            }
+            "AUTH"
+                if b.line_length_limit
+                    .is_some_and(|limit| line.len() + 2 > limit) =>
+            {
+                conn.send(
+                    "535 5.7.8 Error: authentication failed: Invalid base64 data in initial response",
+                )?;
             }
             "AUTH" => {
                 let mut payload = line.split_whitespace().nth(2).map(str::to_string);

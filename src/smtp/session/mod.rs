@@ -24,7 +24,7 @@ use std::time::Duration;
 use base64::Engine as _;
 
 use super::capabilities::Capabilities;
-use super::command::{Command, fits_on_auth_line, xoauth2_response};
+use super::command::{Command, fits_on_auth_line, retry_auth_in_two_steps, xoauth2_response};
 use super::reply::{Reply, try_parse_reply};
 use crate::secret::Secret;
 use crate::transcript::Transcript;
@@ -193,13 +193,29 @@ impl<S: Read + Write + Patience> Session<S> {
             }
             reply
         };
+        let two_steps = |session: &mut Self| -> Result<Reply, SmtpError> {
+            session.exchange(Stage::Auth, Command::AuthXoauth2(None), |r| r.code == 334)?;
+            session.send(Stage::Auth, &[Command::AuthResponse(Some(&response))])?;
+            session.read_reply(Stage::Auth)
+        };
         let reply = if fits_on_auth_line(&response) {
             self.send(Stage::Auth, &[Command::AuthXoauth2(Some(&response))])?;
-            self.read_reply(Stage::Auth)?
+            let reply = self.read_reply(Stage::Auth)?;
+            let line_len = "AUTH XOAUTH2 ".len() + response.expose().len() + 2;
+            if retry_auth_in_two_steps(&reply, line_len) {
+                // The server did not take the initial response, or cut the
+                // line: the same token may well pass in two steps.
+                self.transcript
+                    .note("the one-line AUTH was refused: trying the two-step form once");
+                two_steps(self).map_err(|e| match e.failure {
+                    Failure::Reply(r) => SmtpError::new(Stage::Auth, Failure::Reply(scrub(r))),
+                    _ => e,
+                })?
+            } else {
+                reply
+            }
         } else {
-            self.exchange(Stage::Auth, Command::AuthXoauth2(None), |r| r.code == 334)?;
-            self.send(Stage::Auth, &[Command::AuthResponse(Some(&response))])?;
-            self.read_reply(Stage::Auth)?
+            two_steps(self)?
         };
         match reply.code {
             200..=299 => Ok(reply),
@@ -290,6 +306,30 @@ mod tests {
         let w = written(s);
         assert!(w.starts_with("AUTH XOAUTH2\r\n"));
         assert_eq!(w.lines().count(), 2);
+    }
+
+    #[test]
+    fn a_refused_or_cut_one_line_auth_is_tried_again_in_two_steps() {
+        for first in [
+            "504 5.7.4 Unrecognized authentication type",
+            "501 5.5.4 Syntax error",
+            "535 5.7.8 Error: authentication failed: Invalid base64 data in initial response",
+        ] {
+            let mut s = session(&format!("{first}\r\n334 \r\n235 2.7.0 ok\r\n"));
+            s.auth_xoauth2(&caps(false), "a@x", &Secret::new("tok"))
+                .unwrap();
+            let w = written(s);
+            let lines: Vec<&str> = w.lines().collect();
+            assert_eq!(lines.len(), 3, "{w}");
+            assert!(lines[0].starts_with("AUTH XOAUTH2 dXNl"), "{w}");
+            assert_eq!(lines[1], "AUTH XOAUTH2");
+            assert_eq!(lines[2], "dXNlcj1hQHgBYXV0aD1CZWFyZXIgdG9rAQE=");
+        }
+        // Once only: a second refusal is the answer.
+        let e = session("504 5.7.4 no\r\n334 \r\n535 5.7.3 Authentication unsuccessful\r\n")
+            .auth_xoauth2(&caps(false), "a@x", &Secret::new("tok"))
+            .unwrap_err();
+        assert_eq!(e.reply().unwrap().code, 535);
     }
 
     #[test]
