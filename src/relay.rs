@@ -77,6 +77,11 @@ impl Relay {
         self.session.send_mail(&self.caps, envelope, header, body)
     }
 
+    /// Whether the last [`Relay::send`] began to read its message.
+    pub fn message_started(&self) -> bool {
+        self.session.message_started()
+    }
+
     /// What the server offers (after TLS).
     pub fn capabilities(&self) -> &Capabilities {
         &self.caps
@@ -347,7 +352,12 @@ fn reply_failure(stage: Stage, reply: &Reply, server: &str) -> Error {
         Stage::EndOfMessage => "refused the message",
         _ => "refused",
     };
-    let message = format!("SMTP server {server} {what} ({stage}): {reply}");
+    // A 421 refuses nothing: the server is closing the session.
+    let message = if reply.code == 421 {
+        format!("SMTP server {server} closed the session during {stage}: {reply}")
+    } else {
+        format!("SMTP server {server} {what} ({stage}): {reply}")
+    };
     let default_kind = match (reply.code, stage) {
         (421, _) | (400..=499, _) => Kind::Temporary,
         (_, Stage::Auth) => Kind::NoPermission,

@@ -24,7 +24,7 @@ use crate::log::{Level, Outcome, Record, Syslog};
 use crate::message::PreparedHeader;
 use crate::relay::Relay;
 use crate::size::{SizeLimit, TooLarge, Whose};
-use crate::smtp::session::Failure;
+use crate::smtp::session::{Failure, SmtpError};
 use crate::spool::caller;
 use crate::spool::draft::{Draft, Tee};
 use crate::spool::format::{self, Meta, State};
@@ -241,12 +241,31 @@ impl<'c> Submitter<'c> {
         body: &mut dyn Read,
         size: Option<u64>,
     ) -> Attempt {
+        let reused = self.relay.is_some();
         let relay = match self.relay() {
             Ok(relay) => relay,
             Err(e) => return Attempt::no_session(&addresses.recipients, e),
         };
         let envelope = envelope::esmtp(addresses, delivery, relay.capabilities(), size);
-        match relay.send(&envelope, header, body) {
+        let mut sent = relay.send(&envelope, header, body);
+        // A session kept open between messages (-bs, queue runs) may have
+        // been closed by the server while idle, or be closing (421): before
+        // anything of this message was read, open a new one, once.
+        if reused
+            && let Err(e) = &sent
+            && stale(e)
+            && !relay.message_started()
+        {
+            self.relay = None;
+            let relay = match self.relay() {
+                Ok(relay) => relay,
+                Err(e) => return Attempt::no_session(&addresses.recipients, e),
+            };
+            let envelope = envelope::esmtp(addresses, delivery, relay.capabilities(), size);
+            sent = relay.send(&envelope, header, body);
+        }
+        let relay = self.relay.as_mut().expect("open: it just sent");
+        match sent {
             Ok(receipt) => Attempt::sent(&receipt),
             Err(e) => {
                 let server = relay.server().to_string();
@@ -405,6 +424,18 @@ impl<'c> Submitter<'c> {
     }
 }
 
+/// Whether a failure says that the session is gone (closed, reset, or a
+/// 421 such as Postfix's "4.4.2 timeout exceeded"), not that the server
+/// refused the message. A 421 that asks for a pause (4.3.2, "too many")
+/// is no stale session: the queue run stops for it.
+fn stale(e: &SmtpError) -> bool {
+    match &e.failure {
+        Failure::Io(_) => true,
+        Failure::Reply(reply) => reply.code == 421 && !schedule::throttles(0, &reply.text()),
+        _ => false,
+    }
+}
+
 /// What the client of a `-bs` dialogue said about a message in MAIL FROM.
 #[derive(Clone, Debug, Default)]
 pub struct Announced {
@@ -451,4 +482,49 @@ pub fn addresses_list(list: &[String]) -> String {
 /// A queue I/O error, naming the queue directory.
 pub fn describe_spool_error(spool: &Spool, e: &io::Error) -> String {
     format!("{}: {}", spool.root().display(), crate::error::io_reason(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::session::Stage;
+    use crate::testing::reply;
+
+    #[test]
+    fn which_failures_mean_a_stale_session() {
+        let e = |failure| SmtpError {
+            stage: Stage::MailFrom,
+            failure,
+        };
+        let table = [
+            (e(Failure::Io(io::ErrorKind::UnexpectedEof.into())), true),
+            (e(Failure::Io(io::ErrorKind::ConnectionReset.into())), true),
+            (
+                e(Failure::Reply(reply(
+                    421,
+                    "4.4.2 mx Error: timeout exceeded",
+                ))),
+                true,
+            ),
+            (
+                e(Failure::Reply(reply(
+                    421,
+                    "Service closing transmission channel",
+                ))),
+                true,
+            ),
+            (
+                e(Failure::Reply(reply(
+                    421,
+                    "4.3.2 Service not available, too busy",
+                ))),
+                false,
+            ),
+            (e(Failure::Reply(reply(451, "4.3.0 try later"))), false),
+            (e(Failure::Reply(reply(550, "5.7.60 not allowed"))), false),
+        ];
+        for (error, want) in table {
+            assert_eq!(stale(&error), want, "{error:?}");
+        }
+    }
 }

@@ -363,3 +363,57 @@ fn a_cut_auth_line_is_tried_again_in_two_steps_and_the_token_kept() {
     assert_eq!(r.tokens.len(), 2, "{:?}", r.tokens);
     assert_eq!(r.tokens[0], r.tokens[1]);
 }
+
+// ---- 3. a stale upstream session -------------------------------------------
+
+#[test]
+fn a_session_the_server_closed_while_idle_is_opened_again() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    // Closed silently, or with Postfix's idle 421.
+    for last in ["", "421 4.4.2 fake.test Error: timeout exceeded"] {
+        let mut b = good();
+        b.close_after_message = Some(last.into());
+        let fake = FakeSmtp::start(b);
+        let scratch = Scratch::new("stale");
+        let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+        let mut input = String::from("EHLO c\r\n");
+        for n in 0..3 {
+            input.push_str(&format!(
+                "MAIL FROM:<app@example.com>\r\nRCPT TO:<stale{n}@example.com>\r\nDATA\r\n\
+                 Subject: stale {n}\r\n\r\nbody\r\n.\r\n"
+            ));
+        }
+        input.push_str("QUIT\r\n");
+        let run = sendmail(&["-C", s(&conf), "-bs"], input.as_bytes());
+        run.expect(0);
+        assert_eq!(
+            run.stdout.matches("250 2.0.0 Ok:").count(),
+            3,
+            "{last:?}: every message went:\n{}",
+            run.stdout
+        );
+        let r = fake.record();
+        assert_eq!(r.messages.len(), 3, "{last:?}: once each");
+        assert_eq!(r.connections, 3, "{last:?}");
+    }
+}
+
+#[test]
+fn a_stale_session_in_a_queue_run_is_opened_again() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let setup = Setup::new("stale-queue");
+    let down = setup.config("down.conf", Target::Closed, "");
+    for n in 0..3 {
+        let message = format!("Subject: q{n}\n\nbody {n}\n");
+        sendmail(&["-C", s(&down), "staleq@example.com"], message.as_bytes()).expect(0);
+    }
+    let mut b = good();
+    b.close_after_message = Some(String::new());
+    let fake = FakeSmtp::start(b);
+    let up = setup.config("up.conf", Target::Fake(fake.port), "");
+    sendmail(&["-C", s(&up), "-q"], b"").expect(0);
+    assert_eq!(fake.record().messages.len(), 3);
+    assert!(setup.area("msg").is_empty(), "{:?}", setup.area("msg"));
+}

@@ -66,6 +66,9 @@ pub struct Behaviour {
     /// Cut command lines longer than this, as Postfix's `line_length_limit`
     /// does (an AUTH line cut so gets 535 "Invalid base64 data").
     pub line_length_limit: Option<usize>,
+    /// After the reply to each message, send this line (if not empty) and
+    /// close: a server that drops a session gone idle.
+    pub close_after_message: Option<String>,
 }
 
 impl Behaviour {
@@ -92,6 +95,7 @@ impl Behaviour {
             size_limit: 157_286_400,
             refuse_in_data_after: None,
             line_length_limit: None,
+            close_after_message: None,
         }
     }
 }
@@ -378,6 +382,12 @@ fn serve(
                 conn.send(&b.final_reply)?;
                 in_data_accepted = false;
                 mail_accepted = false;
+                if let Some(last) = &b.close_after_message {
+                    if !last.is_empty() {
+                        conn.send(last)?;
+                    }
+                    return Ok(());
+                }
             }
             "RSET" => {
                 in_data_accepted = false;

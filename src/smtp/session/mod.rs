@@ -51,6 +51,9 @@ pub struct Session<S> {
     stream: S,
     inbound: Vec<u8>,
     transcript: Transcript,
+    /// Whether the current transaction has begun to read its message
+    /// (after that, it cannot be tried again on another connection).
+    message_started: bool,
 }
 
 impl<S: Read + Write + Patience> Session<S> {
@@ -60,7 +63,14 @@ impl<S: Read + Write + Patience> Session<S> {
             stream,
             inbound: Vec::new(),
             transcript,
+            message_started: false,
         }
+    }
+
+    /// Whether the last transaction began to read its message: until then
+    /// nothing of it is lost, and it can be tried again elsewhere.
+    pub fn message_started(&self) -> bool {
+        self.message_started
     }
 
     /// The transcript, for notes from the caller.

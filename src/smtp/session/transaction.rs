@@ -63,7 +63,9 @@ impl<S: Read + Write + Patience> Session<S> {
         header: &[u8],
         body: &mut dyn Read,
     ) -> Result<Receipt, SmtpError> {
+        self.message_started = false;
         let (accepted, refused) = self.envelope(caps, envelope)?;
+        self.message_started = true;
         // Refuse as soon as the server's limit is passed, not after the upload.
         let mut limited;
         let body: &mut dyn Read = match size::server_limit(caps.size) {
@@ -225,6 +227,19 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.stage, Stage::MailFrom);
         assert_eq!(e.reply().unwrap().code, 421);
+    }
+
+    #[test]
+    fn whether_the_message_was_started() {
+        let mut s = session("421 4.4.2 closing\r\n");
+        let mut body: &[u8] = b"x";
+        s.send_mail(&caps(true), &envelope(&["a@x.com"]), b"", &mut body)
+            .unwrap_err();
+        assert!(!s.message_started());
+        let mut s = session("250 ok\r\n250 ok\r\n354 go\r\n");
+        s.send_mail(&caps(true), &envelope(&["a@x.com"]), b"", &mut body)
+            .unwrap_err();
+        assert!(s.message_started());
     }
 
     #[test]
