@@ -374,15 +374,27 @@ impl<'c> Submitter<'c> {
             });
             (Level::Warning, Outcome::Queued, shown)
         } else if !attempt.deferred.is_empty() && conclusion.queue_configured {
-            // It should have been queued and could not be: say so, exit 75.
+            // It should have been queued and could not be: say so, exit 75
+            // (67 when some recipients have it: a resend to all duplicates).
             let problem = conclusion
                 .queue_problem
                 .unwrap_or_else(|| "the queue is not usable".into());
+            let (kind, hint) = if attempt.delivered.is_empty() {
+                (
+                    Kind::Temporary,
+                    "nothing was kept; the message must be sent again later",
+                )
+            } else {
+                (
+                    Kind::NoUser,
+                    "nothing was kept; send it again later only to the recipients named",
+                )
+            };
             let shown = Error::new(
-                Kind::Temporary,
+                kind,
                 format!("{}; it could not be queued: {problem}", error.message()),
             )
-            .with_hint("nothing was kept; the message must be sent again later")
+            .with_hint(hint)
             .with_cause("queue-write-failed");
             (Level::Error, Outcome::Failed, Some(shown))
         } else {

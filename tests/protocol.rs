@@ -417,3 +417,63 @@ fn a_stale_session_in_a_queue_run_is_opened_again() {
     assert_eq!(fake.record().messages.len(), 3);
     assert!(setup.area("msg").is_empty(), "{:?}", setup.area("msg"));
 }
+
+// ---- 9. 452 and partial delivery ---------------------------------------------
+
+#[test]
+fn recipients_refused_for_their_number_get_the_message_at_once() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let mut b = good();
+    b.max_recipients = Some(2);
+    let fake = FakeSmtp::start(b);
+    let scratch = Scratch::new("452");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let recipients: Vec<String> = (0..5).map(|n| format!("many{n}@example.com")).collect();
+    let mut args = vec!["-C", s(&conf)];
+    args.extend(recipients.iter().map(String::as_str));
+    let run = sendmail(&args, b"Subject: many\n\nbody\n");
+    run.expect(0);
+    let r = fake.record();
+    assert_eq!(r.messages.len(), 3, "{:?}", r.commands);
+    let mut served: Vec<String> = r
+        .commands
+        .iter()
+        .filter(|c| c.starts_with("RCPT TO:"))
+        .map(|c| c.split(['<', '>']).nth(1).unwrap().to_string())
+        .collect();
+    served.sort();
+    served.dedup();
+    assert_eq!(served, recipients);
+}
+
+#[test]
+fn a_partial_delivery_without_a_queue_exits_67_naming_the_rest() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let mut b = good();
+    b.rcpt_replies.insert(
+        "later@example.com".into(),
+        "451 4.3.0 try again later".into(),
+    );
+    let fake = FakeSmtp::start(b);
+    let scratch = Scratch::new("partial");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let run = sendmail(
+        &["-C", s(&conf), "got@example.com", "later@example.com"],
+        b"Subject: partial\n\nbody\n",
+    );
+    // Not 75: the caller would send it again to both.
+    run.expect(67);
+    assert!(
+        run.stderr.contains("<later@example.com>: 451"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("delivered to <got@example.com>"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(fake.record().messages.len(), 1);
+}

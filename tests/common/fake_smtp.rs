@@ -69,6 +69,8 @@ pub struct Behaviour {
     /// After the reply to each message, send this line (if not empty) and
     /// close: a server that drops a session gone idle.
     pub close_after_message: Option<String>,
+    /// Recipients a transaction takes; more get 452 4.5.3.
+    pub max_recipients: Option<usize>,
 }
 
 impl Behaviour {
@@ -96,6 +98,7 @@ impl Behaviour {
             refuse_in_data_after: None,
             line_length_limit: None,
             close_after_message: None,
+            max_recipients: None,
         }
     }
 }
@@ -224,6 +227,7 @@ fn serve(
     let mut in_data_accepted = false;
     let mut messages_here = 0usize;
     let mut mail_accepted = false;
+    let mut recipients_here = 0usize;
     while let Some(line) = conn.line()? {
         record.lock().unwrap().commands.push(line.clone());
         let upper = line.to_ascii_uppercase();
@@ -318,6 +322,7 @@ fn serve(
                     _ => "250 2.1.0 Sender OK".to_string(),
                 };
                 mail_accepted = reply.starts_with('2');
+                recipients_here = 0;
                 conn.send(&reply)?;
                 if reply.starts_with("421") {
                     return Ok(());
@@ -325,7 +330,11 @@ fn serve(
             }
             "RCPT" => {
                 let rcpt = line.split(['<', '>']).nth(1).unwrap_or("").to_string();
-                let reply = if mail_accepted {
+                let reply = if mail_accepted
+                    && b.max_recipients.is_some_and(|max| recipients_here >= max)
+                {
+                    "452 4.5.3 Error: too many recipients".into()
+                } else if mail_accepted {
                     b.rcpt_replies
                         .get(&rcpt)
                         .cloned()
@@ -334,6 +343,7 @@ fn serve(
                     "503 5.5.1 Error: need MAIL command".into()
                 };
                 in_data_accepted |= reply.starts_with('2');
+                recipients_here += usize::from(reply.starts_with('2'));
                 conn.send(&reply)?;
             }
             "DATA" => {

@@ -11,9 +11,11 @@
 //! drive it with a scripted peer and integration tests with Postfix.
 //!
 //! `failure.rs` holds the failure and stage types, `transaction.rs` one mail
-//! transaction (envelope, pipelining, data).
+//! transaction (envelope, pipelining, data), `further.rs` the further
+//! transactions for recipients refused for their number.
 
 mod failure;
+mod further;
 #[cfg(test)]
 mod scripted;
 mod transaction;

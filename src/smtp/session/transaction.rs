@@ -64,8 +64,36 @@ impl<S: Read + Write + Patience> Session<S> {
         body: &mut dyn Read,
     ) -> Result<Receipt, SmtpError> {
         self.message_started = false;
-        let (accepted, refused) = self.envelope(caps, envelope)?;
+        let (mut accepted, mut refused) = self.envelope(caps, envelope)?;
         self.message_started = true;
+        // Recipients refused for their number (452) get the message in a
+        // further transaction: keep a copy of it as it goes by.
+        let mut copy = refused.iter().any(super::further::too_many).then(Vec::new);
+        let (size, reply) = match copy.as_mut() {
+            Some(copy) => {
+                let mut recording = super::further::Recording::new(body, copy);
+                self.data(caps, header, &mut recording)?
+            }
+            None => self.data(caps, header, body)?,
+        };
+        if let Some(copy) = copy {
+            self.further_transactions(caps, envelope, header, &copy, &mut accepted, &mut refused);
+        }
+        Ok(Receipt {
+            accepted,
+            refused,
+            reply,
+            size,
+        })
+    }
+
+    /// The message after the 354: streamed, ended, and the final reply.
+    pub(super) fn data(
+        &mut self,
+        caps: &Capabilities,
+        header: &[u8],
+        body: &mut dyn Read,
+    ) -> Result<(u64, Reply), SmtpError> {
         // Refuse as soon as the server's limit is passed, not after the upload.
         let mut limited;
         let body: &mut dyn Read = match size::server_limit(caps.size) {
@@ -103,12 +131,7 @@ impl<S: Read + Write + Patience> Session<S> {
         if !reply.is_positive() {
             return Err(SmtpError::new(Stage::EndOfMessage, Failure::Reply(reply)));
         }
-        Ok(Receipt {
-            accepted,
-            refused,
-            reply,
-            size,
-        })
+        Ok((size, reply))
     }
 
     /// The reply after the final dot, waited for at least
@@ -127,7 +150,7 @@ impl<S: Read + Write + Patience> Session<S> {
     }
 
     /// MAIL, RCPTs and DATA up to the 354; returns accepted and refused recipients.
-    fn envelope(
+    pub(super) fn envelope(
         &mut self,
         caps: &Capabilities,
         envelope: &Envelope,
