@@ -88,6 +88,33 @@ fn is_domain(d: &str) -> bool {
         })
 }
 
+/// The address as a server without SMTPUTF8 can take it: a domain
+/// outside ASCII in its A-label form (`bücher.example` becomes
+/// `xn--bcher-kva.example`, RFC 5890); ASCII addresses as they are.
+///
+/// # Errors
+/// A local part outside ASCII, which has no ASCII form (RFC 6531 needs
+/// SMTPUTF8 for it), or a domain IDNA cannot convert.
+pub fn ascii_form(addr: &str) -> Result<std::borrow::Cow<'_, str>, String> {
+    use std::borrow::Cow;
+    if addr.is_ascii() {
+        return Ok(Cow::Borrowed(addr));
+    }
+    let (local, domain) = match addr.rsplit_once('@') {
+        Some((local, domain)) => (local, Some(domain)),
+        None => (addr, None),
+    };
+    if !local.is_ascii() {
+        return Err(format!(
+            "<{addr}> has a local part outside ASCII, which only a server that offers SMTPUTF8 can take"
+        ));
+    }
+    let domain = domain.unwrap_or_default();
+    let ascii = idna::domain_to_ascii(domain)
+        .map_err(|_| format!("<{addr}>: the domain {domain} has no valid ASCII (IDNA) form"))?;
+    Ok(Cow::Owned(format!("{local}@{ascii}")))
+}
+
 /// The domain of `local@domain`, if there is one.
 pub fn domain_of(addr: &str) -> Option<&str> {
     addr.rsplit_once('@')
@@ -283,5 +310,24 @@ mod tests {
         assert_eq!(qualify("root", ""), "root");
         assert_eq!(domain_of("a@b.c"), Some("b.c"));
         assert!(is_bare("root") && !is_bare("a@b"));
+    }
+
+    #[test]
+    fn ascii_forms() {
+        let table: &[(&str, Result<&str, &str>)] = &[
+            ("a@example.com", Ok("a@example.com")),
+            ("a@bücher.example", Ok("a@xn--bcher-kva.example")),
+            ("root", Ok("root")),
+            ("jörg@example.com", Err("local part outside ASCII")),
+            ("用户@例子.广告", Err("local part outside ASCII")),
+            ("a@例子.测试", Ok("a@xn--fsqu00a.xn--0zwm56d")),
+        ];
+        for (addr, want) in table {
+            match (ascii_form(addr), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, *want, "{addr}"),
+                (Err(got), Err(want)) => assert!(got.contains(want), "{addr}: {got}"),
+                (got, want) => panic!("{addr}: {got:?}, want {want:?}"),
+            }
+        }
     }
 }

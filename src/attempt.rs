@@ -59,6 +59,12 @@ impl Attempt {
         attempt
     }
 
+    /// The message cannot go to this server at all (`error` is permanent
+    /// or not, as its kind says); nothing was sent.
+    pub fn refused(recipients: &[String], error: Error) -> Attempt {
+        Attempt::whole_message(recipients, error)
+    }
+
     /// Every recipient shares `error`'s fate.
     fn whole_message(recipients: &[String], error: Error) -> Attempt {
         let (refused, deferred) = if retryable(error.kind()) {

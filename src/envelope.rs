@@ -207,6 +207,7 @@ pub fn esmtp(
     delivery: &Delivery,
     caps: &Capabilities,
     size: Option<u64>,
+    utf8_header: bool,
 ) -> Envelope {
     let mut mail_params = Vec::new();
     let mut rcpt_params = Vec::new();
@@ -243,8 +244,10 @@ pub fn esmtp(
             rcpt_params.push(format!("NOTIFY={}", notify.to_ascii_uppercase()));
         }
     }
-    let non_ascii =
-        !addresses.sender.is_ascii() || addresses.recipients.iter().any(|r| !r.is_ascii());
+    // RFC 6531: UTF-8 in the addresses or in header fields.
+    let non_ascii = utf8_header
+        || !addresses.sender.is_ascii()
+        || addresses.recipients.iter().any(|r| !r.is_ascii());
     if non_ascii && caps.smtputf8 {
         mail_params.push("SMTPUTF8".into());
     }
@@ -497,32 +500,52 @@ mod tests {
             envid: Some("id-1".into()),
             body: Some("8BITMIME".into()),
         };
-        let none = esmtp(&addresses, &delivery, &Capabilities::default(), Some(10));
+        let none = esmtp(
+            &addresses,
+            &delivery,
+            &Capabilities::default(),
+            Some(10),
+            true,
+        );
         assert!(none.mail_params.is_empty() && none.rcpt_params.is_empty());
         let caps = Capabilities {
             dsn: true,
             eight_bit_mime: true,
             ..Capabilities::default()
         };
-        let all = esmtp(&addresses, &delivery, &caps, None);
+        let all = esmtp(&addresses, &delivery, &caps, None, false);
         assert_eq!(all.mail_params, ["BODY=8BITMIME", "RET=HDRS", "ENVID=id-1"]);
         assert_eq!(all.rcpt_params, ["NOTIFY=SUCCESS,FAILURE"]);
         let bad = Delivery {
             notify: Some("sometimes".into()),
             envid: Some("a b".into()),
-            ..delivery
+            ..delivery.clone()
         };
-        let filtered = esmtp(&addresses, &bad, &caps, None);
+        let filtered = esmtp(&addresses, &bad, &caps, None, false);
         let sized = Capabilities {
             size: Some(0),
             ..caps.clone()
         };
         assert_eq!(
-            esmtp(&addresses, &bad, &sized, Some(1234)).mail_params[0],
+            esmtp(&addresses, &bad, &sized, Some(1234), false).mail_params[0],
             "SIZE=1234"
         );
         assert!(filtered.rcpt_params.is_empty());
         assert!(!filtered.mail_params.iter().any(|p| p.starts_with("ENVID")));
+        // SMTPUTF8 for a UTF-8 header too, when offered.
+        let utf8 = Capabilities {
+            smtputf8: true,
+            ..Capabilities::default()
+        };
+        assert!(
+            esmtp(&addresses, &delivery, &utf8, None, false)
+                .mail_params
+                .is_empty()
+        );
+        assert_eq!(
+            esmtp(&addresses, &delivery, &utf8, None, true).mail_params,
+            ["SMTPUTF8"]
+        );
         // BODY=8BITMIME whenever offered; 7BIT only when the caller says so.
         let eight = Capabilities {
             eight_bit_mime: true,
@@ -539,7 +562,7 @@ mod tests {
                 ..Delivery::default()
             };
             assert_eq!(
-                esmtp(&addresses, &delivery, &eight, None).mail_params,
+                esmtp(&addresses, &delivery, &eight, None, false).mail_params,
                 [want]
             );
         }

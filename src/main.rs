@@ -23,6 +23,7 @@ mod error;
 mod from_policy;
 mod header;
 mod hex;
+mod intl;
 mod log;
 mod message;
 mod net;

@@ -20,6 +20,7 @@ use crate::clock;
 use crate::config::Config;
 use crate::envelope::{self, Addresses};
 use crate::error::{Error, Kind, Result};
+use crate::intl;
 use crate::log::{Level, Outcome, Record, Syslog};
 use crate::message::PreparedHeader;
 use crate::relay::Relay;
@@ -242,11 +243,17 @@ impl<'c> Submitter<'c> {
         size: Option<u64>,
     ) -> Attempt {
         let reused = self.relay.is_some();
+        let utf8_header = !header.is_ascii();
         let relay = match self.relay() {
             Ok(relay) => relay,
             Err(e) => return Attempt::no_session(&addresses.recipients, e),
         };
-        let envelope = envelope::esmtp(addresses, delivery, relay.capabilities(), size);
+        let caps = relay.capabilities();
+        let envelope = envelope::esmtp(addresses, delivery, caps, size, utf8_header);
+        let (envelope, mut renamed) = match intl::for_server(envelope, caps) {
+            Ok(converted) => converted,
+            Err(e) => return Attempt::refused(&addresses.recipients, e),
+        };
         let mut sent = relay.send(&envelope, header, body);
         // A session kept open between messages (-bs, queue runs) may have
         // been closed by the server while idle, or be closing (421): before
@@ -261,18 +268,33 @@ impl<'c> Submitter<'c> {
                 Ok(relay) => relay,
                 Err(e) => return Attempt::no_session(&addresses.recipients, e),
             };
-            let envelope = envelope::esmtp(addresses, delivery, relay.capabilities(), size);
+            let caps = relay.capabilities();
+            let envelope = envelope::esmtp(addresses, delivery, caps, size, utf8_header);
+            let envelope = match intl::for_server(envelope, caps) {
+                Ok((envelope, again)) => {
+                    renamed = again;
+                    envelope
+                }
+                Err(e) => return Attempt::refused(&addresses.recipients, e),
+            };
             sent = relay.send(&envelope, header, body);
         }
         let relay = self.relay.as_mut().expect("open: it just sent");
         match sent {
-            Ok(receipt) => Attempt::sent(&receipt),
-            Err(e) => {
+            Ok(mut receipt) => {
+                renamed.restore(&mut receipt.accepted);
+                renamed.restore(&mut receipt.refused);
+                Attempt::sent(&receipt)
+            }
+            Err(mut e) => {
+                if let Failure::NoRecipients(list) = &mut e.failure {
+                    renamed.restore(list);
+                }
                 let server = relay.server().to_string();
                 // After a refusal the session can go on; after a broken
-                // connection or protocol it cannot.
-                // A message cut short (input broken, too large) leaves the
-                // DATA phase open: only closing the connection ends it.
+                // connection or protocol it cannot. A message cut short
+                // (input broken, too large) leaves the DATA phase open:
+                // only closing the connection ends it.
                 let usable = !matches!(
                     e.failure,
                     Failure::Io(_)

@@ -477,3 +477,95 @@ fn a_partial_delivery_without_a_queue_exits_67_naming_the_rest() {
     );
     assert_eq!(fake.record().messages.len(), 1);
 }
+
+// ---- 7. 8BITMIME and SMTPUTF8 ------------------------------------------------
+
+#[test]
+fn body_8bitmime_and_smtputf8_are_declared_when_offered() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let scratch = Scratch::new("8bit");
+    let conf = sb.settings(&scratch).write(&scratch);
+    // An 8-bit body without -B, as PHP writes it; a UTF-8 Subject.
+    let message =
+        "Subject: Grüße aus Köln\nContent-Type: text/plain; charset=utf-8\n\nÄrger über Öl\n";
+    let run = sendmail(
+        &["-C", s(&conf), "-v", "eightbit@example.com"],
+        message.as_bytes(),
+    );
+    run.expect(0);
+    let mail = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("MAIL FROM:"))
+        .unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(mail.contains("BODY=8BITMIME"), "{mail}");
+    assert!(mail.contains("SMTPUTF8"), "{mail}");
+    let got = sb.wait_for_mail("eightbit@example.com", 1);
+    assert!(got[0].text().contains("Ärger über Öl"), "{}", got[0].text());
+    // -B 7BIT is the caller's word and is kept; ASCII needs no SMTPUTF8.
+    let run = sendmail(
+        &["-C", s(&conf), "-v", "-B", "7BIT", "sevenbit@example.com"],
+        b"Subject: plain\n\nplain\n",
+    );
+    run.expect(0);
+    let mail = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("MAIL FROM:"))
+        .unwrap();
+    assert!(
+        mail.contains("BODY=7BIT") && !mail.contains("SMTPUTF8"),
+        "{mail}"
+    );
+}
+
+#[test]
+fn no_raw_non_ascii_address_reaches_a_server_without_smtputf8() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let fake = FakeSmtp::start(good()); // offers no SMTPUTF8
+    let scratch = Scratch::new("idn");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    sendmail(
+        &["-C", s(&conf), "leser@bücher.example"],
+        b"Subject: idn\n\nbody\n",
+    )
+    .expect(0);
+    let r = fake.record();
+    assert!(
+        r.commands
+            .iter()
+            .any(|c| c == "RCPT TO:<leser@xn--bcher-kva.example>"),
+        "{:?}",
+        r.commands
+    );
+    assert!(r.commands.iter().all(|c| c.is_ascii()), "{:?}", r.commands);
+    // A local part outside ASCII has no ASCII form: refused, nothing sent.
+    let run = sendmail(
+        &["-C", s(&conf), "jörg@example.com"],
+        b"Subject: idn\n\nbody\n",
+    );
+    run.expect(65);
+    assert!(run.stderr.contains("SMTPUTF8"), "{}", run.stderr);
+    assert_eq!(fake.record().messages.len(), 1);
+    assert!(fake.record().commands.iter().all(|c| c.is_ascii()));
+}
+
+#[test]
+fn the_bs_clients_body_type_is_passed_on() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let fake = FakeSmtp::start(good());
+    let scratch = Scratch::new("bs-body");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let input = "EHLO c\r\nMAIL FROM:<a@example.com> BODY=7BIT\r\nRCPT TO:<b@example.com>\r\nDATA\r\nSubject: s\r\n\r\nbody\r\n.\r\nQUIT\r\n";
+    sendmail(&["-C", s(&conf), "-bs"], input.as_bytes()).expect(0);
+    let r = fake.record();
+    let mail = r
+        .commands
+        .iter()
+        .find(|c| c.starts_with("MAIL FROM:"))
+        .unwrap();
+    assert!(mail.contains("BODY=7BIT"), "{mail}");
+}
