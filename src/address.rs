@@ -29,10 +29,14 @@ pub fn check_recipient(addr: &str) -> Result<(), String> {
     if addr.is_empty() {
         return Err("empty address".into());
     }
-    if let Some(c) = addr
-        .chars()
-        .find(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>'))
-    {
+    // A quoted local part (`"first last"@example.com`, RFC 5321 §4.1.2)
+    // may hold spaces; nothing may hold a control character or a bracket.
+    let quoted_end = quoted_local_end(addr);
+    if let Some((_, c)) = addr.char_indices().find(|&(i, c)| {
+        c.is_control()
+            || matches!(c, '<' | '>')
+            || c.is_whitespace() && !(c == ' ' && quoted_end.is_some_and(|end| i < end))
+    }) {
         return Err(format!("contains a forbidden character ({})", describe(c)));
     }
     if addr.len() > MAX_ADDRESS {
@@ -56,6 +60,22 @@ pub fn check_recipient(addr: &str) -> Result<(), String> {
         Some(d) if is_domain(d) => Ok(()),
         Some(_) => Err("the domain after @ is not valid".into()),
     }
+}
+
+/// Where a quoted local part (`"…"@`) ends (the index of its closing
+/// quote), if the address begins with one.
+fn quoted_local_end(addr: &str) -> Option<usize> {
+    let rest = addr.strip_prefix('"')?;
+    let mut escaped = false;
+    for (i, c) in rest.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return rest[i + 1..].starts_with('@').then_some(i + 1),
+            _ => {}
+        }
+    }
+    None
 }
 
 fn describe(c: char) -> String {
@@ -236,6 +256,9 @@ mod tests {
             "user@[192.0.2.1]",
             "jörg@bücher.example",
             "\"a@b\"@example.com",
+            "\"first.last\"@example.com",
+            "\"first last\"@example.com",
+            "\"say \\\"hi\\\" now\"@example.com",
         ];
         for a in good {
             assert_eq!(check_recipient(a), Ok(()), "{a}");
@@ -249,6 +272,12 @@ mod tests {
             ("a<b@x", "'<'"),
             ("a>@x", "'>'"),
             ("a b@x", "white space"),
+            ("\"a b\" c@x", "white space"),
+            ("\"a\tb\"@x", "control"),
+            ("\"a b@x", "white space"),
+            ("\"a\" b\"@x", "white space"),
+            ("\"a\r\nb\"@x", "CR"),
+            ("\"a<b\"@x", "'<'"),
             ("a@b@c", "more than one @"),
             ("@x", "empty"),
             ("a@", "domain"),

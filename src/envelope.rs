@@ -69,6 +69,14 @@ pub struct LocalRouting<'a> {
 pub fn requested_recipients(request: &Request, block: &HeaderBlock) -> Result<Vec<String>> {
     let mut recipients = Vec::new();
     for argument in request.recipients {
+        // A line break in an argument is never part of an address list: it
+        // would hide a display name (or a header) around the address used.
+        if argument.contains(['\r', '\n', '\0']) {
+            return Err(Error::data(format!(
+                "malformed recipient {:?}: contains a line break or NUL",
+                crate::error::one_line(argument)
+            )));
+        }
         for addr in address::split_list(argument) {
             address::check_recipient(&addr).map_err(|why| {
                 Error::data(format!(
@@ -486,6 +494,21 @@ mod tests {
         let e = requested_recipients(&Request::from_invocation(&inv), &block("")).unwrap_err();
         assert_eq!(e.exit_code(), 65);
         assert!(!e.message().contains('\n'));
+        // A display name around the address hid the line break before.
+        for argument in [
+            "Evil\r\nBcc: x@y <a@x.com>",
+            "Name\n <a@x.com>",
+            "a@x.com,\rb@x.com",
+            "a@x.com\0",
+        ] {
+            let inv = Invocation {
+                recipients: vec![argument.into()],
+                ..cli::parse(["sendmail"]).unwrap()
+            };
+            let e = requested_recipients(&Request::from_invocation(&inv), &block("")).unwrap_err();
+            assert_eq!(e.exit_code(), 65, "{argument:?}");
+            assert!(e.message().contains("line break"), "{}", e.message());
+        }
     }
 
     #[test]

@@ -147,9 +147,13 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn an_accepted_address_cannot_break_an_smtp_command(addr in "\\PC{0,30}|[\\x00-\\x7f]{0,30}") {
+    fn an_accepted_address_cannot_break_an_smtp_command(addr in "\\PC{0,30}|[\\x00-\\x7f]{0,30}|\"[ -~\\t]{0,12}\"@[a-z.]{1,8}") {
         if address::check_recipient(&addr).is_ok() {
-            prop_assert!(!addr.chars().any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>'));
+            prop_assert!(!addr.chars().any(|c| c.is_control() || c == '<' || c == '>'));
+            // White space only as a space inside a quoted local part.
+            let (local, domain) = addr.rsplit_once('@').unwrap_or((&addr, ""));
+            prop_assert!(!domain.contains(char::is_whitespace));
+            prop_assert!(!local.contains(char::is_whitespace) || (local.starts_with('"') && local.ends_with('"')));
             let command = format!("RCPT TO:<{addr}>\r\n");
             prop_assert_eq!(command.matches("\r\n").count(), 1);
             prop_assert_eq!(command.matches('<').count(), 1);

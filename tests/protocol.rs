@@ -569,3 +569,111 @@ fn the_bs_clients_body_type_is_passed_on() {
         .unwrap();
     assert!(mail.contains("BODY=7BIT"), "{mail}");
 }
+
+// ---- 8. quoted local parts ---------------------------------------------------
+
+#[test]
+fn quoted_local_parts_are_delivered() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let scratch = Scratch::new("quoted");
+    let conf = sb.settings(&scratch).write(&scratch);
+    let message =
+        b"To: \"first.last\"@example.com, \"first last\"@example.com\nSubject: quoted\n\nbody\n";
+    let run = sendmail(&["-C", s(&conf), "-t", "-v"], message);
+    run.expect(0);
+    for rcpt in [
+        "RCPT TO:<\"first.last\"@example.com>",
+        "RCPT TO:<\"first last\"@example.com>",
+    ] {
+        assert!(run.stderr.contains(rcpt), "{rcpt}:\n{}", run.stderr);
+    }
+    // Postfix's pipe(8) names recipients in its internal, unquoted form.
+    for rcpt in ["first.last@example.com", "first last@example.com"] {
+        let got = sb.wait_for_mail(rcpt, 1);
+        assert_eq!(got.len(), 1, "{rcpt}");
+    }
+    // On the command line too.
+    sendmail(
+        &["-C", s(&conf), "\"second one\"@example.com"],
+        b"Subject: q\n\nb\n",
+    )
+    .expect(0);
+    sb.wait_for_mail("second one@example.com", 1);
+}
+
+// ---- 10. groups, argv line breaks, folded encoded words -----------------------
+
+#[test]
+fn groups_survive_the_qualification_of_bare_names() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let scratch = Scratch::new("groups");
+    let conf = sb.settings(&scratch).write(&scratch);
+    let message = b"To: undisclosed-recipients:;\nCc: Night Team: nightops, grp-member@example.com;\nSubject: groups\n\nbody\n";
+    sendmail(&["-C", s(&conf), "-t"], message).expect(0);
+    let got = sb.wait_for_mail("grp-member@example.com", 1);
+    let m = &got[0];
+    assert_eq!(
+        m.field("To").as_deref(),
+        Some("undisclosed-recipients:;"),
+        "{}",
+        m.header()
+    );
+    let cc = m.field("Cc").unwrap_or_default();
+    assert!(cc.starts_with("Night Team: nightops@"), "{cc}");
+    assert!(cc.ends_with(", grp-member@example.com;"), "{cc}");
+}
+
+#[test]
+fn an_argv_recipient_with_a_line_break_is_refused() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let scratch = Scratch::new("argv-crlf");
+    let conf = sb.settings(&scratch).write(&scratch);
+    for (n, argument) in [
+        "Boss\r\nBcc: x <argv-cr0@example.com>",
+        "Name\n<argv-cr1@example.com>",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let run = sendmail(&["-C", s(&conf), argument], b"Subject: x\n\nbody\n");
+        run.expect(65);
+        assert!(run.stderr.contains("line break"), "{}", run.stderr);
+        assert!(sb.mail_for(&format!("argv-cr{n}@example.com")).is_empty());
+    }
+}
+
+#[test]
+fn a_written_from_with_encoded_words_is_folded_to_76() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let scratch = Scratch::new("fold-2047");
+    let conf = sb.settings(&scratch).write(&scratch);
+    let name = "Überwachung des Rechenzentrums Süd, Gebäude 7, Raum 12, Schrank 4";
+    sendmail(
+        &["-C", s(&conf), "-F", name, "fold2047@example.com"],
+        b"Subject: f\n\nbody\n",
+    )
+    .expect(0);
+    let got = sb.wait_for_mail("fold2047@example.com", 1);
+    let header = got[0].header();
+    let mut in_from = false;
+    let mut lines = Vec::new();
+    for line in header.lines() {
+        if line.starts_with("From:") {
+            in_from = true;
+        } else if !line.starts_with([' ', '\t']) {
+            in_from = false;
+        }
+        if in_from {
+            lines.push(line);
+        }
+    }
+    assert!(lines.len() > 1, "{header}");
+    for line in &lines {
+        assert!(line.len() <= 76, "{line:?} in\n{header}");
+    }
+    assert!(lines.concat().contains(&sb.str("user")), "{header}");
+}
