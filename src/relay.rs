@@ -55,7 +55,11 @@ impl Relay {
                 };
                 retry.authenticate(tokens, session, caps)?
             }
-            Err(e) => return Err(refused(config, tokens, &token, e, &server)),
+            Err(e) => {
+                let error = refused(config, tokens, &token, e, &server);
+                quit(session);
+                return Err(error);
+            }
         };
         Ok(Relay {
             session,
@@ -102,7 +106,13 @@ impl Relay {
 
     /// Says QUIT without waiting and closes the connection.
     pub fn close(self) {
-        drop(self.session.quit());
+        quit(self.session);
+    }
+
+    /// Closes the connection without QUIT: in the middle of DATA a QUIT
+    /// would be message text; the TLS close ends the message unfinished.
+    pub fn abandon(self) {
+        self.session.into_parts().0.close();
     }
 }
 
@@ -139,7 +149,7 @@ fn token_and_connection(
             Ok(token) => Ok((token, connected)),
             Err(e) => {
                 if let Ok((session, _)) = connected {
-                    drop(session.quit());
+                    quit(session);
                 }
                 Err(e)
             }
@@ -171,12 +181,22 @@ impl Retry<'_> {
                 failure: Failure::Io(_),
                 ..
             }) => {}
-            Err(e) => return Err(refused(self.config, tokens, self.token, e, self.server)),
+            Err(e) => {
+                let error = refused(self.config, tokens, self.token, e, self.server);
+                quit(session);
+                return Err(error);
+            }
         }
-        let (mut session, caps) = connect(self.config, self.helo, session.into_parts().1)?;
+        let (stream, transcript) = session.into_parts();
+        stream.close();
+        let (mut session, caps) = connect(self.config, self.helo, transcript)?;
         match session.auth_xoauth2(&caps, user, &self.token.access) {
             Ok(_) => Ok((session, caps)),
-            Err(e) => Err(refused(self.config, tokens, self.token, e, self.server)),
+            Err(e) => {
+                let error = refused(self.config, tokens, self.token, e, self.server);
+                quit(session);
+                Err(error)
+            }
         }
     }
 }
@@ -211,14 +231,19 @@ fn connect(
         _ => Stream::Plain(tcp),
     };
     let mut session = Session::new(stream, transcript);
-    session.greeting().map_err(|e| smtp_failure(e, &server))?;
-    let caps = session.ehlo(helo).map_err(|e| smtp_failure(e, &server))?;
+    if let Err(e) = session.greeting() {
+        return Err(give_up(session, e, &server));
+    }
+    let caps = match session.ehlo(helo) {
+        Ok(caps) => caps,
+        Err(e) => return Err(give_up(session, e, &server)),
+    };
     if smtp.tls != TlsMode::StartTls {
         return Ok((session, caps));
     }
-    session
-        .starttls(&caps)
-        .map_err(|e| smtp_failure(e, &server))?;
+    if let Err(e) = session.starttls(&caps) {
+        return Err(give_up(session, e, &server));
+    }
     let (stream, mut transcript) = session.into_parts();
     let Stream::Plain(tcp) = stream else {
         unreachable!("STARTTLS runs on a plain connection");
@@ -227,8 +252,27 @@ fn connect(
     let tls = net::handshake(&connector, &smtp.host, tcp)?;
     transcript.note("TLS established");
     let mut session = Session::new(Stream::Tls(Box::new(tls)), transcript);
-    let caps = session.ehlo(helo).map_err(|e| smtp_failure(e, &server))?;
-    Ok((session, caps))
+    match session.ehlo(helo) {
+        Ok(caps) => Ok((session, caps)),
+        Err(e) => Err(give_up(session, e, &server)),
+    }
+}
+
+/// The error for a failed step, after ending the session: with QUIT when
+/// the server is still talking SMTP (it refused, or lacks STARTTLS), and
+/// without when the connection is broken or something tampers with it.
+fn give_up(session: Session<Stream>, e: SmtpError, server: &str) -> Error {
+    match e.failure {
+        Failure::Reply(_) | Failure::NoStartTls | Failure::NoXoauth2(_) => quit(session),
+        _ => session.into_parts().0.close(),
+    }
+    smtp_failure(e, server)
+}
+
+/// QUIT without waiting for its reply, then an orderly close (TLS
+/// close_notify).
+fn quit(session: Session<Stream>) {
+    session.quit().close();
 }
 
 /// Whether the server refused the token itself (535 or an XOAUTH2 error

@@ -263,7 +263,9 @@ impl<'c> Submitter<'c> {
             && stale(e)
             && !relay.message_started()
         {
-            self.relay = None;
+            if let Some(stale) = self.relay.take() {
+                stale.abandon();
+            }
             let relay = match self.relay() {
                 Ok(relay) => relay,
                 Err(e) => return Attempt::no_session(&addresses.recipients, e),
@@ -302,8 +304,14 @@ impl<'c> Submitter<'c> {
                         | Failure::Input(_)
                         | Failure::TooLarge(_)
                 );
-                if !(usable && relay.reset().is_ok()) {
-                    self.relay = None;
+                if !usable {
+                    if let Some(relay) = self.relay.take() {
+                        relay.abandon();
+                    }
+                } else if relay.reset().is_err()
+                    && let Some(relay) = self.relay.take()
+                {
+                    relay.close();
                 }
                 Attempt::failed(&addresses.recipients, e, &server)
             }

@@ -677,3 +677,76 @@ fn a_written_from_with_encoded_words_is_folded_to_76() {
     }
     assert!(lines.concat().contains(&sb.str("user")), "{header}");
 }
+
+// ---- 11. tidy ends -------------------------------------------------------------
+
+#[test]
+fn quit_on_error_paths_and_tls_closed_with_close_notify() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    // A refused login, a refused sender, a server without STARTTLS: each
+    // session still ends with QUIT.
+    let mut refused_login = good();
+    refused_login.auth_replies = vec!["535 5.7.3 Authentication unsuccessful".into()];
+    let mut refused_sender = good();
+    refused_sender.mail_reply = Some("550 5.7.60 not allowed".into());
+    let mut no_tls = good();
+    no_tls.offer_starttls = false;
+    for (name, b, code) in [
+        ("login", refused_login, 77),
+        ("sender", refused_sender, 77),
+        ("no-tls", no_tls, 76),
+    ] {
+        let fake = FakeSmtp::start(b);
+        let scratch = Scratch::new("quit");
+        let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+        sendmail(
+            &["-C", s(&conf), "quit@example.com"],
+            b"Subject: q\n\nbody\n",
+        )
+        .expect(code);
+        let r = fake.record();
+        assert_eq!(
+            r.commands.last().map(String::as_str),
+            Some("QUIT"),
+            "{name}: {:?}",
+            r.commands
+        );
+        if r.tls {
+            assert_eq!(
+                r.clean_tls_closes,
+                [true],
+                "{name}: close_notify after QUIT"
+            );
+        }
+    }
+    // And after a delivery.
+    let fake = FakeSmtp::start(good());
+    let scratch = Scratch::new("quit-ok");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    sendmail(
+        &["-C", s(&conf), "quit@example.com"],
+        b"Subject: q\n\nbody\n",
+    )
+    .expect(0);
+    assert_eq!(fake.record().clean_tls_closes, [true]);
+}
+
+#[test]
+fn a_tls_handshake_that_times_out_is_temporary() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let mut b = good();
+    b.stall_after_starttls = Some(std::time::Duration::from_secs(4));
+    let fake = FakeSmtp::start(b);
+    let scratch = Scratch::new("tls-timeout");
+    let mut settings = settings_for(sb, &fake, &scratch);
+    settings.timeout = 1;
+    let conf = settings.write(&scratch);
+    let run = sendmail(
+        &["-C", s(&conf), "slowtls@example.com"],
+        b"Subject: t\n\nbody\n",
+    );
+    run.expect(75);
+    assert!(run.stderr.contains("timed out"), "{}", run.stderr);
+}

@@ -71,6 +71,8 @@ pub struct Behaviour {
     pub close_after_message: Option<String>,
     /// Recipients a transaction takes; more get 452 4.5.3.
     pub max_recipients: Option<usize>,
+    /// After the 220 to STARTTLS, wait this long instead of a handshake.
+    pub stall_after_starttls: Option<Duration>,
 }
 
 impl Behaviour {
@@ -99,6 +101,7 @@ impl Behaviour {
             line_length_limit: None,
             close_after_message: None,
             max_recipients: None,
+            stall_after_starttls: None,
         }
     }
 }
@@ -123,6 +126,9 @@ pub struct Record {
     pub raw_messages: Vec<Vec<u8>>,
     /// Why server-side TLS handshakes failed.
     pub tls_failures: Vec<String>,
+    /// For each QUIT on a TLS connection: whether the client then closed
+    /// TLS in order (close_notify) rather than just dropping the socket.
+    pub clean_tls_closes: Vec<bool>,
 }
 
 /// A running fake peer.
@@ -250,6 +256,10 @@ fn serve(
                 let injected = b.inject_after_starttls.clone().unwrap_or_default();
                 conn.stream()
                     .write_all(format!("220 2.0.0 go ahead\r\n{injected}").as_bytes())?;
+                if let Some(stall) = b.stall_after_starttls {
+                    std::thread::sleep(stall);
+                    return Ok(());
+                }
                 if let Some((cert, key)) = &b.legacy_tls_only {
                     let plain = conn.plain.take().unwrap();
                     match legacy_acceptor(cert, key).accept(plain) {
@@ -406,7 +416,14 @@ fn serve(
             }
             "NOOP" => conn.send("250 2.0.0 OK")?,
             "QUIT" => {
-                conn.send("221 2.0.0 Bye")?;
+                let _ = conn.send("221 2.0.0 Bye");
+                if let Some(tls) = conn.tls.as_mut() {
+                    // close_notify reads as the end of the stream; a socket
+                    // closed without it as an error.
+                    let mut rest = Vec::new();
+                    let clean = tls.read_to_end(&mut rest).is_ok();
+                    record.lock().unwrap().clean_tls_closes.push(clean);
+                }
                 return Ok(());
             }
             _ => conn.send("500 5.5.2 command not recognized")?,
