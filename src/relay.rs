@@ -308,22 +308,6 @@ fn refused(
     }
 }
 
-/// A message refused for its size before it was whole: nothing was sent,
-/// and retrying cannot help, so it is never queued.
-pub fn too_large_error(too_large: crate::size::TooLarge) -> Error {
-    let hint = match too_large.whose {
-        crate::size::Whose::Config => {
-            "send a smaller message (link large files instead of attaching them), or raise max_message_size in sendmail.conf"
-        }
-        crate::size::Whose::Server => {
-            "the server refuses messages this large: send a smaller one (Exchange Online: 35 MB by default, raised with Set-Mailbox -MaxSendSize)"
-        }
-    };
-    Error::data(format!("{too_large}; nothing was sent"))
-        .with_hint(hint)
-        .with_cause("message-too-large")
-}
-
 /// The hint for a failure after the whole message went out.
 const AFTER_THE_DOT: &str = "the whole message went out, but no answer came back: the server may \
      have taken it, and sending it again may deliver it twice";
@@ -382,7 +366,7 @@ pub fn smtp_failure(e: SmtpError, server: &str) -> Error {
         )
         .with_cause("input-error"),
         Failure::NoRecipients(refused) => no_recipients(&refused, server),
-        Failure::TooLarge(too_large) => too_large_error(too_large),
+        Failure::TooLarge(too_large) => too_large.error(),
         Failure::Reply(reply) => reply_failure(stage, &reply, server),
     }
 }

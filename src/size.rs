@@ -51,6 +51,22 @@ impl fmt::Display for TooLarge {
 impl std::error::Error for TooLarge {}
 
 impl TooLarge {
+    /// The error to report: nothing was sent, and retrying cannot help,
+    /// so the message is never queued (exit 65, as a malformed one).
+    pub fn error(self) -> crate::error::Error {
+        let hint = match self.whose {
+            Whose::Config => {
+                "send a smaller message (link large files instead of attaching them), or raise max_message_size in sendmail.conf"
+            }
+            Whose::Server => {
+                "the server refuses messages this large: send a smaller one (Exchange Online: 35 MB by default, raised with Set-Mailbox -MaxSendSize)"
+            }
+        };
+        crate::error::Error::data(format!("{self}; nothing was sent"))
+            .with_hint(hint)
+            .with_cause("message-too-large")
+    }
+
     /// The `TooLarge` an I/O error carries, if it is one.
     pub fn from_io(e: &io::Error) -> Option<TooLarge> {
         e.get_ref()?.downcast_ref::<TooLarge>().copied()

@@ -157,7 +157,7 @@ impl<'c> Submitter<'c> {
         if let Err(e) = drained {
             // Without the whole message there is nothing to keep.
             attempt.error = Some(match TooLarge::from_io(&e) {
-                Some(too_large) => crate::relay::too_large_error(too_large),
+                Some(too_large) => too_large.error(),
                 None => Error::new(
                     Kind::Input,
                     format!(
