@@ -322,3 +322,33 @@ proptest! {
         prop_assert_eq!(&invocation.recipients, &recipients, "{:?}", argv);
     }
 }
+
+// ---- the -bs end of DATA ------------------------------------------------------
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Only `<CRLF>.<CRLF>` ends DATA (the 354 counts as a line end): the
+    /// reader stops right after the first one and nowhere else, whatever
+    /// mix of bare CR, bare LF and dots comes before it.
+    #[test]
+    fn dot_reader_ends_only_at_crlf_dot_crlf(
+        data in prop::collection::vec(prop::sample::select(vec![b'\r', b'\n', b'.', b'a']), 0..40)
+    ) {
+        use std::io::Read;
+        let input = [&data[..], b"\r\n.\r\nNEXT"].concat();
+        let seen = [&b"\r\n"[..], &input[..]].concat();
+        let first = seen
+            .windows(5)
+            .position(|w| w == b"\r\n.\r\n")
+            .expect("the input ends with one");
+        let mut source = std::io::BufReader::with_capacity(3, &input[..]);
+        let mut message = Vec::new();
+        crate::smtp::dot_reader::DotReader::new(&mut source)
+            .read_to_end(&mut message)
+            .unwrap();
+        let mut rest = Vec::new();
+        source.read_to_end(&mut rest).unwrap();
+        prop_assert_eq!(input.len() - rest.len(), first + 3);
+    }
+}
