@@ -29,10 +29,14 @@ pub fn check_recipient(addr: &str) -> Result<(), String> {
     if addr.is_empty() {
         return Err("empty address".into());
     }
-    if let Some(c) = addr
-        .chars()
-        .find(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>'))
-    {
+    // A quoted local part (`"first last"@example.com`, RFC 5321 §4.1.2)
+    // may hold spaces; nothing may hold a control character or a bracket.
+    let quoted_end = quoted_local_end(addr);
+    if let Some((_, c)) = addr.char_indices().find(|&(i, c)| {
+        c.is_control()
+            || matches!(c, '<' | '>')
+            || c.is_whitespace() && !(c == ' ' && quoted_end.is_some_and(|end| i < end))
+    }) {
         return Err(format!("contains a forbidden character ({})", describe(c)));
     }
     if addr.len() > MAX_ADDRESS {
@@ -56,6 +60,22 @@ pub fn check_recipient(addr: &str) -> Result<(), String> {
         Some(d) if is_domain(d) => Ok(()),
         Some(_) => Err("the domain after @ is not valid".into()),
     }
+}
+
+/// Where a quoted local part (`"…"@`) ends (the index of its closing
+/// quote), if the address begins with one.
+fn quoted_local_end(addr: &str) -> Option<usize> {
+    let rest = addr.strip_prefix('"')?;
+    let mut escaped = false;
+    for (i, c) in rest.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return rest[i + 1..].starts_with('@').then_some(i + 1),
+            _ => {}
+        }
+    }
+    None
 }
 
 fn describe(c: char) -> String {
@@ -86,6 +106,33 @@ fn is_domain(d: &str) -> bool {
                     .chars()
                     .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
         })
+}
+
+/// The address as a server without SMTPUTF8 can take it: a domain
+/// outside ASCII in its A-label form (`bücher.example` becomes
+/// `xn--bcher-kva.example`, RFC 5890); ASCII addresses as they are.
+///
+/// # Errors
+/// A local part outside ASCII, which has no ASCII form (RFC 6531 needs
+/// SMTPUTF8 for it), or a domain IDNA cannot convert.
+pub fn ascii_form(addr: &str) -> Result<std::borrow::Cow<'_, str>, String> {
+    use std::borrow::Cow;
+    if addr.is_ascii() {
+        return Ok(Cow::Borrowed(addr));
+    }
+    let (local, domain) = match addr.rsplit_once('@') {
+        Some((local, domain)) => (local, Some(domain)),
+        None => (addr, None),
+    };
+    if !local.is_ascii() {
+        return Err(format!(
+            "<{addr}> has a local part outside ASCII, which only a server that offers SMTPUTF8 can take"
+        ));
+    }
+    let domain = domain.unwrap_or_default();
+    let ascii = idna::domain_to_ascii(domain)
+        .map_err(|_| format!("<{addr}>: the domain {domain} has no valid ASCII (IDNA) form"))?;
+    Ok(Cow::Owned(format!("{local}@{ascii}")))
 }
 
 /// The domain of `local@domain`, if there is one.
@@ -209,6 +256,9 @@ mod tests {
             "user@[192.0.2.1]",
             "jörg@bücher.example",
             "\"a@b\"@example.com",
+            "\"first.last\"@example.com",
+            "\"first last\"@example.com",
+            "\"say \\\"hi\\\" now\"@example.com",
         ];
         for a in good {
             assert_eq!(check_recipient(a), Ok(()), "{a}");
@@ -222,6 +272,12 @@ mod tests {
             ("a<b@x", "'<'"),
             ("a>@x", "'>'"),
             ("a b@x", "white space"),
+            ("\"a b\" c@x", "white space"),
+            ("\"a\tb\"@x", "control"),
+            ("\"a b@x", "white space"),
+            ("\"a\" b\"@x", "white space"),
+            ("\"a\r\nb\"@x", "CR"),
+            ("\"a<b\"@x", "'<'"),
             ("a@b@c", "more than one @"),
             ("@x", "empty"),
             ("a@", "domain"),
@@ -283,5 +339,24 @@ mod tests {
         assert_eq!(qualify("root", ""), "root");
         assert_eq!(domain_of("a@b.c"), Some("b.c"));
         assert!(is_bare("root") && !is_bare("a@b"));
+    }
+
+    #[test]
+    fn ascii_forms() {
+        let table: &[(&str, Result<&str, &str>)] = &[
+            ("a@example.com", Ok("a@example.com")),
+            ("a@bücher.example", Ok("a@xn--bcher-kva.example")),
+            ("root", Ok("root")),
+            ("jörg@example.com", Err("local part outside ASCII")),
+            ("用户@例子.广告", Err("local part outside ASCII")),
+            ("a@例子.测试", Ok("a@xn--fsqu00a.xn--0zwm56d")),
+        ];
+        for (addr, want) in table {
+            match (ascii_form(addr), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, *want, "{addr}"),
+                (Err(got), Err(want)) => assert!(got.contains(want), "{addr}: {got}"),
+                (got, want) => panic!("{addr}: {got:?}, want {want:?}"),
+            }
+        }
     }
 }

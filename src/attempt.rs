@@ -59,6 +59,12 @@ impl Attempt {
         attempt
     }
 
+    /// The message cannot go to this server at all (`error` is permanent
+    /// or not, as its kind says); nothing was sent.
+    pub fn refused(recipients: &[String], error: Error) -> Attempt {
+        Attempt::whole_message(recipients, error)
+    }
+
     /// Every recipient shares `error`'s fate.
     fn whole_message(recipients: &[String], error: Error) -> Attempt {
         let (refused, deferred) = if retryable(error.kind()) {
@@ -141,28 +147,34 @@ fn split(refused: &[RecipientReply]) -> (Vec<String>, Vec<String>) {
     (names(temporary), names(permanent))
 }
 
-/// Some recipients were refused: name each, exit 67 (75 if only temporarily).
+/// Some recipients were refused: name each, exit 67 even when every
+/// refusal was temporary. The others have the message: exit 75 would make
+/// the caller send it again to everyone; without a queue, those refused
+/// temporarily are named so that they alone can be sent to again.
 fn partial_failure(receipt: &Receipt) -> Error {
     let accepted: Vec<String> = receipt
         .accepted
         .iter()
         .map(|r| format!("<{}>", r.recipient))
         .collect();
-    let temporary = receipt.refused.iter().all(|r| r.reply.is_transient());
-    let kind = if temporary {
-        Kind::Temporary
-    } else {
-        Kind::NoUser
-    };
     let error = Error::new(
-        kind,
+        Kind::NoUser,
         format!(
-            "delivered to {}, but the server refused {}",
+            "delivered to {}, but not to {}",
             accepted.join(", "),
             refusal_list(&receipt.refused)
         ),
     );
-    explain_refusals(error, &receipt.refused)
+    let error = explain_refusals(error, &receipt.refused);
+    if error.hint() == Kind::NoUser.default_hint()
+        && receipt.refused.iter().any(|r| r.reply.is_transient())
+    {
+        error.with_hint(
+            "the other recipients got the message: send it again only to the ones named, later",
+        )
+    } else {
+        error
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +217,20 @@ mod tests {
             ..receipt
         };
         assert!(Attempt::sent(&clean).complete());
+        // Only temporary refusals: still 67, never 75 (the caller would
+        // send it again to everyone).
+        let partial = Receipt {
+            refused: vec![rcpt("b@x", 451, "4.3.0 later")],
+            ..clean
+        };
+        let e = Attempt::sent(&partial).error.unwrap();
+        assert_eq!(e.exit_code(), 67);
+        assert!(
+            e.message().contains("but not to <b@x>: 451 4.3.0 later"),
+            "{}",
+            e.message()
+        );
+        assert!(e.hint().contains("only to the ones named"), "{}", e.hint());
     }
 
     #[test]

@@ -69,6 +69,14 @@ pub struct LocalRouting<'a> {
 pub fn requested_recipients(request: &Request, block: &HeaderBlock) -> Result<Vec<String>> {
     let mut recipients = Vec::new();
     for argument in request.recipients {
+        // A line break in an argument is never part of an address list: it
+        // would hide a display name (or a header) around the address used.
+        if argument.contains(['\r', '\n', '\0']) {
+            return Err(Error::data(format!(
+                "malformed recipient {:?}: contains a line break or NUL",
+                crate::error::one_line(argument)
+            )));
+        }
         for addr in address::split_list(argument) {
             address::check_recipient(&addr).map_err(|why| {
                 Error::data(format!(
@@ -202,16 +210,31 @@ pub fn resolve(
 }
 
 /// The envelope with the ESMTP parameters the server supports.
-pub fn esmtp(addresses: &Addresses, delivery: &Delivery, caps: &Capabilities) -> Envelope {
+pub fn esmtp(
+    addresses: &Addresses,
+    delivery: &Delivery,
+    caps: &Capabilities,
+    size: Option<u64>,
+    utf8_header: bool,
+) -> Envelope {
     let mut mail_params = Vec::new();
     let mut rcpt_params = Vec::new();
-    if caps.eight_bit_mime
-        && let Some(body) = delivery
+    // RFC 1870: a server that knows the size up front refuses at MAIL,
+    // before a byte of the message is sent.
+    if caps.size.is_some()
+        && let Some(size) = size
+    {
+        mail_params.push(format!("SIZE={size}"));
+    }
+    // BODY=8BITMIME whenever the server offers it, unless the caller said
+    // 7BIT (-B 7BIT): callers such as PHP write 8-bit bodies without -B,
+    // and declaring 8BITMIME for a 7-bit message is harmless (RFC 6152).
+    if caps.eight_bit_mime {
+        let seven = delivery
             .body
             .as_deref()
-            .filter(|b| b.eq_ignore_ascii_case("8BITMIME") || b.eq_ignore_ascii_case("7BIT"))
-    {
-        mail_params.push(format!("BODY={}", body.to_ascii_uppercase()));
+            .is_some_and(|b| b.eq_ignore_ascii_case("7BIT"));
+        mail_params.push(if seven { "BODY=7BIT" } else { "BODY=8BITMIME" }.to_string());
     }
     if caps.dsn {
         if let Some(ret) = delivery.ret.as_deref() {
@@ -229,8 +252,10 @@ pub fn esmtp(addresses: &Addresses, delivery: &Delivery, caps: &Capabilities) ->
             rcpt_params.push(format!("NOTIFY={}", notify.to_ascii_uppercase()));
         }
     }
-    let non_ascii =
-        !addresses.sender.is_ascii() || addresses.recipients.iter().any(|r| !r.is_ascii());
+    // RFC 6531: UTF-8 in the addresses or in header fields.
+    let non_ascii = utf8_header
+        || !addresses.sender.is_ascii()
+        || addresses.recipients.iter().any(|r| !r.is_ascii());
     if non_ascii && caps.smtputf8 {
         mail_params.push("SMTPUTF8".into());
     }
@@ -469,6 +494,21 @@ mod tests {
         let e = requested_recipients(&Request::from_invocation(&inv), &block("")).unwrap_err();
         assert_eq!(e.exit_code(), 65);
         assert!(!e.message().contains('\n'));
+        // A display name around the address hid the line break before.
+        for argument in [
+            "Evil\r\nBcc: x@y <a@x.com>",
+            "Name\n <a@x.com>",
+            "a@x.com,\rb@x.com",
+            "a@x.com\0",
+        ] {
+            let inv = Invocation {
+                recipients: vec![argument.into()],
+                ..cli::parse(["sendmail"]).unwrap()
+            };
+            let e = requested_recipients(&Request::from_invocation(&inv), &block("")).unwrap_err();
+            assert_eq!(e.exit_code(), 65, "{argument:?}");
+            assert!(e.message().contains("line break"), "{}", e.message());
+        }
     }
 
     #[test]
@@ -483,23 +523,71 @@ mod tests {
             envid: Some("id-1".into()),
             body: Some("8BITMIME".into()),
         };
-        let none = esmtp(&addresses, &delivery, &Capabilities::default());
+        let none = esmtp(
+            &addresses,
+            &delivery,
+            &Capabilities::default(),
+            Some(10),
+            true,
+        );
         assert!(none.mail_params.is_empty() && none.rcpt_params.is_empty());
         let caps = Capabilities {
             dsn: true,
             eight_bit_mime: true,
             ..Capabilities::default()
         };
-        let all = esmtp(&addresses, &delivery, &caps);
+        let all = esmtp(&addresses, &delivery, &caps, None, false);
         assert_eq!(all.mail_params, ["BODY=8BITMIME", "RET=HDRS", "ENVID=id-1"]);
         assert_eq!(all.rcpt_params, ["NOTIFY=SUCCESS,FAILURE"]);
         let bad = Delivery {
             notify: Some("sometimes".into()),
             envid: Some("a b".into()),
-            ..delivery
+            ..delivery.clone()
         };
-        let filtered = esmtp(&addresses, &bad, &caps);
+        let filtered = esmtp(&addresses, &bad, &caps, None, false);
+        let sized = Capabilities {
+            size: Some(0),
+            ..caps.clone()
+        };
+        assert_eq!(
+            esmtp(&addresses, &bad, &sized, Some(1234), false).mail_params[0],
+            "SIZE=1234"
+        );
         assert!(filtered.rcpt_params.is_empty());
         assert!(!filtered.mail_params.iter().any(|p| p.starts_with("ENVID")));
+        // SMTPUTF8 for a UTF-8 header too, when offered.
+        let utf8 = Capabilities {
+            smtputf8: true,
+            ..Capabilities::default()
+        };
+        assert!(
+            esmtp(&addresses, &delivery, &utf8, None, false)
+                .mail_params
+                .is_empty()
+        );
+        assert_eq!(
+            esmtp(&addresses, &delivery, &utf8, None, true).mail_params,
+            ["SMTPUTF8"]
+        );
+        // BODY=8BITMIME whenever offered; 7BIT only when the caller says so.
+        let eight = Capabilities {
+            eight_bit_mime: true,
+            ..Capabilities::default()
+        };
+        for (body, want) in [
+            (None, "BODY=8BITMIME"),
+            (Some("7bit"), "BODY=7BIT"),
+            (Some("8BITMIME"), "BODY=8BITMIME"),
+            (Some("BINARYMIME"), "BODY=8BITMIME"),
+        ] {
+            let delivery = Delivery {
+                body: body.map(str::to_string),
+                ..Delivery::default()
+            };
+            assert_eq!(
+                esmtp(&addresses, &delivery, &eight, None, false).mail_params,
+                [want]
+            );
+        }
     }
 }

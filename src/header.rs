@@ -7,8 +7,12 @@
 //! continuation; such a line belongs to the body and is handed back in
 //! [`HeaderBlock::body_start`]. A leading mbox `From ` line is dropped.
 //! Parsing of field values (addresses) is left to `message`.
+//!
+//! Lines end where the DATA encoder will end them on the wire: at LF,
+//! CRLF or a CR alone (see [`read_line`]), so what is checked here is what
+//! is sent.
 
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 
 use crate::error::{Error, Kind, Result, io_reason};
 
@@ -110,9 +114,8 @@ pub fn read_header_block<R: BufRead + ?Sized>(input: &mut R, limit: usize) -> Re
     let mut first = true;
     loop {
         line.clear();
-        let allowance = (limit + 1).saturating_sub(consumed) as u64;
-        let mut limited = Read::take(&mut *input, allowance);
-        let n = limited.read_until(b'\n', &mut line).map_err(|e| {
+        let allowance = (limit + 1).saturating_sub(consumed);
+        let n = read_line(input, allowance, &mut line).map_err(|e| {
             Error::new(
                 Kind::Input,
                 format!("reading the message failed: {}", io_reason(&e)),
@@ -145,6 +148,66 @@ pub fn read_header_block<R: BufRead + ?Sized>(input: &mut R, limit: usize) -> Re
             Line::Continuation | Line::Other => {
                 block.body_start = std::mem::take(&mut line);
                 return Ok(block);
+            }
+        }
+    }
+}
+
+/// Reads one line into `line`, at most `allowance` input octets, and
+/// returns how many octets it consumed. A line ends where the DATA encoder
+/// ends one (`body::DataEncoder`): at LF, at CRLF, or at a CR alone; the
+/// ending is stored as LF, or CRLF for CRLF. Splitting here exactly as the
+/// wire will, the header that is checked (Bcc removed, From policy) is the
+/// header that is sent: a bare CR cannot hide a Bcc or From line inside
+/// another field, and `\r\r\n` ends the header here as it will there.
+fn read_line<R: BufRead + ?Sized>(
+    input: &mut R,
+    allowance: usize,
+    line: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    let mut consumed = 0usize;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() || consumed >= allowance {
+            return Ok(consumed);
+        }
+        let room = (allowance - consumed).min(available.len());
+        match available[..room]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+        {
+            None => {
+                line.extend_from_slice(&available[..room]);
+                input.consume(room);
+                consumed += room;
+            }
+            Some(end) => {
+                let ending = available[end];
+                line.extend_from_slice(&available[..end]);
+                input.consume(end + 1);
+                consumed += end + 1;
+                if ending == b'\r' {
+                    // A CR: the LF after it, if any, belongs to it.
+                    let next = loop {
+                        match input.fill_buf() {
+                            Ok(bytes) => break bytes.first().copied(),
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(e) => return Err(e),
+                        }
+                    };
+                    if next == Some(b'\n') {
+                        input.consume(1);
+                        consumed += 1;
+                        line.extend_from_slice(b"\r\n");
+                        return Ok(consumed);
+                    }
+                }
+                line.push(b'\n');
+                return Ok(consumed);
             }
         }
     }
@@ -265,6 +328,69 @@ mod tests {
             assert_eq!(block.body_start, *want_start, "{label:?}");
             assert_eq!(rest, *want_rest, "{label:?}");
         }
+    }
+
+    #[test]
+    fn a_bare_cr_ends_a_line_as_it_will_on_the_wire() {
+        /// input, field names, each field's raw bytes, body_start, rest.
+        type Case<'a> = (&'a [u8], &'a [&'a str], &'a [u8], &'a [u8]);
+        let table: &[Case] = &[
+            // Fields hidden behind a bare CR are fields.
+            (
+                b"Subject: hi\rBcc: x@example.com\rFrom: CEO <ceo@x>\r\n\r\nbody",
+                &["Subject", "Bcc", "From"],
+                b"",
+                b"body",
+            ),
+            // `\r\r\n` is a line end and then an empty line: the header ends.
+            (
+                b"Subject: hi\r\r\nFrom: a@x\r\r\n\r\r\nbody",
+                &["Subject"],
+                b"",
+                b"From: a@x\r\r\n\r\r\nbody",
+            ),
+            // Mixtures: CR LF, LF, CR, and a LF CR pair (two ends).
+            (
+                b"A: 1\r\nB: 2\nC: 3\rD: 4\n\rrest",
+                &["A", "B", "C", "D"],
+                b"",
+                b"rest",
+            ),
+            // A folded line continued after a bare CR.
+            (b"To: a@x,\r b@y\r\rbody", &["To"], b"", b"body"),
+            // A CR alone at the very end.
+            (b"A: 1\r", &["A"], b"", b""),
+            // A non-field line after a CR is the body's start, LF-ended.
+            (
+                b"A: 1\rnot a field\rmore",
+                &["A"],
+                b"not a field\n",
+                b"more",
+            ),
+        ];
+        for (input, want_names, want_start, want_rest) in table {
+            for capacity in [1, 2, 3, 64] {
+                let mut r = std::io::BufReader::with_capacity(capacity, *input);
+                let block = read_header_block(&mut r, MAX_HEADER_BLOCK).unwrap();
+                let mut rest = Vec::new();
+                std::io::Read::read_to_end(&mut r, &mut rest).unwrap();
+                let label = String::from_utf8_lossy(input);
+                assert_eq!(names(&block), *want_names, "{label:?}");
+                assert_eq!(block.body_start, *want_start, "{label:?}");
+                assert_eq!(rest, *want_rest, "{label:?}");
+                for field in &block.fields {
+                    let inner = &field.raw[..field.raw.len() - 1];
+                    assert!(
+                        !inner.contains(&b'\r')
+                            || inner.ends_with(b"\r") && field.raw.ends_with(b"\r\n"),
+                        "{label:?}: no CR left inside {:?}",
+                        field.raw
+                    );
+                }
+            }
+        }
+        let (block, _) = read(b"To: a@x,\r b@y\r\rbody");
+        assert_eq!(block.fields[0].raw, b"To: a@x,\n b@y\n");
     }
 
     #[test]

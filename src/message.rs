@@ -8,7 +8,7 @@
 //! followed by the blank line and any body bytes read with the header; the
 //! encoder in `body` turns it into wire format. Pure: no I/O.
 
-use mail_parser::{HeaderValue, MessageParser};
+use mail_parser::{Address, HeaderValue, MessageParser};
 
 use crate::address;
 use crate::error::{Error, Result};
@@ -26,6 +26,24 @@ pub struct Mailbox {
 /// Every mailbox in `fields` (address fields such as To, Cc, From), groups
 /// flattened, empty groups (`undisclosed-recipients:;`) yielding nothing.
 pub fn mailboxes<'a>(fields: impl IntoIterator<Item = &'a Field>) -> Vec<Mailbox> {
+    groups(fields)
+        .into_iter()
+        .flat_map(|g| g.mailboxes)
+        .collect()
+}
+
+/// A group of an address field (`Team: a@x, b@y;`), or the mailboxes
+/// outside any group (`name` is `None`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    /// The group's display name; `None` for mailboxes outside a group.
+    pub name: Option<String>,
+    /// Its mailboxes (none for `undisclosed-recipients:;`).
+    pub mailboxes: Vec<Mailbox>,
+}
+
+/// The groups and mailboxes of `fields`, in order, parsed with mail-parser.
+pub fn groups<'a>(fields: impl IntoIterator<Item = &'a Field>) -> Vec<Group> {
     let mut raw = Vec::new();
     for field in fields {
         raw.extend_from_slice(&field.raw);
@@ -39,21 +57,46 @@ pub fn mailboxes<'a>(fields: impl IntoIterator<Item = &'a Field>) -> Vec<Mailbox
     };
     let mut out = Vec::new();
     for header in message.headers() {
-        if let HeaderValue::Address(list) = &header.value {
-            out.extend(list.iter().map(|addr| match (addr.name(), addr.address()) {
-                // mail-parser reads a bare `root` as a display name: it is the address.
-                (Some(word), None) if !word.trim().contains(char::is_whitespace) => Mailbox {
-                    name: None,
-                    address: Some(word.trim().to_string()),
-                },
-                (name, address) => Mailbox {
-                    name: name.map(str::to_string),
-                    address: address.map(|a| a.trim().to_string()),
-                },
-            }));
+        match &header.value {
+            HeaderValue::Address(Address::List(list)) => out.push(Group {
+                name: None,
+                mailboxes: list.iter().map(mailbox).collect(),
+            }),
+            HeaderValue::Address(Address::Group(list)) => {
+                out.extend(list.iter().map(|g| Group {
+                    name: g.name.as_deref().map(str::to_string),
+                    mailboxes: g.addresses.iter().map(mailbox).collect(),
+                }));
+            }
+            _ => {}
         }
     }
     out
+}
+
+/// One mailbox as mail-parser read it, with its two misreadings undone.
+fn mailbox(addr: &mail_parser::Addr) -> Mailbox {
+    match (addr.name(), addr.address()) {
+        // mail-parser reads a bare `root` as a display name: it is the address.
+        (Some(word), None) if !word.trim().contains(char::is_whitespace) => Mailbox {
+            name: None,
+            address: Some(word.trim().to_string()),
+        },
+        // ... and `"first last"@example.com` as the name `first last` and
+        // the address `@example.com`: it is a quoted local part.
+        (Some(local), Some(domain)) if domain.trim().starts_with('@') => Mailbox {
+            name: None,
+            address: Some(format!(
+                "\"{}\"{}",
+                local.replace('\\', "\\\\").replace('"', "\\\""),
+                domain.trim()
+            )),
+        },
+        (name, address) => Mailbox {
+            name: name.map(str::to_string),
+            address: address.map(|a| a.trim().to_string()),
+        },
+    }
 }
 
 /// The fields `-t` reads recipients from: the Resent-* ones when the
@@ -174,15 +217,44 @@ pub fn format_mailbox(name: Option<&str>, addr: &str) -> String {
             let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
             format!("\"{escaped}\" <{addr}>")
         }
-        Some(name) => format!("{} <{addr}>", encoded_words(name)),
+        // RFC 2047 §2: a line with encoded words is at most 76 characters,
+        // so the words go on lines of their own (folded), the address too
+        // when it does not fit behind the last one.
+        Some(name) => {
+            let words = encoded_words(name).replace(' ', "\n ");
+            let last = words.rsplit('\n').next().unwrap_or_default().len();
+            if last + 3 + addr.len() <= ENCODED_LINE {
+                format!("{words} <{addr}>")
+            } else {
+                format!("{words}\n <{addr}>")
+            }
+        }
     }
 }
 
-/// `=?UTF-8?B?…?=` words of at most 75 characters, split between characters.
+/// A display name as a phrase: as it is when it is made of atoms, quoted
+/// when it holds specials, encoded words when it is not ASCII.
+fn phrase(name: &str) -> String {
+    let atom = |c: char| c.is_ascii_alphanumeric() || " !#$%&'*+-/=?^_`{|}~".contains(c);
+    if !name.is_ascii() {
+        encoded_words(name)
+    } else if name.chars().all(atom) {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+/// Longest line holding encoded words (RFC 2047 §2).
+const ENCODED_LINE: usize = 76;
+
+/// `=?UTF-8?B?…?=` words split between characters, each short enough to
+/// follow `Reply-To: ` on a line of at most [`ENCODED_LINE`] characters.
 fn encoded_words(text: &str) -> String {
     use base64::Engine as _;
-    // 45 octets make 60 base64 characters; with `=?UTF-8?B?` and `?=`, 72.
-    const CHUNK: usize = 45;
+    // 39 octets make 52 base64 characters; with `=?UTF-8?B?` and `?=`, 64;
+    // after "Reply-To: " (the longest field name a name is written in), 74.
+    const CHUNK: usize = 39;
     let mut words = Vec::new();
     let mut start = 0;
     while start < text.len() {
@@ -205,20 +277,41 @@ fn qualify_bare_recipients(field: &Field, domain: &str) -> Option<Field> {
     if domain.is_empty() || !NAMES.iter().any(|n| field.is(n)) {
         return None;
     }
-    let mailboxes = mailboxes([field]);
+    let groups = groups([field]);
     let bare = |m: &Mailbox| m.address.as_deref().is_some_and(address::is_bare);
-    if !mailboxes.iter().any(bare) {
+    if !groups.iter().flat_map(|g| &g.mailboxes).any(bare) {
         return None;
     }
-    let list: Vec<String> = mailboxes
+    let format = |mailboxes: &[Mailbox]| -> Vec<String> {
+        mailboxes
+            .iter()
+            .filter_map(|m| {
+                let addr = m.address.as_deref()?;
+                let name = m.name.as_deref().map(crate::error::one_line);
+                Some(format_mailbox(
+                    name.as_deref(),
+                    &address::qualify(addr, domain),
+                ))
+            })
+            .collect()
+    };
+    // Groups keep their syntax: `Team: a@x, b@y;`, `undisclosed-recipients:;`.
+    let list: Vec<String> = groups
         .iter()
-        .filter_map(|m| {
-            let addr = m.address.as_deref()?;
-            let name = m.name.as_deref().map(crate::error::one_line);
-            Some(format_mailbox(
-                name.as_deref(),
-                &address::qualify(addr, domain),
-            ))
+        .filter_map(|g| {
+            let members = format(&g.mailboxes);
+            match &g.name {
+                Some(name) if members.is_empty() => {
+                    Some(format!("{}:;", phrase(&crate::error::one_line(name))))
+                }
+                Some(name) => Some(format!(
+                    "{}: {};",
+                    phrase(&crate::error::one_line(name)),
+                    members.join(", ")
+                )),
+                None if members.is_empty() => None,
+                None => Some(members.join(", ")),
+            }
         })
         .collect();
     Some(Field::new(&field.name, &list.join(", ")))
@@ -272,6 +365,15 @@ mod tests {
             ),
             ("Subject: none\n\n", &[]),
             ("To: undisclosed-recipients:;\n\n", &[]),
+            // Quoted local parts are addresses, not display names.
+            (
+                "To: \"first.last\"@example.com, \"first last\"@example.com\n\n",
+                &["\"first.last\"@example.com", "\"first last\"@example.com"],
+            ),
+            (
+                "Cc: Name <\"x y\"@example.com>\n\n",
+                &["\"x y\"@example.com"],
+            ),
         ];
         for (text, want) in table {
             assert_eq!(header_recipients(&block(text)).unwrap(), *want, "{text:?}");
@@ -360,6 +462,23 @@ mod tests {
                 "To: undisclosed-recipients:;\n",
                 "To: undisclosed-recipients:;\n",
             ),
+            // Groups survive qualification.
+            (
+                "To: undisclosed-recipients:;, root\n",
+                "To: undisclosed-recipients:;, root@contoso.com\n",
+            ),
+            (
+                "To: Team: root, b@y.com;, c@x.com\n",
+                "To: Team: root@contoso.com, b@y.com;, c@x.com\n",
+            ),
+            (
+                "Cc: a@x.com, \"Ops, night\": ops;\n",
+                "Cc: a@x.com, \"Ops, night\": ops@contoso.com;\n",
+            ),
+            (
+                "To: \"first last\"@example.com, root\n",
+                "To: \"first last\"@example.com, root@contoso.com\n",
+            ),
             // Only To and Cc: From, Reply-To are the From policy's business.
             ("Reply-To: root\n", "Reply-To: root\n"),
         ];
@@ -409,17 +528,30 @@ mod tests {
             format_mailbox(Some("Jörg"), "a@x"),
             "=?UTF-8?B?SsO2cmc=?= <a@x>"
         );
-        // Long names become several encoded words of at most 75 characters.
-        let long = "Überwachung des Rechenzentrums Süd, Gebäude 7, Raum 12 via web1";
-        let formatted = format_mailbox(Some(long), "a@x");
-        let words: Vec<&str> = formatted.split(' ').collect();
-        assert_eq!(words.len(), 3, "{formatted}");
-        assert!(
-            words[..2]
-                .iter()
-                .all(|w| w.len() <= 75 && w.starts_with("=?UTF-8?B?"))
-        );
-        let decoded = crate::message::mailboxes([&Field::new("From", &formatted)]);
-        assert_eq!(decoded[0].name.as_deref(), Some(long));
+        // Long names become encoded words on folded lines of at most 76
+        // characters, the field name included, and read back the same.
+        for (long, addr) in [
+            (
+                "Überwachung des Rechenzentrums Süd, Gebäude 7, Raum 12 via web1",
+                "a@x",
+            ),
+            ("Jörg Müller-Lüdenscheidt via web1", "a@x"),
+            (
+                "Überwachung des Rechenzentrums Süd, Gebäude 7, Raum 12, Schrank 4 via web1",
+                "alerts-and-monitoring-of-everything@sub.department.example.com",
+            ),
+        ] {
+            let formatted = format_mailbox(Some(long), addr);
+            for name in ["From", "Reply-To"] {
+                let field = Field::new(name, &formatted);
+                let text = String::from_utf8(field.raw.clone()).unwrap();
+                for line in text.lines() {
+                    assert!(line.len() <= 76, "{line:?} in\n{text}");
+                }
+                let decoded = crate::message::mailboxes([&field]);
+                assert_eq!(decoded[0].name.as_deref(), Some(long), "{text}");
+                assert_eq!(decoded[0].address.as_deref(), Some(addr), "{text}");
+            }
+        }
     }
 }

@@ -36,6 +36,34 @@ pub enum Stream {
     Tls(Box<SslStream<TcpStream>>),
 }
 
+impl crate::smtp::session::Patience for Stream {
+    fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        self.tcp().read_timeout()
+    }
+
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.tcp().set_read_timeout(timeout)
+    }
+}
+
+impl Stream {
+    /// Closes the connection; a TLS one with its close_notify alert first,
+    /// so that the server sees an orderly end, not a truncation.
+    pub fn close(self) {
+        if let Stream::Tls(mut tls) = self {
+            let _ = tls.shutdown();
+        }
+    }
+
+    /// The TCP connection underneath.
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
@@ -259,14 +287,27 @@ fn extra_roots(ca_file: Option<&Path>) -> Result<Vec<X509>> {
 /// valid for `host`.
 ///
 /// # Errors
-/// A protocol error (exit 76): no credential has been sent on this connection.
+/// A protocol error (exit 76): no credential has been sent on this
+/// connection; a temporary one (exit 75) when the handshake timed out.
 pub fn handshake(
     connector: &TlsConnector,
     host: &str,
     tcp: TcpStream,
 ) -> Result<SslStream<TcpStream>> {
-    tls_over(connector, host, tcp).map_err(|detail| tls_failure(host, &detail))
+    tls_over(connector, host, tcp).map_err(|detail| {
+        if detail == TIMED_OUT {
+            // Nothing says the server is wrong: it may answer in time later.
+            Error::temporary(format!("TLS with {host} failed: the handshake {TIMED_OUT}"))
+                .with_hint("the server or the network is slow or overloaded; no credential was sent, and the message can be sent later")
+                .with_cause("tls-timeout")
+        } else {
+            tls_failure(host, &detail)
+        }
+    })
 }
+
+/// What [`tls_over`] says when the handshake ran out of time.
+pub const TIMED_OUT: &str = "timed out";
 
 /// TLS handshake on any stream (ureq's transport for the token request);
 /// the failure in OpenSSL's words.
@@ -288,6 +329,17 @@ pub fn tls_over<S: Read + Write>(
     };
     named.map_err(|e| e.to_string())?;
     ssl.connect(stream).map_err(|e| match e {
+        // A read timeout on the socket shows as an I/O error that would block.
+        HandshakeError::Failure(mid)
+            if mid.error().io_error().is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                )
+            }) =>
+        {
+            TIMED_OUT.to_string()
+        }
         HandshakeError::Failure(mid) => {
             let verify = mid.ssl().verify_result();
             match verify.as_raw() {
@@ -296,7 +348,7 @@ pub fn tls_over<S: Read + Write>(
             }
         }
         HandshakeError::SetupFailure(e) => e.to_string(),
-        HandshakeError::WouldBlock(_) => "timed out".to_string(),
+        HandshakeError::WouldBlock(_) => TIMED_OUT.to_string(),
     })
 }
 

@@ -55,7 +55,11 @@ impl Relay {
                 };
                 retry.authenticate(tokens, session, caps)?
             }
-            Err(e) => return Err(refused(config, tokens, &token, e, &server)),
+            Err(e) => {
+                let error = refused(config, tokens, &token, e, &server);
+                quit(session);
+                return Err(error);
+            }
         };
         Ok(Relay {
             session,
@@ -75,6 +79,11 @@ impl Relay {
         body: &mut dyn Read,
     ) -> std::result::Result<Receipt, SmtpError> {
         self.session.send_mail(&self.caps, envelope, header, body)
+    }
+
+    /// Whether the last [`Relay::send`] began to read its message.
+    pub fn message_started(&self) -> bool {
+        self.session.message_started()
     }
 
     /// What the server offers (after TLS).
@@ -97,7 +106,13 @@ impl Relay {
 
     /// Says QUIT without waiting and closes the connection.
     pub fn close(self) {
-        drop(self.session.quit());
+        quit(self.session);
+    }
+
+    /// Closes the connection without QUIT: in the middle of DATA a QUIT
+    /// would be message text; the TLS close ends the message unfinished.
+    pub fn abandon(self) {
+        self.session.into_parts().0.close();
     }
 }
 
@@ -134,7 +149,7 @@ fn token_and_connection(
             Ok(token) => Ok((token, connected)),
             Err(e) => {
                 if let Ok((session, _)) = connected {
-                    drop(session.quit());
+                    quit(session);
                 }
                 Err(e)
             }
@@ -166,12 +181,22 @@ impl Retry<'_> {
                 failure: Failure::Io(_),
                 ..
             }) => {}
-            Err(e) => return Err(refused(self.config, tokens, self.token, e, self.server)),
+            Err(e) => {
+                let error = refused(self.config, tokens, self.token, e, self.server);
+                quit(session);
+                return Err(error);
+            }
         }
-        let (mut session, caps) = connect(self.config, self.helo, session.into_parts().1)?;
+        let (stream, transcript) = session.into_parts();
+        stream.close();
+        let (mut session, caps) = connect(self.config, self.helo, transcript)?;
         match session.auth_xoauth2(&caps, user, &self.token.access) {
             Ok(_) => Ok((session, caps)),
-            Err(e) => Err(refused(self.config, tokens, self.token, e, self.server)),
+            Err(e) => {
+                let error = refused(self.config, tokens, self.token, e, self.server);
+                quit(session);
+                Err(error)
+            }
         }
     }
 }
@@ -206,14 +231,19 @@ fn connect(
         _ => Stream::Plain(tcp),
     };
     let mut session = Session::new(stream, transcript);
-    session.greeting().map_err(|e| smtp_failure(e, &server))?;
-    let caps = session.ehlo(helo).map_err(|e| smtp_failure(e, &server))?;
+    if let Err(e) = session.greeting() {
+        return Err(give_up(session, e, &server));
+    }
+    let caps = match session.ehlo(helo) {
+        Ok(caps) => caps,
+        Err(e) => return Err(give_up(session, e, &server)),
+    };
     if smtp.tls != TlsMode::StartTls {
         return Ok((session, caps));
     }
-    session
-        .starttls(&caps)
-        .map_err(|e| smtp_failure(e, &server))?;
+    if let Err(e) = session.starttls(&caps) {
+        return Err(give_up(session, e, &server));
+    }
     let (stream, mut transcript) = session.into_parts();
     let Stream::Plain(tcp) = stream else {
         unreachable!("STARTTLS runs on a plain connection");
@@ -222,8 +252,27 @@ fn connect(
     let tls = net::handshake(&connector, &smtp.host, tcp)?;
     transcript.note("TLS established");
     let mut session = Session::new(Stream::Tls(Box::new(tls)), transcript);
-    let caps = session.ehlo(helo).map_err(|e| smtp_failure(e, &server))?;
-    Ok((session, caps))
+    match session.ehlo(helo) {
+        Ok(caps) => Ok((session, caps)),
+        Err(e) => Err(give_up(session, e, &server)),
+    }
+}
+
+/// The error for a failed step, after ending the session: with QUIT when
+/// the server is still talking SMTP (it refused, or lacks STARTTLS), and
+/// without when the connection is broken or something tampers with it.
+fn give_up(session: Session<Stream>, e: SmtpError, server: &str) -> Error {
+    match e.failure {
+        Failure::Reply(_) | Failure::NoStartTls | Failure::NoXoauth2(_) => quit(session),
+        _ => session.into_parts().0.close(),
+    }
+    smtp_failure(e, server)
+}
+
+/// QUIT without waiting for its reply, then an orderly close (TLS
+/// close_notify).
+fn quit(session: Session<Stream>) {
+    session.quit().close();
 }
 
 /// Whether the server refused the token itself (535 or an XOAUTH2 error
@@ -259,10 +308,29 @@ fn refused(
     }
 }
 
+/// The hint for a failure after the whole message went out.
+const AFTER_THE_DOT: &str = "the whole message went out, but no answer came back: the server may \
+     have taken it, and sending it again may deliver it twice";
+
 /// The error for a protocol failure with `server` (`host:port`).
 pub fn smtp_failure(e: SmtpError, server: &str) -> Error {
     let stage = e.stage;
     match e.failure {
+        // After the final dot the server may have taken the message: never
+        // say that nothing was sent (a resend may make it arrive twice).
+        Failure::Io(io) if stage == Stage::EndOfMessage => Error::temporary(format!(
+            "SMTP server {server}: {} while waiting for its reply to the message; \
+             the server may have the message",
+            net::describe_io(&io)
+        ))
+        .with_hint(AFTER_THE_DOT)
+        .with_cause("smtp-connection-lost"),
+        Failure::Malformed(why) if stage == Stage::EndOfMessage => Error::temporary(format!(
+            "SMTP server {server} broke the protocol in its reply to the message: {why}; \
+             the server may have the message"
+        ))
+        .with_hint(AFTER_THE_DOT)
+        .with_cause("smtp-protocol"),
         Failure::Io(io) => Error::temporary(format!(
             "SMTP server {server}: {} during {stage}",
             net::describe_io(&io)
@@ -298,6 +366,7 @@ pub fn smtp_failure(e: SmtpError, server: &str) -> Error {
         )
         .with_cause("input-error"),
         Failure::NoRecipients(refused) => no_recipients(&refused, server),
+        Failure::TooLarge(too_large) => too_large.error(),
         Failure::Reply(reply) => reply_failure(stage, &reply, server),
     }
 }
@@ -311,7 +380,12 @@ fn reply_failure(stage: Stage, reply: &Reply, server: &str) -> Error {
         Stage::EndOfMessage => "refused the message",
         _ => "refused",
     };
-    let message = format!("SMTP server {server} {what} ({stage}): {reply}");
+    // A 421 refuses nothing: the server is closing the session.
+    let message = if reply.code == 421 {
+        format!("SMTP server {server} closed the session during {stage}: {reply}")
+    } else {
+        format!("SMTP server {server} {what} ({stage}): {reply}")
+    };
     let default_kind = match (reply.code, stage) {
         (421, _) | (400..=499, _) => Kind::Temporary,
         (_, Stage::Auth) => Kind::NoPermission,
@@ -389,143 +463,4 @@ pub fn explain_refusals(error: Error, refused: &[RecipientReply]) -> Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    use crate::testing::reply;
-
-    fn failure(stage: Stage, code: u16, text: &str) -> Error {
-        smtp_failure(
-            SmtpError {
-                stage,
-                failure: Failure::Reply(reply(code, text)),
-            },
-            "smtp.example:587",
-        )
-    }
-
-    #[test]
-    fn reply_failures_by_stage_and_class() {
-        let table = [
-            (Stage::Greeting, 421, "4.3.2 Service not active", 75),
-            (Stage::Greeting, 554, "no service", 69),
-            (Stage::Auth, 535, "5.7.3 Authentication unsuccessful", 77),
-            (
-                Stage::Auth,
-                454,
-                "4.7.0 Temporary authentication failure",
-                75,
-            ),
-            (Stage::MailFrom, 550, "5.7.60 not allowed", 77),
-            (Stage::MailFrom, 451, "try later", 75),
-            (Stage::RcptTo, 550, "5.1.1 unknown", 67),
-            (Stage::Data, 554, "no", 69),
-            (Stage::EndOfMessage, 554, "5.2.252 SendAsDenied; x", 77),
-            (
-                Stage::EndOfMessage,
-                552,
-                "5.3.4 Message size exceeds fixed maximum message size",
-                65,
-            ),
-            (Stage::EndOfMessage, 451, "4.3.0 Error", 75),
-        ];
-        for (stage, code, text, exit) in table {
-            let e = failure(stage, code, text);
-            assert_eq!(e.exit_code(), exit, "{stage} {code} {text}");
-            assert!(e.message().contains(text), "{}", e.message());
-            assert!(e.message().contains("smtp.example:587"));
-        }
-    }
-
-    #[test]
-    fn other_failures() {
-        let io = |kind| SmtpError {
-            stage: Stage::EndOfMessage,
-            failure: Failure::Io(std::io::Error::from(kind)),
-        };
-        let e = smtp_failure(io(std::io::ErrorKind::UnexpectedEof), "s:1");
-        assert_eq!(e.exit_code(), 75);
-        assert!(e.message().contains("closed"), "{}", e.message());
-        let e = smtp_failure(io(std::io::ErrorKind::TimedOut), "s:1");
-        assert!(e.message().contains("timed out"));
-        let e = smtp_failure(
-            SmtpError {
-                stage: Stage::StartTls,
-                failure: Failure::NoStartTls,
-            },
-            "s:1",
-        );
-        assert_eq!(e.exit_code(), 76);
-        assert!(e.message().contains("no credential was sent"));
-        let e = smtp_failure(
-            SmtpError {
-                stage: Stage::StartTls,
-                failure: Failure::BufferedAfterStartTls,
-            },
-            "s:1",
-        );
-        assert_eq!(e.exit_code(), 76);
-        let e = smtp_failure(
-            SmtpError {
-                stage: Stage::Auth,
-                failure: Failure::NoXoauth2(vec!["PLAIN".into()]),
-            },
-            "s:1",
-        );
-        assert_eq!(e.exit_code(), 78);
-        assert!(e.message().contains("PLAIN"));
-        let challenge = SmtpError {
-            stage: Stage::Auth,
-            failure: Failure::AuthChallenge {
-                challenge: "{\"status\":\"invalid_token\"}".into(),
-                reply: reply(535, "5.7.8 Authentication failed"),
-            },
-        };
-        assert!(token_rejected(&challenge));
-        let e = smtp_failure(challenge, "s:1");
-        assert_eq!(e.exit_code(), 77);
-        assert!(e.message().contains("invalid_token"));
-    }
-
-    #[test]
-    fn policy_refusals_do_not_renew_the_token() {
-        let auth = |code, text: &str| SmtpError {
-            stage: Stage::Auth,
-            failure: Failure::Reply(reply(code, text)),
-        };
-        assert!(token_rejected(&auth(
-            535,
-            "5.7.3 Authentication unsuccessful"
-        )));
-        assert!(!token_rejected(&auth(
-            535,
-            "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant."
-        )));
-        assert!(!token_rejected(&auth(454, "4.7.0 later")));
-    }
-
-    #[test]
-    fn every_recipient_refused() {
-        let refused = |code, text: &str| RecipientReply {
-            recipient: "a@x".into(),
-            reply: reply(code, text),
-        };
-        let e = smtp_failure(
-            SmtpError {
-                stage: Stage::RcptTo,
-                failure: Failure::NoRecipients(vec![refused(550, "5.1.1 unknown")]),
-            },
-            "s:1",
-        );
-        assert_eq!(e.exit_code(), 67);
-        assert!(e.message().contains("<a@x>: 550 5.1.1 unknown"));
-        let e = smtp_failure(
-            SmtpError {
-                stage: Stage::RcptTo,
-                failure: Failure::NoRecipients(vec![refused(550, "no"), refused(451, "later")]),
-            },
-            "s:1",
-        );
-        assert_eq!(e.exit_code(), 75);
-    }
-}
+mod tests;

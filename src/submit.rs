@@ -20,10 +20,12 @@ use crate::clock;
 use crate::config::Config;
 use crate::envelope::{self, Addresses};
 use crate::error::{Error, Kind, Result};
+use crate::intl;
 use crate::log::{Level, Outcome, Record, Syslog};
 use crate::message::PreparedHeader;
 use crate::relay::Relay;
-use crate::smtp::session::Failure;
+use crate::size::{SizeLimit, TooLarge, Whose};
+use crate::smtp::session::{Failure, SmtpError};
 use crate::spool::caller;
 use crate::spool::describe_error;
 use crate::spool::draft::{Draft, Tee};
@@ -97,37 +99,75 @@ impl<'c> Submitter<'c> {
         header: &PreparedHeader,
         body: &mut dyn Read,
     ) -> Result<Outcome> {
+        self.submit_as(addresses, header, body, &Announced::default())
+    }
+
+    /// [`Submitter::submit`] for a message whose client announced its body
+    /// type and size (`-bs`: MAIL FROM's BODY= and SIZE=), passed on.
+    ///
+    /// # Errors
+    /// As [`Submitter::submit`].
+    pub fn submit_as(
+        &mut self,
+        addresses: &Addresses,
+        header: &PreparedHeader,
+        body: &mut dyn Read,
+        announced: &Announced,
+    ) -> Result<Outcome> {
+        let mut delivery = self.delivery.clone();
+        if let Some(body_type) = &announced.body {
+            delivery.body = Some(body_type.clone());
+        }
         let started = Instant::now();
         let spool = self.config.queue.as_ref().map(|q| Spool::new(&q.dir));
         let (mut draft, mut queue_problem) = match &spool {
-            Some(spool) => match self.start_draft(spool, addresses, header) {
+            Some(spool) => match self.start_draft(spool, addresses, header, &delivery) {
                 Ok(draft) => (Some(draft), None),
                 Err(e) => (None, Some(describe_error(spool, &e))),
             },
             None => (None, None),
         };
         let has_draft = draft.is_some();
-        let mut tee = Tee::new(body, draft.as_mut());
-        let delivery = self.delivery.clone();
-        let mut attempt = self.attempt(addresses, &delivery, &header.bytes, &mut tee);
-        let input_failed = attempt
+        // The limit holds for what goes to the server and into the queue alike.
+        let mut limited = SizeLimit::new(
+            body,
+            header.bytes.len() as u64,
+            self.config.max_message_size,
+            Whose::Config,
+        );
+        let mut tee = Tee::new(&mut limited, draft.as_mut());
+        let mut attempt = self.attempt(
+            addresses,
+            &delivery,
+            &header.bytes,
+            &mut tee,
+            announced.size,
+        );
+        // Nothing to keep: the input broke, or the message is too large
+        // for any retry to help (exit 65, as for a malformed message).
+        let not_kept = attempt
             .error
             .as_ref()
-            .is_some_and(|e| e.kind() == Kind::Input);
-        let worth_keeping = !attempt.complete() && !input_failed;
-        if worth_keeping
-            && has_draft
-            && let Err(e) = tee.drain()
-        {
+            .is_some_and(|e| e.kind() == Kind::Input || e.cause() == Some("message-too-large"));
+        let worth_keeping = !attempt.complete() && !not_kept;
+        let drained = if worth_keeping && has_draft {
+            tee.drain()
+        } else {
+            Ok(())
+        };
+        if let Err(e) = drained {
             // Without the whole message there is nothing to keep.
-            attempt.error = Some(Error::new(
-                Kind::Input,
-                format!(
-                    "reading the message failed: {}; it was not queued ({})",
-                    crate::error::io_reason(&e),
-                    attempt.error.as_ref().map_or("", |e| e.message())
+            attempt.error = Some(match TooLarge::from_io(&e) {
+                Some(too_large) => too_large.error(),
+                None => Error::new(
+                    Kind::Input,
+                    format!(
+                        "reading the message failed: {}; it was not queued ({})",
+                        crate::error::io_reason(&e),
+                        attempt.error.as_ref().map_or("", |e| e.message())
+                    ),
                 ),
-            ));
+            });
             let nothing_kept = Conclusion {
                 kept: None,
                 queue_problem: None,
@@ -169,6 +209,7 @@ impl<'c> Submitter<'c> {
         spool: &Spool,
         addresses: &Addresses,
         header: &PreparedHeader,
+        delivery: &Delivery,
     ) -> io::Result<Draft> {
         let now = clock::now();
         let micros = std::time::SystemTime::now()
@@ -181,7 +222,7 @@ impl<'c> Submitter<'c> {
             sender: addresses.sender.clone(),
             recipients: addresses.recipients.clone(),
             message_id: header.message_id.clone(),
-            delivery: self.delivery.clone(),
+            delivery: delivery.clone(),
             size: 0,
         };
         match Draft::create(spool, meta.clone(), &header.bytes) {
@@ -200,24 +241,78 @@ impl<'c> Submitter<'c> {
         delivery: &Delivery,
         header: &[u8],
         body: &mut dyn Read,
+        size: Option<u64>,
     ) -> Attempt {
+        let reused = self.relay.is_some();
+        let utf8_header = !header.is_ascii();
         let relay = match self.relay() {
             Ok(relay) => relay,
             Err(e) => return Attempt::no_session(&addresses.recipients, e),
         };
-        let envelope = envelope::esmtp(addresses, delivery, relay.capabilities());
-        match relay.send(&envelope, header, body) {
-            Ok(receipt) => Attempt::sent(&receipt),
-            Err(e) => {
+        let caps = relay.capabilities();
+        let envelope = envelope::esmtp(addresses, delivery, caps, size, utf8_header);
+        let (envelope, mut renamed) = match intl::for_server(envelope, caps) {
+            Ok(converted) => converted,
+            Err(e) => return Attempt::refused(&addresses.recipients, e),
+        };
+        let mut sent = relay.send(&envelope, header, body);
+        // A session kept open between messages (-bs, queue runs) may have
+        // been closed by the server while idle, or be closing (421): before
+        // anything of this message was read, open a new one, once.
+        if reused
+            && let Err(e) = &sent
+            && stale(e)
+            && !relay.message_started()
+        {
+            if let Some(stale) = self.relay.take() {
+                stale.abandon();
+            }
+            let relay = match self.relay() {
+                Ok(relay) => relay,
+                Err(e) => return Attempt::no_session(&addresses.recipients, e),
+            };
+            let caps = relay.capabilities();
+            let envelope = envelope::esmtp(addresses, delivery, caps, size, utf8_header);
+            let envelope = match intl::for_server(envelope, caps) {
+                Ok((envelope, again)) => {
+                    renamed = again;
+                    envelope
+                }
+                Err(e) => return Attempt::refused(&addresses.recipients, e),
+            };
+            sent = relay.send(&envelope, header, body);
+        }
+        let relay = self.relay.as_mut().expect("open: it just sent");
+        match sent {
+            Ok(mut receipt) => {
+                renamed.restore(&mut receipt.accepted);
+                renamed.restore(&mut receipt.refused);
+                Attempt::sent(&receipt)
+            }
+            Err(mut e) => {
+                if let Failure::NoRecipients(list) = &mut e.failure {
+                    renamed.restore(list);
+                }
                 let server = relay.server().to_string();
                 // After a refusal the session can go on; after a broken
-                // connection or protocol it cannot.
+                // connection or protocol it cannot. A message cut short
+                // (input broken, too large) leaves the DATA phase open:
+                // only closing the connection ends it.
                 let usable = !matches!(
                     e.failure,
-                    Failure::Io(_) | Failure::Malformed(_) | Failure::Input(_)
+                    Failure::Io(_)
+                        | Failure::Malformed(_)
+                        | Failure::Input(_)
+                        | Failure::TooLarge(_)
                 );
-                if !(usable && relay.reset().is_ok()) {
-                    self.relay = None;
+                if !usable {
+                    if let Some(relay) = self.relay.take() {
+                        relay.abandon();
+                    }
+                } else if relay.reset().is_err()
+                    && let Some(relay) = self.relay.take()
+                {
+                    relay.close();
                 }
                 Attempt::failed(&addresses.recipients, e, &server)
             }
@@ -305,15 +400,27 @@ impl<'c> Submitter<'c> {
             });
             (Level::Warning, Outcome::Queued, shown)
         } else if !attempt.deferred.is_empty() && conclusion.queue_configured {
-            // It should have been queued and could not be: say so, exit 75.
+            // It should have been queued and could not be: say so, exit 75
+            // (67 when some recipients have it: a resend to all duplicates).
             let problem = conclusion
                 .queue_problem
                 .unwrap_or_else(|| "the queue is not usable".into());
+            let (kind, hint) = if attempt.delivered.is_empty() {
+                (
+                    Kind::Temporary,
+                    "nothing was kept; the message must be sent again later",
+                )
+            } else {
+                (
+                    Kind::NoUser,
+                    "nothing was kept; send it again later only to the recipients named",
+                )
+            };
             let shown = Error::new(
-                Kind::Temporary,
+                kind,
                 format!("{}; it could not be queued: {problem}", error.message()),
             )
-            .with_hint("nothing was kept; the message must be sent again later")
+            .with_hint(hint)
             .with_cause("queue-write-failed");
             (Level::Error, Outcome::Failed, Some(shown))
         } else {
@@ -355,6 +462,27 @@ impl<'c> Submitter<'c> {
     }
 }
 
+/// Whether a failure says that the session is gone (closed, reset, or a
+/// 421 such as Postfix's "4.4.2 timeout exceeded"), not that the server
+/// refused the message. A 421 that asks for a pause (4.3.2, "too many")
+/// is no stale session: the queue run stops for it.
+fn stale(e: &SmtpError) -> bool {
+    match &e.failure {
+        Failure::Io(_) => true,
+        Failure::Reply(reply) => reply.code == 421 && !schedule::throttles(0, &reply.text()),
+        _ => false,
+    }
+}
+
+/// What the client of a `-bs` dialogue said about a message in MAIL FROM.
+#[derive(Clone, Debug, Default)]
+pub struct Announced {
+    /// `BODY=` (`7BIT` or `8BITMIME`).
+    pub body: Option<String>,
+    /// `SIZE=`, the client's estimate.
+    pub size: Option<u64>,
+}
+
 /// What became of a message that was not delivered to everyone.
 struct Conclusion {
     /// Its queue id and where it is now (`msg/` or `failed/`).
@@ -387,4 +515,49 @@ pub fn addresses_list(list: &[String]) -> String {
         .map(|r| format!("<{r}>"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::session::Stage;
+    use crate::testing::reply;
+
+    #[test]
+    fn which_failures_mean_a_stale_session() {
+        let e = |failure| SmtpError {
+            stage: Stage::MailFrom,
+            failure,
+        };
+        let table = [
+            (e(Failure::Io(io::ErrorKind::UnexpectedEof.into())), true),
+            (e(Failure::Io(io::ErrorKind::ConnectionReset.into())), true),
+            (
+                e(Failure::Reply(reply(
+                    421,
+                    "4.4.2 mx Error: timeout exceeded",
+                ))),
+                true,
+            ),
+            (
+                e(Failure::Reply(reply(
+                    421,
+                    "Service closing transmission channel",
+                ))),
+                true,
+            ),
+            (
+                e(Failure::Reply(reply(
+                    421,
+                    "4.3.2 Service not available, too busy",
+                ))),
+                false,
+            ),
+            (e(Failure::Reply(reply(451, "4.3.0 try later"))), false),
+            (e(Failure::Reply(reply(550, "5.7.60 not allowed"))), false),
+        ];
+        for (error, want) in table {
+            assert_eq!(stale(&error), want, "{error:?}");
+        }
+    }
 }

@@ -238,7 +238,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         entry(
             "too-many-recipients",
             Kind::Temporary,
-            "too many recipients for one message: Exchange Online allows 500 by default; the message can be split or sent later",
+            "too many recipients for one message: Exchange Online allows 500 by default; recipients refused for their number get the message in further transactions at once, so this shows only when the server takes none of them: split the list or send later",
         )
         .means(
             "Too many recipients for one message.",

@@ -173,6 +173,8 @@ pub struct Config {
     pub hostname: Option<String>,
     /// The syslog socket (`/dev/log`); `None` when logging is off.
     pub syslog_socket: Option<PathBuf>,
+    /// The largest message accepted, in octets (header and body as read).
+    pub max_message_size: u64,
     /// `[smtp]`.
     pub smtp: SmtpConfig,
     /// `[token]`.

@@ -37,6 +37,7 @@ struct RawConfig {
     ca_file: S<String>,
     hostname: S<String>,
     syslog_socket: S<String>,
+    max_message_size: S<i64>,
     #[serde(default)]
     smtp: RawSmtp,
     #[serde(default)]
@@ -212,6 +213,7 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
             .string(&raw.syslog_socket, "syslog_socket")?
             .map(PathBuf::from),
     };
+    let max_message_size = message_size(&raw.max_message_size, &v)?;
     let smtp = smtp_section(&raw.smtp, &v)?;
     let token = token_section(&raw.token, &v, &tenant_value)?;
     let queue = queue_section(&raw.queue, &v)?;
@@ -228,11 +230,32 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
         ca_file,
         hostname,
         syslog_socket,
+        max_message_size,
         smtp,
         token,
         queue,
         addresses,
     })
+}
+
+/// Smallest and largest `max_message_size`: 64 KiB (a message must fit a
+/// header) to 1 GiB (far above any submission server's limit).
+const MESSAGE_SIZE_RANGE: (i64, i64) = (64 * 1024, 1024 * 1024 * 1024);
+
+fn message_size(value: &S<i64>, v: &Validator) -> Result<u64> {
+    let Some(raw) = value else {
+        return Ok(crate::size::DEFAULT_MAX);
+    };
+    let n = *raw.get_ref();
+    let (low, high) = MESSAGE_SIZE_RANGE;
+    if !(low..=high).contains(&n) {
+        return Err(v.at(
+            raw,
+            "max_message_size",
+            format!("must be between {low} and {high} octets (64 KiB to 1 GiB)"),
+        ));
+    }
+    Ok(n as u64)
 }
 
 fn credential(raw: &RawConfig, v: &Validator) -> Result<Credential> {

@@ -56,6 +56,7 @@ fn minimal_file_gets_every_default() {
     assert_eq!(c.addresses.default_domain, "contoso.com");
     assert_eq!(c.addresses.from_policy, FromPolicy::Rewrite);
     assert!(!c.addresses.allow_from_override);
+    assert_eq!(c.max_message_size, 35 * 1024 * 1024);
     assert_eq!(c.client_secret().unwrap().expose(), "abc~+/=.def");
 }
 
@@ -146,6 +147,15 @@ fn errors_name_file_line_and_key() {
             "addresses.allow_from_override: wrong type",
         ),
         ("bogus = 1\n", "test.conf:6: bogus: unknown key"),
+        (
+            "max_message_size = 1000\n",
+            "max_message_size: must be between",
+        ),
+        (
+            "max_message_size = 2000000000\n",
+            "max_message_size: must be between",
+        ),
+        ("max_message_size = \"35M\"\n", "max_message_size"),
         ("[smtp\n", "test.conf:6"),
     ];
     for (tail, needle) in table {

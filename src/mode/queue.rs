@@ -307,10 +307,12 @@ impl Run<'_, '_> {
             recipients: pending,
         };
         let delivery = claimed.meta.delivery.clone();
+        let size = claimed.meta.size;
         let mut attempt = match claimed.message() {
             Ok(mut body) => {
                 let body: &mut dyn Read = &mut body;
-                self.submitter.attempt(&addresses, &delivery, &[], body)
+                self.submitter
+                    .attempt(&addresses, &delivery, &[], body, Some(size))
             }
             Err(e) => Attempt::no_session(
                 &addresses.recipients,

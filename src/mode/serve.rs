@@ -23,7 +23,7 @@ use crate::log::Syslog;
 use crate::log::{Level, Record};
 use crate::smtp::dot_reader::DotReader;
 use crate::smtp::server::{self, Action, Server, Transaction};
-use crate::submit::Submitter;
+use crate::submit::{Announced, Submitter};
 use crate::system;
 
 /// Longest command line read (RFC 5321 allows 512 octets; extensions add some).
@@ -60,7 +60,7 @@ fn serve<R: BufRead, W: Write>(
     output: &mut W,
 ) -> Result<()> {
     let host = system::host_name(config);
-    let mut server = Server::new(&host);
+    let mut server = Server::new(&host, config.max_message_size);
     let mut composer = Composer::new(config, host.clone(), invocation.full_name.clone());
     let mut submitter = Submitter::for_invocation(config, host, invocation, syslog);
     let result = dialogue(&mut server, &mut composer, &mut submitter, input, output);
@@ -149,7 +149,11 @@ fn submit_one(
         );
         submitter.log(Level::Error, &record.line());
     })?;
-    submitter.submit(&addresses, &prepared, message)?;
+    let announced = Announced {
+        body: transaction.body.clone(),
+        size: transaction.size,
+    };
+    submitter.submit_as(&addresses, &prepared, message, &announced)?;
     Ok(prepared.message_id)
 }
 

@@ -115,9 +115,70 @@ pub fn fits_on_auth_line(response: &Secret) -> bool {
     "AUTH XOAUTH2 ".len() + response.expose().len() + 2 <= MAX_AUTH_LINE
 }
 
+/// The line length below which no server cuts a command: Postfix's
+/// default `line_length_limit` (2048), which an Entra token on the AUTH
+/// line passes.
+pub const COMMON_LINE_LIMIT: usize = 2048;
+
+/// Whether a refusal of the one-line `AUTH XOAUTH2 <response>` (of
+/// `line_len` octets) calls for one more try in the two-step form: the
+/// server did not take the initial response (500, 501, 504), or it cut
+/// the line (Postfix answers 535 "Invalid base64 data" for a line past its
+/// `line_length_limit`; past 2048 octets any 535 but Exchange's token and
+/// policy refusals, 5.7.3 and 5.7.139, may be a cut).
+pub fn retry_auth_in_two_steps(reply: &super::reply::Reply, line_len: usize) -> bool {
+    match reply.code {
+        500 | 501 | 504 => true,
+        535 => {
+            let text = reply.text().to_ascii_lowercase();
+            let exchange = matches!(reply.enhanced_code(), Some("5.7.3" | "5.7.139"));
+            text.contains("base64") || (line_len > COMMON_LINE_LIMIT && !exchange)
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn when_the_one_line_auth_is_tried_again_in_two_steps() {
+        // Not crate::testing::reply: testing already uses smtp.
+        let reply = |code, text: &str| crate::smtp::reply::Reply {
+            code,
+            lines: vec![text.to_string()],
+        };
+        let table = [
+            (500, "5.5.2 Error: command not recognized", 100, true),
+            (501, "5.5.4 Syntax error in parameters", 100, true),
+            (504, "5.7.4 Unrecognized authentication type", 100, true),
+            (
+                535,
+                "5.7.8 Error: authentication failed: Invalid base64 data in initial response",
+                100,
+                true,
+            ),
+            (535, "5.7.8 Error: authentication failed", 3000, true),
+            (535, "5.7.8 Error: authentication failed", 1000, false),
+            (535, "5.7.3 Authentication unsuccessful [x]", 3000, false),
+            (
+                535,
+                "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled",
+                3000,
+                false,
+            ),
+            (454, "4.7.0 Temporary authentication failure", 3000, false),
+            (235, "2.7.0 ok", 3000, false),
+        ];
+        for (code, text, len, want) in table {
+            assert_eq!(
+                retry_auth_in_two_steps(&reply(code, text), len),
+                want,
+                "{code} {text} {len}"
+            );
+        }
+    }
 
     fn wire(c: Command) -> String {
         let mut out = Vec::new();

@@ -4,9 +4,15 @@
 //! single dot, removes the dot a client doubles at the start of a line
 //! (RFC 5321 §4.5.2), and then reports the end of the message, leaving the
 //! next command unread. A stream that ends before the dot is an error, so a
-//! client that died in the middle of a message never gets it sent. Lines
-//! may end in CRLF or, from lenient clients, a bare LF. Memory stays
-//! bounded: it never waits for a whole line.
+//! client that died in the middle of a message never gets it sent. Memory
+//! stays bounded: it never waits for a whole line.
+//!
+//! Only `<CRLF>.<CRLF>` ends the message (RFC 5321 §4.1.1.4). A bare LF
+//! (or a bare CR) is data: it never starts a line, so neither a dot after
+//! it nor `<LF>.<LF>`, `<LF>.<CRLF>` or `<CRLF>.<LF>` can end the message
+//! and smuggle what follows in as a second transaction (SMTP smuggling,
+//! CVE-2023-51764 class). Such bytes stay in the message, where the DATA
+//! encoder turns them into CRLF lines and dot-stuffs them on the way out.
 
 use std::io::{self, BufRead, Read};
 
@@ -27,6 +33,8 @@ enum State {
 pub struct DotReader<R> {
     inner: R,
     state: State,
+    /// Whether the last byte handed out was a CR (so a LF now ends a line).
+    after_cr: bool,
 }
 
 impl<R: BufRead> DotReader<R> {
@@ -35,6 +43,7 @@ impl<R: BufRead> DotReader<R> {
         DotReader {
             inner,
             state: State::LineStart,
+            after_cr: false,
         }
     }
 
@@ -69,8 +78,11 @@ impl<R: BufRead> Read for DotReader<R> {
                     self.inner.consume(1);
                     self.state = State::Dot;
                 }
-                (State::LineStart, _) => self.state = State::Middle,
-                (State::Dot | State::DotCr, b'\n') => {
+                (State::LineStart, _) => {
+                    self.after_cr = false;
+                    self.state = State::Middle;
+                }
+                (State::DotCr, b'\n') => {
                     self.inner.consume(1);
                     self.state = State::Done;
                 }
@@ -78,24 +90,40 @@ impl<R: BufRead> Read for DotReader<R> {
                     self.inner.consume(1);
                     self.state = State::DotCr;
                 }
-                // A doubled dot: the first one is dropped.
-                (State::Dot, _) => self.state = State::Middle,
-                // `.` CR and something else: the line, unstuffed, begins with CR.
+                // A doubled dot, or a dot before other data: the first one
+                // is dropped (RFC 5321 §4.5.2). A bare LF after it is data.
+                (State::Dot, _) => {
+                    self.after_cr = false;
+                    self.state = State::Middle;
+                }
+                // `.` CR and something else: the line, unstuffed, begins
+                // with CR, and a LF now would end that line, not the message.
                 (State::DotCr, _) => {
                     buf[written] = b'\r';
                     written += 1;
+                    self.after_cr = true;
                     self.state = State::Middle;
                 }
                 (State::Middle, _) => {
                     let room = (buf.len() - written).min(available.len());
-                    let n = match available[..room].iter().position(|&b| b == b'\n') {
+                    let taken = &available[..room];
+                    let n = match taken.iter().position(|&b| b == b'\n') {
                         Some(end) => {
-                            self.state = State::LineStart;
+                            // Only CRLF makes a line start; a bare LF is data.
+                            let before = if end == 0 {
+                                self.after_cr
+                            } else {
+                                taken[end - 1] == b'\r'
+                            };
+                            if before {
+                                self.state = State::LineStart;
+                            }
                             end + 1
                         }
                         None => room,
                     };
-                    buf[written..written + n].copy_from_slice(&available[..n]);
+                    self.after_cr = taken[n - 1] == b'\r';
+                    buf[written..written + n].copy_from_slice(&taken[..n]);
                     self.inner.consume(n);
                     written += n;
                 }
@@ -139,7 +167,6 @@ mod tests {
             (b"..hidden\r\n.\r\n", b".hidden\r\n", b""),
             (b"a\r\n...\r\n.\r\n", b"a\r\n..\r\n", b""),
             (b".x\r\n.\r\n", b"x\r\n", b""),
-            (b"a\n.\nMAIL FROM:<>\n", b"a\n", b"MAIL FROM:<>\n"),
             (b"a.\r\n.b\r\n.\r\n", b"a.\r\nb\r\n", b""),
             (b".\rx\r\n.\r\n", b"\rx\r\n", b""),
             (b"x\r\n .\r\n.\r\n", b"x\r\n .\r\n", b""),
@@ -153,6 +180,56 @@ mod tests {
                 assert_eq!(left, *rest, "{label:?} in reads of {size}");
             }
         }
+    }
+
+    #[test]
+    fn only_crlf_dot_crlf_ends_the_message() {
+        // (input after 354, message, what is left for the next command):
+        // every other spelling of a dot line is data, what follows it too.
+        let smuggled: &[u8] = b"MAIL FROM:<evil@x>\r\n";
+        let table: &[(&[u8], &[u8])] = &[
+            (
+                b"a\n.\nMAIL FROM:<evil@x>\r\n",
+                b"a\n.\nMAIL FROM:<evil@x>\r\n",
+            ),
+            (
+                b"a\n.\r\nMAIL FROM:<evil@x>\r\n",
+                b"a\n.\r\nMAIL FROM:<evil@x>\r\n",
+            ),
+            (
+                b"a\r\n.\nMAIL FROM:<evil@x>\r\n",
+                b"a\r\n\nMAIL FROM:<evil@x>\r\n",
+            ),
+            (
+                b"a\r.\r\nMAIL FROM:<evil@x>\r\n",
+                b"a\r.\r\nMAIL FROM:<evil@x>\r\n",
+            ),
+            (
+                b"a\r\n.\r.\r\nMAIL FROM:<evil@x>\r\n",
+                b"a\r\n\r.\r\nMAIL FROM:<evil@x>\r\n",
+            ),
+            (
+                b"\n.\nMAIL FROM:<evil@x>\r\n",
+                b"\n.\nMAIL FROM:<evil@x>\r\n",
+            ),
+            (
+                b"a\r\n\n.\r\nMAIL FROM:<evil@x>\r\n",
+                b"a\r\n\n.\r\nMAIL FROM:<evil@x>\r\n",
+            ),
+        ];
+        for (data, message) in table {
+            let input = [*data, b".\r\n", b"QUIT\r\n"].concat();
+            for size in [1, 2, 5, 4096] {
+                let (got, left) = read_in(&input, size);
+                let label = String::from_utf8_lossy(data);
+                assert_eq!(got.unwrap(), *message, "{label:?} in reads of {size}");
+                assert_eq!(left, b"QUIT\r\n", "{label:?} in reads of {size}");
+                assert!(message.ends_with(smuggled));
+            }
+        }
+        // Without the real end the message never ends.
+        let (got, _) = read_in(b"a\n.\nb\r.\r\n", 3);
+        assert!(got.is_err());
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub struct Transaction {
     pub sender: String,
     /// `RCPT TO` addresses, in order.
     pub recipients: Vec<String>,
+    /// `BODY=` of MAIL FROM (`7BIT` or `8BITMIME`, upper case), passed on.
+    pub body: Option<String>,
+    /// `SIZE=` of MAIL FROM: the client's estimate of the message size.
+    pub size: Option<u64>,
 }
 
 /// What to do after a command.
@@ -43,15 +47,18 @@ pub enum Action {
 #[derive(Debug)]
 pub struct Server {
     host: String,
+    max_size: u64,
     transaction: Option<Transaction>,
     errors: usize,
 }
 
 impl Server {
-    /// A server that names itself `host`.
-    pub fn new(host: &str) -> Self {
+    /// A server that names itself `host` and takes messages up to
+    /// `max_size` octets (`max_message_size`, announced as SIZE).
+    pub fn new(host: &str, max_size: u64) -> Self {
         Server {
             host: host.to_string(),
+            max_size,
             transaction: None,
             errors: 0,
         }
@@ -99,8 +106,8 @@ impl Server {
             "EHLO" => {
                 self.transaction = None;
                 Action::Reply(format!(
-                    "250-{}\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n",
-                    self.host
+                    "250-{}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n",
+                    self.host, self.max_size
                 ))
             }
             "HELO" => {
@@ -142,13 +149,21 @@ impl Server {
         let Some((path, params)) = prefixed_path(argument, "FROM:") else {
             return reply("501 5.5.4 Syntax: MAIL FROM:<address>");
         };
-        for param in params {
+        let mut body = None;
+        let mut size = None;
+        for param in &params {
             let (key, value) = param.split_once('=').unwrap_or((param, ""));
             let known = match key.to_ascii_uppercase().as_str() {
-                "BODY" => ["7BIT", "8BITMIME"]
-                    .iter()
-                    .any(|b| value.eq_ignore_ascii_case(b)),
-                "SIZE" => !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()),
+                "BODY" => {
+                    let upper = value.to_ascii_uppercase();
+                    let known = upper == "7BIT" || upper == "8BITMIME";
+                    body = Some(upper);
+                    known
+                }
+                "SIZE" => {
+                    size = value.parse::<u64>().ok();
+                    !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit())
+                }
                 "AUTH" => true,
                 _ => false,
             };
@@ -159,12 +174,23 @@ impl Server {
                 ));
             }
         }
+        // RFC 1870: a message announced larger than the limit is refused
+        // now, before it is sent (a number too large to read is too).
+        let announced_too_large = params
+            .iter()
+            .any(|p: &&str| p.get(..5).is_some_and(|k| k.eq_ignore_ascii_case("SIZE=")))
+            && size.is_none_or(|n| n > self.max_size);
+        if announced_too_large {
+            return reply("552 5.3.4 Message size exceeds fixed maximum message size");
+        }
         if !path.is_empty() && address::check_recipient(path).is_err() {
             return reply("501 5.1.7 Bad sender address syntax");
         }
         self.transaction = Some(Transaction {
             sender: path.to_string(),
             recipients: Vec::new(),
+            body,
+            size,
         });
         reply("250 2.1.0 Ok")
     }
@@ -269,7 +295,7 @@ mod tests {
     /// Runs a dialogue: (command, expected reply start); `DATA` accepted
     /// shows as `354`.
     fn dialogue(steps: &[(&str, &str)]) -> Server {
-        let mut server = Server::new("web1.contoso.com");
+        let mut server = Server::new("web1.contoso.com", 1000);
         for (command, want) in steps {
             let got = match server.command(command.as_bytes()) {
                 Action::Reply(r) | Action::Close(r) => r,
@@ -301,6 +327,8 @@ mod tests {
             Transaction {
                 sender: "app@shop.example".into(),
                 recipients: vec!["a@example.com".into(), "root".into()],
+                body: None,
+                size: None,
             }
         );
         // The next transaction starts clean.
@@ -308,7 +336,7 @@ mod tests {
             let mut s = server;
             for (c, w) in [
                 ("NOOP", "250"),
-                ("MAIL FROM:<>", "250"),
+                ("MAIL FROM:<> body=8bitmime SIZE=99", "250"),
                 ("RCPT TO:<b@example.com>", "250"),
             ] {
                 match s.command(c.as_bytes()) {
@@ -322,6 +350,8 @@ mod tests {
             panic!("second DATA");
         };
         assert_eq!(second.sender, "");
+        assert_eq!(second.body.as_deref(), Some("8BITMIME"));
+        assert_eq!(second.size, Some(99));
         assert_eq!(second.recipients, ["b@example.com"]);
         assert_eq!(
             server.command(b"QUIT"),
@@ -331,13 +361,13 @@ mod tests {
 
     #[test]
     fn ehlo_offers_what_is_implemented() {
-        let mut server = Server::new("h");
+        let mut server = Server::new("h", 1000);
         let Action::Reply(r) = server.command(b"EHLO client.example") else {
             panic!()
         };
         assert_eq!(
             r,
-            "250-h\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"
+            "250-h\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"
         );
     }
 
@@ -348,7 +378,13 @@ mod tests {
             (&[], "MAIL FROM:<a@b.c>", "250 2.1.0"),
             (&[], "mail from: <a@b.c>", "250 2.1.0"),
             (&[], "MAIL FROM:a@b.c", "250 2.1.0"),
-            (&[], "MAIL FROM:<a@b.c> BODY=8BITMIME SIZE=1200", "250"),
+            (&[], "MAIL FROM:<a@b.c> BODY=8BITMIME SIZE=1000", "250"),
+            (&[], "MAIL FROM:<a@b.c> SIZE=1001", "552 5.3.4"),
+            (
+                &[],
+                "MAIL FROM:<a@b.c> size=99999999999999999999999",
+                "552 5.3.4",
+            ),
             (&[], "MAIL FROM:<a@b.c> AUTH=<>", "250"),
             (&[], "MAIL FROM:<a@b.c> RET=HDRS", "555 5.5.4"),
             (&[], "MAIL FROM:<a@b.c> BODY=BINARYMIME", "555"),
@@ -395,7 +431,7 @@ mod tests {
 
     #[test]
     fn recipient_limit() {
-        let mut server = Server::new("h");
+        let mut server = Server::new("h", 1000);
         server.command(b"MAIL FROM:<>");
         for n in 0..MAX_RECIPIENTS {
             let Action::Reply(r) = server.command(format!("RCPT TO:<r{n}@x.com>").as_bytes())
@@ -412,7 +448,7 @@ mod tests {
 
     #[test]
     fn a_message_piped_in_by_mistake_ends_the_session() {
-        let mut server = Server::new("h");
+        let mut server = Server::new("h", 1000);
         let mut closed = None;
         for n in 0..MAX_ERRORS {
             if let Action::Close(r) = server.command(format!("Line {n} of text").as_bytes()) {

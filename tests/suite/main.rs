@@ -19,6 +19,7 @@ mod input;
 mod layers;
 mod options;
 mod packaging;
+mod protocol;
 mod queue;
 mod queue_runs;
 mod setgid;

@@ -22,7 +22,8 @@ fn every_smtp_line_both_ways_with_credentials_redacted() {
         &["-v", "-C", s(&conf), "ok@example.com", "busy@example.com"],
         b"Subject: transcript\n\nsecret body line\n",
     );
-    run.expect(75);
+    // Delivered to one, refused (temporarily) for the other: 67 (issue 11, item 9).
+    run.expect(67);
     // The client does not wait for the reply to QUIT, so the peer may read
     // it after the binary has exited: wait until the peer has it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

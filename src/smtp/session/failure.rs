@@ -71,6 +71,8 @@ pub enum Failure {
     Input(io::Error),
     /// Every recipient was refused.
     NoRecipients(Vec<RecipientReply>),
+    /// The message passed a size limit while it was sent; DATA was not ended.
+    TooLarge(crate::size::TooLarge),
 }
 
 /// A failure and the step it happened in.

@@ -11,19 +11,22 @@
 //! drive it with a scripted peer and integration tests with Postfix.
 //!
 //! `failure.rs` holds the failure and stage types, `transaction.rs` one mail
-//! transaction (envelope, pipelining, data).
+//! transaction (envelope, pipelining, data), `further.rs` the further
+//! transactions for recipients refused for their number.
 
 mod failure;
+mod further;
 #[cfg(test)]
 mod scripted;
 mod transaction;
 
 use std::io::{self, Read, Write};
+use std::time::Duration;
 
 use base64::Engine as _;
 
 use super::capabilities::Capabilities;
-use super::command::{Command, fits_on_auth_line, xoauth2_response};
+use super::command::{Command, fits_on_auth_line, retry_auth_in_two_steps, xoauth2_response};
 use super::reply::{Reply, try_parse_reply};
 use crate::secret::Secret;
 use crate::transcript::Transcript;
@@ -31,21 +34,45 @@ use crate::transcript::Transcript;
 pub use failure::{Failure, SmtpError, Stage};
 pub use transaction::{Envelope, Receipt, RecipientReply};
 
+/// A stream whose read timeout can be lengthened for one wait: the reply
+/// after the final dot may take far longer than any other step.
+pub trait Patience {
+    /// The read timeout now (`None`: reads wait for ever).
+    fn read_timeout(&self) -> io::Result<Option<Duration>>;
+    /// Sets the read timeout.
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+/// How long the reply after the final dot is waited for, at least: RFC 5321
+/// §4.5.3.2.6 gives the server 10 minutes to take the message, and giving
+/// up earlier while it may still say 250 makes the message go twice.
+pub const FINAL_REPLY_WAIT: Duration = Duration::from_secs(600);
+
 /// An SMTP client session.
 pub struct Session<S> {
     stream: S,
     inbound: Vec<u8>,
     transcript: Transcript,
+    /// Whether the current transaction has begun to read its message
+    /// (after that, it cannot be tried again on another connection).
+    message_started: bool,
 }
 
-impl<S: Read + Write> Session<S> {
+impl<S: Read + Write + Patience> Session<S> {
     /// A session on a connected stream; nothing is read or sent yet.
     pub fn new(stream: S, transcript: Transcript) -> Self {
         Session {
             stream,
             inbound: Vec::new(),
             transcript,
+            message_started: false,
         }
+    }
+
+    /// Whether the last transaction began to read its message: until then
+    /// nothing of it is lost, and it can be tried again elsewhere.
+    pub fn message_started(&self) -> bool {
+        self.message_started
     }
 
     /// The transcript, for notes from the caller.
@@ -178,13 +205,29 @@ impl<S: Read + Write> Session<S> {
             }
             reply
         };
+        let two_steps = |session: &mut Self| -> Result<Reply, SmtpError> {
+            session.exchange(Stage::Auth, Command::AuthXoauth2(None), |r| r.code == 334)?;
+            session.send(Stage::Auth, &[Command::AuthResponse(Some(&response))])?;
+            session.read_reply(Stage::Auth)
+        };
         let reply = if fits_on_auth_line(&response) {
             self.send(Stage::Auth, &[Command::AuthXoauth2(Some(&response))])?;
-            self.read_reply(Stage::Auth)?
+            let reply = self.read_reply(Stage::Auth)?;
+            let line_len = "AUTH XOAUTH2 ".len() + response.expose().len() + 2;
+            if retry_auth_in_two_steps(&reply, line_len) {
+                // The server did not take the initial response, or cut the
+                // line: the same token may well pass in two steps.
+                self.transcript
+                    .note("the one-line AUTH was refused: trying the two-step form once");
+                two_steps(self).map_err(|e| match e.failure {
+                    Failure::Reply(r) => SmtpError::new(Stage::Auth, Failure::Reply(scrub(r))),
+                    _ => e,
+                })?
+            } else {
+                reply
+            }
         } else {
-            self.exchange(Stage::Auth, Command::AuthXoauth2(None), |r| r.code == 334)?;
-            self.send(Stage::Auth, &[Command::AuthResponse(Some(&response))])?;
-            self.read_reply(Stage::Auth)?
+            two_steps(self)?
         };
         match reply.code {
             200..=299 => Ok(reply),
@@ -275,6 +318,30 @@ mod tests {
         let w = written(s);
         assert!(w.starts_with("AUTH XOAUTH2\r\n"));
         assert_eq!(w.lines().count(), 2);
+    }
+
+    #[test]
+    fn a_refused_or_cut_one_line_auth_is_tried_again_in_two_steps() {
+        for first in [
+            "504 5.7.4 Unrecognized authentication type",
+            "501 5.5.4 Syntax error",
+            "535 5.7.8 Error: authentication failed: Invalid base64 data in initial response",
+        ] {
+            let mut s = session(&format!("{first}\r\n334 \r\n235 2.7.0 ok\r\n"));
+            s.auth_xoauth2(&caps(false), "a@x", &Secret::new("tok"))
+                .unwrap();
+            let w = written(s);
+            let lines: Vec<&str> = w.lines().collect();
+            assert_eq!(lines.len(), 3, "{w}");
+            assert!(lines[0].starts_with("AUTH XOAUTH2 dXNl"), "{w}");
+            assert_eq!(lines[1], "AUTH XOAUTH2");
+            assert_eq!(lines[2], "dXNlcj1hQHgBYXV0aD1CZWFyZXIgdG9rAQE=");
+        }
+        // Once only: a second refusal is the answer.
+        let e = session("504 5.7.4 no\r\n334 \r\n535 5.7.3 Authentication unsuccessful\r\n")
+            .auth_xoauth2(&caps(false), "a@x", &Secret::new("tok"))
+            .unwrap_err();
+        assert_eq!(e.reply().unwrap().code, 535);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::io::{self, Cursor, Read, Write};
 
-use super::{Envelope, Session};
+use super::{Envelope, Patience, Session};
 use crate::smtp::capabilities::Capabilities;
 use crate::transcript::Transcript;
 
@@ -11,6 +11,9 @@ use crate::transcript::Transcript;
 pub struct Scripted {
     replies: Cursor<Vec<u8>>,
     pub written: Vec<u8>,
+    /// The read timeout, and each one set, in order.
+    pub timeout: Option<std::time::Duration>,
+    pub timeouts: Vec<Option<std::time::Duration>>,
 }
 
 impl Scripted {
@@ -18,7 +21,20 @@ impl Scripted {
         Scripted {
             replies: Cursor::new(replies.as_bytes().to_vec()),
             written: Vec::new(),
+            timeout: Some(std::time::Duration::from_secs(60)),
+            timeouts: Vec::new(),
         }
+    }
+}
+
+impl Patience for Scripted {
+    fn read_timeout(&self) -> io::Result<Option<std::time::Duration>> {
+        Ok(self.timeout)
+    }
+    fn set_read_timeout(&mut self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        self.timeouts.push(timeout);
+        self.timeout = timeout;
+        Ok(())
     }
 }
 

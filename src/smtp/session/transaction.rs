@@ -4,8 +4,9 @@
 
 use std::io::{Read, Write};
 
-use super::{Failure, Session, SmtpError, Stage};
+use super::{FINAL_REPLY_WAIT, Failure, Patience, Session, SmtpError, Stage};
 use crate::body::{CopyError, copy_encoded};
+use crate::size::{self, SizeLimit, TooLarge, Whose};
 use crate::smtp::capabilities::Capabilities;
 use crate::smtp::command::Command;
 use crate::smtp::reply::Reply;
@@ -49,7 +50,7 @@ pub struct Receipt {
     pub size: u64,
 }
 
-impl<S: Read + Write> Session<S> {
+impl<S: Read + Write + Patience> Session<S> {
     /// One mail transaction: MAIL, RCPT for each recipient, DATA (pipelined
     /// when offered), then `header` and `body` streamed and the final dot.
     ///
@@ -62,21 +63,21 @@ impl<S: Read + Write> Session<S> {
         header: &[u8],
         body: &mut dyn Read,
     ) -> Result<Receipt, SmtpError> {
-        let (accepted, refused) = self.envelope(caps, envelope)?;
-        let size = match copy_encoded(header, body, &mut self.stream) {
-            Ok(n) => n,
-            Err(CopyError::Read(e)) => return Err(SmtpError::new(Stage::Data, Failure::Input(e))),
-            Err(CopyError::Write(e)) => {
-                return Err(SmtpError::new(Stage::EndOfMessage, Failure::Io(e)));
+        self.message_started = false;
+        let (mut accepted, mut refused) = self.envelope(caps, envelope)?;
+        self.message_started = true;
+        // Recipients refused for their number (452) get the message in a
+        // further transaction: keep a copy of it as it goes by.
+        let mut copy = refused.iter().any(super::further::too_many).then(Vec::new);
+        let (size, reply) = match copy.as_mut() {
+            Some(copy) => {
+                let mut recording = super::further::Recording::new(body, copy);
+                self.data(caps, header, &mut recording)?
             }
+            None => self.data(caps, header, body)?,
         };
-        // The message itself is the sender's business, not the ticket's.
-        self.transcript
-            .note(&format!("message data: {size} octets (not shown)"));
-        self.transcript.client(".");
-        let reply = self.read_reply(Stage::EndOfMessage)?;
-        if !reply.is_positive() {
-            return Err(SmtpError::new(Stage::EndOfMessage, Failure::Reply(reply)));
+        if let Some(copy) = copy {
+            self.further_transactions(caps, envelope, header, &copy, &mut accepted, &mut refused);
         }
         Ok(Receipt {
             accepted,
@@ -86,8 +87,70 @@ impl<S: Read + Write> Session<S> {
         })
     }
 
+    /// The message after the 354: streamed, ended, and the final reply.
+    pub(super) fn data(
+        &mut self,
+        caps: &Capabilities,
+        header: &[u8],
+        body: &mut dyn Read,
+    ) -> Result<(u64, Reply), SmtpError> {
+        // Refuse as soon as the server's limit is passed, not after the upload.
+        let mut limited;
+        let body: &mut dyn Read = match size::server_limit(caps.size) {
+            Some(limit) => {
+                limited = SizeLimit::new(body, header.len() as u64, limit, Whose::Server);
+                &mut limited
+            }
+            None => body,
+        };
+        let size = match copy_encoded(header, body, &mut self.stream) {
+            Ok(n) => n,
+            Err(CopyError::Read(e)) => {
+                let failure = match TooLarge::from_io(&e) {
+                    Some(too_large) => Failure::TooLarge(too_large),
+                    None => Failure::Input(e),
+                };
+                return Err(SmtpError::new(Stage::Data, failure));
+            }
+            // The final dot may not have gone: this is still the DATA step.
+            // A server that stops reading (552 for a message too large) may
+            // have said why before it closed: its reply beats the broken pipe.
+            Err(CopyError::Write(e)) => {
+                let failure = match self.read_reply(Stage::Data) {
+                    Ok(reply) if !reply.is_positive() => Failure::Reply(reply),
+                    _ => Failure::Io(e),
+                };
+                return Err(SmtpError::new(Stage::Data, failure));
+            }
+        };
+        // The message itself is the sender's business, not the ticket's.
+        self.transcript
+            .note(&format!("message data: {size} octets (not shown)"));
+        self.transcript.client(".");
+        let reply = self.read_final_reply()?;
+        if !reply.is_positive() {
+            return Err(SmtpError::new(Stage::EndOfMessage, Failure::Reply(reply)));
+        }
+        Ok((size, reply))
+    }
+
+    /// The reply after the final dot, waited for at least
+    /// [`FINAL_REPLY_WAIT`] whatever the per-step timeout.
+    fn read_final_reply(&mut self) -> Result<Reply, SmtpError> {
+        let step = self.stream.read_timeout().ok().flatten();
+        let longer = step.filter(|t| *t < FINAL_REPLY_WAIT).is_some();
+        if longer {
+            let _ = self.stream.set_read_timeout(Some(FINAL_REPLY_WAIT));
+        }
+        let reply = self.read_reply(Stage::EndOfMessage);
+        if longer {
+            let _ = self.stream.set_read_timeout(step);
+        }
+        reply
+    }
+
     /// MAIL, RCPTs and DATA up to the 354; returns accepted and refused recipients.
-    fn envelope(
+    pub(super) fn envelope(
         &mut self,
         caps: &Capabilities,
         envelope: &Envelope,
@@ -190,6 +253,19 @@ mod tests {
     }
 
     #[test]
+    fn whether_the_message_was_started() {
+        let mut s = session("421 4.4.2 closing\r\n");
+        let mut body: &[u8] = b"x";
+        s.send_mail(&caps(true), &envelope(&["a@x.com"]), b"", &mut body)
+            .unwrap_err();
+        assert!(!s.message_started());
+        let mut s = session("250 ok\r\n250 ok\r\n354 go\r\n");
+        s.send_mail(&caps(true), &envelope(&["a@x.com"]), b"", &mut body)
+            .unwrap_err();
+        assert!(s.message_started());
+    }
+
+    #[test]
     fn pipelined_transaction() {
         let mut s =
             session("250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n354 go\r\n250 2.0.0 queued as X\r\n");
@@ -266,6 +342,75 @@ mod tests {
             .send_mail(&caps(true), &envelope(&["a@x.com"]), b"", &mut body)
             .unwrap_err();
         assert!(matches!(&e.failure, Failure::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof));
+    }
+
+    #[test]
+    fn the_final_reply_is_waited_for_ten_minutes() {
+        let mut body: &[u8] = b"x";
+        let mut s = session("250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n");
+        s.send_mail(&caps(true), &envelope(&["a@x.com"]), b"", &mut body)
+            .unwrap();
+        let step = Some(std::time::Duration::from_secs(60));
+        // Lengthened for the final reply only, then back to the step's.
+        assert_eq!(s.into_parts().0.timeouts, [Some(FINAL_REPLY_WAIT), step]);
+    }
+
+    #[test]
+    fn a_message_over_the_servers_size_is_not_ended() {
+        let mut s = session("250-x\r\n250 SIZE 1000\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+        let caps = s.ehlo("me").unwrap();
+        let body = vec![b'x'; 2000];
+        let e = s
+            .send_mail(&caps, &envelope(&["a@x.com"]), b"", &mut &body[..])
+            .unwrap_err();
+        assert!(
+            matches!(e.failure, Failure::TooLarge(t) if t.limit == 1000 && t.whose == Whose::Server),
+            "{e:?}"
+        );
+        assert!(!written(s).ends_with(".\r\n"), "DATA is not ended");
+    }
+
+    #[test]
+    fn the_reply_of_a_server_that_stopped_reading_is_read() {
+        /// Takes the envelope, then refuses every write.
+        struct Closing(super::super::scripted::Scripted, usize);
+        impl Read for Closing {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.0.read(buf)
+            }
+        }
+        impl Write for Closing {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.1 += 1;
+                if self.1 > 1 {
+                    return Err(io::ErrorKind::BrokenPipe.into());
+                }
+                self.0.write(buf)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        impl Patience for Closing {
+            fn read_timeout(&self) -> io::Result<Option<std::time::Duration>> {
+                Ok(None)
+            }
+            fn set_read_timeout(&mut self, _: Option<std::time::Duration>) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let peer = session(
+            "250 ok\r\n250 ok\r\n354 go\r\n552 5.3.4 Message size exceeds fixed maximum message size\r\n",
+        )
+        .into_parts()
+        .0;
+        let mut s = Session::new(Closing(peer, 0), crate::transcript::Transcript::off());
+        let body = vec![b'x'; 300_000];
+        let e = s
+            .send_mail(&caps(true), &envelope(&["a@x.com"]), b"", &mut &body[..])
+            .unwrap_err();
+        assert_eq!(e.stage, Stage::Data);
+        assert_eq!(e.reply().map(|r| r.code), Some(552), "{e:?}");
     }
 
     #[test]

@@ -56,6 +56,23 @@ pub struct Behaviour {
     /// Refuse AUTH with a 535 that quotes the client's XOAUTH2 response
     /// (a hostile or careless server).
     pub echo_auth: bool,
+    /// Close the connection right after the final dot, without a reply.
+    pub hang_up_after_dot: bool,
+    /// The SIZE limit EHLO announces.
+    pub size_limit: u64,
+    /// After this many octets of DATA, send this reply and close (a server
+    /// that stops reading a message too large for it).
+    pub refuse_in_data_after: Option<(usize, String)>,
+    /// Cut command lines longer than this, as Postfix's `line_length_limit`
+    /// does (an AUTH line cut so gets 535 "Invalid base64 data").
+    pub line_length_limit: Option<usize>,
+    /// After the reply to each message, send this line (if not empty) and
+    /// close: a server that drops a session gone idle.
+    pub close_after_message: Option<String>,
+    /// Recipients a transaction takes; more get 452 4.5.3.
+    pub max_recipients: Option<usize>,
+    /// After the 220 to STARTTLS, wait this long instead of a handshake.
+    pub stall_after_starttls: Option<Duration>,
 }
 
 impl Behaviour {
@@ -78,6 +95,13 @@ impl Behaviour {
             mail_reply: None,
             legacy_tls_only: None,
             echo_auth: false,
+            hang_up_after_dot: false,
+            size_limit: 157_286_400,
+            refuse_in_data_after: None,
+            line_length_limit: None,
+            close_after_message: None,
+            max_recipients: None,
+            stall_after_starttls: None,
         }
     }
 }
@@ -102,6 +126,9 @@ pub struct Record {
     pub raw_messages: Vec<Vec<u8>>,
     /// Why server-side TLS handshakes failed.
     pub tls_failures: Vec<String>,
+    /// For each QUIT on a TLS connection: whether the client then closed
+    /// TLS in order (close_notify) rather than just dropping the socket.
+    pub clean_tls_closes: Vec<bool>,
 }
 
 /// A running fake peer.
@@ -206,6 +233,7 @@ fn serve(
     let mut in_data_accepted = false;
     let mut messages_here = 0usize;
     let mut mail_accepted = false;
+    let mut recipients_here = 0usize;
     while let Some(line) = conn.line()? {
         record.lock().unwrap().commands.push(line.clone());
         let upper = line.to_ascii_uppercase();
@@ -216,7 +244,7 @@ fn serve(
                 if b.pipelining {
                     caps.push("250-PIPELINING".into());
                 }
-                caps.push("250-SIZE 157286400".into());
+                caps.push(format!("250-SIZE {}", b.size_limit));
                 if b.offer_starttls && conn.tls.is_none() {
                     caps.push("250-STARTTLS".into());
                 }
@@ -228,6 +256,10 @@ fn serve(
                 let injected = b.inject_after_starttls.clone().unwrap_or_default();
                 conn.stream()
                     .write_all(format!("220 2.0.0 go ahead\r\n{injected}").as_bytes())?;
+                if let Some(stall) = b.stall_after_starttls {
+                    std::thread::sleep(stall);
+                    return Ok(());
+                }
                 if let Some((cert, key)) = &b.legacy_tls_only {
                     let plain = conn.plain.take().unwrap();
                     match legacy_acceptor(cert, key).accept(plain) {
@@ -247,6 +279,14 @@ fn serve(
                     }
                     Err(_) => return Ok(()),
                 }
+            }
+            "AUTH"
+                if b.line_length_limit
+                    .is_some_and(|limit| line.len() + 2 > limit) =>
+            {
+                conn.send(
+                    "535 5.7.8 Error: authentication failed: Invalid base64 data in initial response",
+                )?;
             }
             "AUTH" => {
                 let mut payload = line.split_whitespace().nth(2).map(str::to_string);
@@ -292,6 +332,7 @@ fn serve(
                     _ => "250 2.1.0 Sender OK".to_string(),
                 };
                 mail_accepted = reply.starts_with('2');
+                recipients_here = 0;
                 conn.send(&reply)?;
                 if reply.starts_with("421") {
                     return Ok(());
@@ -299,7 +340,11 @@ fn serve(
             }
             "RCPT" => {
                 let rcpt = line.split(['<', '>']).nth(1).unwrap_or("").to_string();
-                let reply = if mail_accepted {
+                let reply = if mail_accepted
+                    && b.max_recipients.is_some_and(|max| recipients_here >= max)
+                {
+                    "452 4.5.3 Error: too many recipients".into()
+                } else if mail_accepted {
                     b.rcpt_replies
                         .get(&rcpt)
                         .cloned()
@@ -308,6 +353,7 @@ fn serve(
                     "503 5.5.1 Error: need MAIL command".into()
                 };
                 in_data_accepted |= reply.starts_with('2');
+                recipients_here += usize::from(reply.starts_with('2'));
                 conn.send(&reply)?;
             }
             "DATA" => {
@@ -335,18 +381,33 @@ fn serve(
                     if b.drop_in_data_after.is_some_and(|n| message.len() >= n) {
                         return Ok(());
                     }
+                    if let Some((after, reply)) = &b.refuse_in_data_after
+                        && message.len() >= *after
+                    {
+                        conn.send(reply)?;
+                        return Ok(());
+                    }
                 }
                 let mut r = record.lock().unwrap();
                 r.messages.push(message);
                 r.raw_messages.push(raw);
                 drop(r);
                 messages_here += 1;
+                if b.hang_up_after_dot {
+                    return Ok(());
+                }
                 if let Some(delay) = b.final_reply_delay {
                     std::thread::sleep(delay);
                 }
                 conn.send(&b.final_reply)?;
                 in_data_accepted = false;
                 mail_accepted = false;
+                if let Some(last) = &b.close_after_message {
+                    if !last.is_empty() {
+                        conn.send(last)?;
+                    }
+                    return Ok(());
+                }
             }
             "RSET" => {
                 in_data_accepted = false;
@@ -355,7 +416,14 @@ fn serve(
             }
             "NOOP" => conn.send("250 2.0.0 OK")?,
             "QUIT" => {
-                conn.send("221 2.0.0 Bye")?;
+                let _ = conn.send("221 2.0.0 Bye");
+                if let Some(tls) = conn.tls.as_mut() {
+                    // close_notify reads as the end of the stream; a socket
+                    // closed without it as an error.
+                    let mut rest = Vec::new();
+                    let clean = tls.read_to_end(&mut rest).is_ok();
+                    record.lock().unwrap().clean_tls_closes.push(clean);
+                }
                 return Ok(());
             }
             _ => conn.send("500 5.5.2 command not recognized")?,
