@@ -15,6 +15,7 @@
 //! and key of a TOML error, `names.rs` checks tenant, GUID and host names,
 //! `credentials.rs` resolves and reads the credential.
 
+pub mod cloud;
 mod credentials;
 mod locate;
 mod names;
@@ -173,6 +174,8 @@ pub struct Config {
     pub hostname: Option<String>,
     /// The syslog socket (`/dev/log`); `None` when logging is off.
     pub syslog_socket: Option<PathBuf>,
+    /// `cloud`: the national cloud whose hosts are the defaults.
+    pub cloud: cloud::Cloud,
     /// `[smtp]`.
     pub smtp: SmtpConfig,
     /// `[token]`.

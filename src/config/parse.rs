@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::cloud::Cloud;
 use super::locate::{line_of, toml_error};
 use super::names::{check_tenant, is_domain_name, is_guid, is_host, is_loopback};
 use super::{
@@ -37,6 +38,7 @@ struct RawConfig {
     ca_file: S<String>,
     hostname: S<String>,
     syslog_socket: S<String>,
+    cloud: S<String>,
     #[serde(default)]
     smtp: RawSmtp,
     #[serde(default)]
@@ -212,8 +214,13 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
             .string(&raw.syslog_socket, "syslog_socket")?
             .map(PathBuf::from),
     };
-    let smtp = smtp_section(&raw.smtp, &v)?;
-    let token = token_section(&raw.token, &v, &tenant_value)?;
+    let cloud = match &raw.cloud {
+        None => Cloud::Global,
+        Some(c) => Cloud::from_name(c.get_ref())
+            .ok_or_else(|| v.at(c, "cloud", "must be global, gcc-high, dod or china"))?,
+    };
+    let smtp = smtp_section(&raw.smtp, &v, cloud)?;
+    let token = token_section(&raw.token, &v, &tenant_value, cloud)?;
     let queue = queue_section(&raw.queue, &v)?;
     let addresses = addresses_section(&raw.addresses, &v, &from)?;
 
@@ -228,6 +235,7 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
         ca_file,
         hostname,
         syslog_socket,
+        cloud,
         smtp,
         token,
         queue,
@@ -271,10 +279,10 @@ fn credential(raw: &RawConfig, v: &Validator) -> Result<Credential> {
     }
 }
 
-fn smtp_section(raw: &RawSmtp, v: &Validator) -> Result<SmtpConfig> {
+fn smtp_section(raw: &RawSmtp, v: &Validator, cloud: Cloud) -> Result<SmtpConfig> {
     let host = v
         .string(&raw.host, "smtp.host")?
-        .unwrap_or_else(|| "smtp.office365.com".to_string());
+        .unwrap_or_else(|| cloud.preset().smtp_host.to_string());
     if !is_host(&host) {
         return Err(v.at(
             raw.host.as_ref().unwrap(),
@@ -318,10 +326,10 @@ fn smtp_section(raw: &RawSmtp, v: &Validator) -> Result<SmtpConfig> {
     })
 }
 
-fn token_section(raw: &RawToken, v: &Validator, tenant: &str) -> Result<TokenConfig> {
+fn token_section(raw: &RawToken, v: &Validator, tenant: &str, cloud: Cloud) -> Result<TokenConfig> {
     let url = v
         .string(&raw.url, "token.url")?
-        .unwrap_or_else(|| "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token".into());
+        .unwrap_or_else(|| cloud.token_url());
     if !url.starts_with("https://") || url.contains(char::is_whitespace) {
         return Err(v.at(
             raw.url.as_ref().unwrap(),
@@ -332,7 +340,7 @@ fn token_section(raw: &RawToken, v: &Validator, tenant: &str) -> Result<TokenCon
     let url = url.replace("{tenant}", tenant);
     let scope = v
         .string(&raw.scope, "token.scope")?
-        .unwrap_or_else(|| "https://outlook.office365.com/.default".into());
+        .unwrap_or_else(|| cloud.smtp_scope());
     let grace = v.seconds(&raw.grace, "token.grace", (0, 3000), 300)?;
     let cache_dir = v
         .string(&raw.cache_dir, "token.cache_dir")?

@@ -292,3 +292,40 @@ fn secret_file_is_read_on_demand() {
             .contains("is empty")
     );
 }
+
+#[test]
+fn cloud_presets_set_hosts_and_scope_and_explicit_keys_win() {
+    let table = [
+        (
+            "gcc-high",
+            "https://login.microsoftonline.us/contoso.onmicrosoft.com/oauth2/v2.0/token",
+            "smtp.office365.us",
+            "https://outlook.office365.us/.default",
+        ),
+        (
+            "china",
+            "https://login.partner.microsoftonline.cn/contoso.onmicrosoft.com/oauth2/v2.0/token",
+            "smtp.partner.outlook.cn",
+            "https://partner.outlook.cn/.default",
+        ),
+    ];
+    for (cloud, url, host, scope) in table {
+        let c = parse_str(&format!("cloud = \"{cloud}\"\n{MINIMAL}")).unwrap();
+        assert_eq!(c.cloud.name(), cloud);
+        assert_eq!(c.token.url, url);
+        assert_eq!(c.smtp.host, host);
+        assert_eq!(c.token.scope, scope);
+    }
+    let c = parse_str(&format!(
+        "cloud = \"dod\"\n{MINIMAL}\n[smtp]\nhost = \"smtp.example.mil\"\n[token]\nscope = \"https://x.example/.default\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.smtp.host, "smtp.example.mil");
+    assert_eq!(c.token.scope, "https://x.example/.default");
+    assert!(c.token.url.starts_with("https://login.microsoftonline.us/"));
+    assert_eq!(parse_str(MINIMAL).unwrap().cloud, cloud::Cloud::Global);
+    err(
+        &format!("cloud = \"usgov\"\n{MINIMAL}"),
+        "cloud: must be global, gcc-high, dod or china",
+    );
+}
