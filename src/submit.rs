@@ -235,6 +235,9 @@ impl<'c> Submitter<'c> {
             for warning in self.tokens.warnings.drain(..) {
                 self.syslog.log(Level::Warning, &warning);
             }
+            for notice in self.tokens.notices.drain(..) {
+                self.syslog.log(Level::Info, &notice);
+            }
             self.relay = Some(opened?);
         }
         Ok(self.relay.as_mut().expect("opened above"))

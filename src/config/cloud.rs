@@ -122,18 +122,6 @@ impl Cloud {
             _ => Cloud::Global,
         }
     }
-
-    /// The cloud whose login host is `host`, if any.
-    pub fn from_login_host(host: &str) -> Option<Cloud> {
-        let host = host.to_ascii_lowercase();
-        match host.as_str() {
-            "login.microsoftonline.com" => Some(Cloud::Global),
-            // GCC High and DoD share a login host.
-            "login.microsoftonline.us" => Some(Cloud::GccHigh),
-            "login.partner.microsoftonline.cn" | "login.chinacloudapi.cn" => Some(Cloud::China),
-            _ => None,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -207,10 +195,5 @@ mod tests {
         for (scope, sub, cloud) in table {
             assert_eq!(Cloud::from_region(scope, sub), cloud, "{scope} {sub:?}");
         }
-        assert_eq!(
-            Cloud::from_login_host("LOGIN.microsoftonline.us"),
-            Some(Cloud::GccHigh)
-        );
-        assert_eq!(Cloud::from_login_host("127.0.0.1:4430"), None);
     }
 }

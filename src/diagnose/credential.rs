@@ -27,6 +27,10 @@ pub fn credential(config: &Config) -> Step {
             certificate_file,
             private_key_file,
         } => return certificate(certificate_file, private_key_file, clock::now()),
+        Credential::FederatedAssertion(path) => {
+            return super::identity::federated(path, clock::now());
+        }
+        Credential::Managed(kind) => return super::identity::managed(config, *kind),
         Credential::Secret(_) => "client_secret (inline)".to_string(),
         Credential::SecretFile(path) => format!("client_secret_file {}", path.display()),
     };

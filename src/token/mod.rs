@@ -12,7 +12,9 @@
 pub mod assertion;
 pub mod cache;
 pub mod claims;
+pub mod federated;
 pub mod https;
+pub mod managed;
 pub mod request;
 
 use std::fs::DirBuilder;
@@ -20,7 +22,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 
 use crate::clock;
-use crate::config::{Config, Credential};
+use crate::config::{Config, Credential, ManagedIdentity};
 use crate::error::{Result, io_reason};
 use crate::secret::Secret;
 use crate::transcript::Transcript;
@@ -44,6 +46,9 @@ pub struct TokenSource<'a> {
     lock_file: PathBuf,
     /// Problems worth logging that did not stop the token (cache unwritable…).
     pub warnings: Vec<String>,
+    /// Facts worth an informational syslog line (which credential kind
+    /// fetched a token).
+    pub notices: Vec<String>,
     /// How many token requests this process made.
     pub requests: u32,
 }
@@ -52,7 +57,12 @@ impl<'a> TokenSource<'a> {
     /// The token source for `config`.
     pub fn new(config: &'a Config) -> Self {
         let t = &config.token;
-        let key = cache::key(&t.url, &config.tenant, &config.client_id, &t.scope);
+        let key = cache::key(
+            endpoint_url(config),
+            &config.tenant,
+            &config.client_id,
+            &t.scope,
+        );
         let (file, lock_file) = cache::paths(&t.cache_dir, &key);
         TokenSource {
             config,
@@ -60,6 +70,7 @@ impl<'a> TokenSource<'a> {
             file,
             lock_file,
             warnings: Vec::new(),
+            notices: Vec::new(),
             requests: 0,
         }
     }
@@ -157,6 +168,12 @@ impl<'a> TokenSource<'a> {
             });
         }
         let granted = self.request(transcript)?;
+        self.notices.push(format!(
+            "token fetched with the {} ({}), valid {} s",
+            self.config.credential.kind_name(),
+            endpoint_url(self.config),
+            granted.expires_in
+        ));
         let lifetime_end = now + granted.expires_in;
         // Never trust the cache past the token's own expiry claim.
         let expires_at = claims::peek(granted.access_token.expose())
@@ -199,8 +216,18 @@ impl<'a> TokenSource<'a> {
     /// One request to the token endpoint.
     fn request(&mut self, transcript: &mut Transcript) -> Result<request::Granted> {
         let config = self.config;
+        if let Credential::Managed(kind) = config.credential {
+            return self.request_managed(kind, transcript);
+        }
         let mut thumbprint = None;
+        let mut federated = None;
         let auth = match &config.credential {
+            Credential::FederatedAssertion(path) => {
+                let assertion = federated::read(path, clock::now())?;
+                let jwt = assertion.jwt.clone();
+                federated = Some(assertion);
+                ClientAuth::Assertion(jwt)
+            }
             Credential::Certificate {
                 certificate_file,
                 private_key_file,
@@ -224,6 +251,9 @@ impl<'a> TokenSource<'a> {
             timeout: config.token.timeout,
         };
         let credential = match &thumbprint {
+            None if federated.is_some() => {
+                "client_assertion=<redacted> (federated, from client_assertion_file)".to_string()
+            }
             None => "client_secret=<redacted>".to_string(),
             Some(t) => format!(
                 "client_assertion=<redacted> ({}, certificate thumbprint {t})",
@@ -243,6 +273,15 @@ impl<'a> TokenSource<'a> {
         let elapsed = started.elapsed().as_millis();
         // Entra names keys by SHA-1 thumbprint: show ours beside its refusal.
         let result = request::interpret(status, &body).map_err(|e| match &thumbprint {
+            None if federated.is_some() => {
+                let assertion = federated.as_ref().expect("checked");
+                match request::aadsts_in(e.message())
+                    .and_then(|code| federated::refusal_hint(code, assertion))
+                {
+                    Some(hint) => e.with_hint(hint).with_cause("assertion-refused"),
+                    None => e,
+                }
+            }
             Some(t) if matches!(e.cause(), Some("certificate-unknown" | "assertion-invalid")) => {
                 let hint = format!(
                     "{}; the portal lists certificates by thumbprint, and certificate_file's is {t}",
@@ -261,6 +300,56 @@ impl<'a> TokenSource<'a> {
                 "token: HTTP {status}: {} ({elapsed} ms)",
                 e.message()
             )),
+        }
+        result
+    }
+}
+
+/// The URL tokens come from: the token endpoint, or for a managed identity
+/// the metadata service or the Arc agent.
+pub fn endpoint_url(config: &Config) -> &str {
+    match config.credential {
+        Credential::Managed(ManagedIdentity::Azure) => &config.token.imds_url,
+        Credential::Managed(ManagedIdentity::Arc) => &config.token.arc_url,
+        _ => &config.token.url,
+    }
+}
+
+impl TokenSource<'_> {
+    /// One request to the instance metadata service or the Arc agent.
+    fn request_managed(
+        &mut self,
+        kind: ManagedIdentity,
+        transcript: &mut Transcript,
+    ) -> Result<request::Granted> {
+        let config = self.config;
+        let r = managed::Request {
+            kind,
+            url: endpoint_url(config),
+            resource: managed::resource(&config.token.scope),
+            client_id: Some(config.client_id.as_str()).filter(|id| !id.is_empty()),
+            key_dir: &config.token.arc_key_dir,
+            timeout: config.token.timeout,
+        };
+        transcript.note(&format!(
+            "token: GET {} ({}) resource={}{}",
+            r.url,
+            config.credential.kind_name(),
+            r.resource,
+            r.client_id
+                .map(|id| format!(" client_id={id}"))
+                .unwrap_or_default()
+        ));
+        self.requests += 1;
+        let started = std::time::Instant::now();
+        let result = managed::fetch(&r);
+        let elapsed = started.elapsed().as_millis();
+        match &result {
+            Ok(g) => transcript.note(&format!(
+                "token: expires_in {} s, access_token=<redacted> ({elapsed} ms)",
+                g.expires_in
+            )),
+            Err(e) => transcript.note(&format!("token: {} ({elapsed} ms)", e.message())),
         }
         result
     }
