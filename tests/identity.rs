@@ -393,3 +393,58 @@ fn check_names_and_checks_each_credential_kind() {
     run.expect(75);
     assert!(run.stdout.contains("no answer"), "{}", run.stdout);
 }
+
+mod hve {
+    //! High Volume Email refuses a token with about 10 minutes or less left
+    //! (`501 5.5.127`): a scripted peer gives that reply, since Postfix will not.
+
+    use super::common::fake_smtp::{Behaviour, FakeSmtp, sandbox_identity};
+    use super::common::sandbox::sandbox;
+    use super::common::{Scratch, s, sendmail};
+
+    fn peer(replies: &[&str]) -> (FakeSmtp, Scratch, std::path::PathBuf) {
+        let sb = sandbox();
+        let mut b = Behaviour::good(sandbox_identity(&sb.dir));
+        b.auth_replies = replies.iter().map(|r| r.to_string()).collect();
+        let fake = FakeSmtp::start(b);
+        let scratch = Scratch::new("hve");
+        let mut settings = sb.settings(&scratch);
+        settings.host = "localhost".into();
+        settings.port = fake.port;
+        let conf = settings.write(&scratch);
+        (fake, scratch, conf)
+    }
+
+    #[test]
+    fn a_token_will_expire_soon_reply_is_survived_with_a_fresh_token() {
+        let _shared = sandbox().shared();
+        let (fake, _scratch, conf) = peer(&[
+            "501 5.5.127 Token will expire soon",
+            "235 2.7.0 Authentication successful",
+        ]);
+        sendmail(
+            &["-C", s(&conf), "hve@contoso.test"],
+            b"Subject: hve\n\nx\n",
+        )
+        .expect(0);
+        let r = fake.record();
+        assert_eq!(r.tokens.len(), 2, "{:?}", r.commands);
+        assert_ne!(r.tokens[0], r.tokens[1], "the retry uses a new token");
+        assert_eq!(r.messages.len(), 1);
+    }
+
+    #[test]
+    fn the_retry_happens_once() {
+        let _shared = sandbox().shared();
+        let (fake, _scratch, conf) = peer(&["501 5.5.127 Token will expire soon"]);
+        let run = sendmail(
+            &["-C", s(&conf), "hve@contoso.test"],
+            b"Subject: hve\n\nx\n",
+        );
+        assert_ne!(run.code, 0, "{}", run.stderr);
+        assert!(run.stderr.contains("5.5.127"), "{}", run.stderr);
+        let r = fake.record();
+        assert_eq!(r.tokens.len(), 2, "one retry, no loop: {:?}", r.commands);
+        assert!(r.messages.is_empty());
+    }
+}

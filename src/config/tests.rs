@@ -46,7 +46,7 @@ fn minimal_file_gets_every_default() {
         "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
     );
     assert_eq!(c.token.scope, "https://outlook.office365.com/.default");
-    assert_eq!(c.token.grace, Duration::from_secs(300));
+    assert_eq!(c.token.grace, Duration::from_secs(900));
     assert_eq!(
         c.token.cache_dir,
         PathBuf::from("/var/cache/oauth2-sendmail")
