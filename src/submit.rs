@@ -74,13 +74,49 @@ impl<'c> Submitter<'c> {
         invocation: &crate::cli::Invocation,
         syslog: Syslog,
     ) -> Self {
-        Self::new(
+        let mut submitter = Self::new(
             config,
             helo,
             invocation.delivery.clone(),
             invocation.verbose,
             syslog,
-        )
+        );
+        // A caller never uses the credential when only the service may.
+        submitter.callers_only();
+        submitter
+    }
+
+    /// Cached tokens only, when `credential_access = "service"`.
+    pub fn callers_only(&mut self) {
+        self.tokens.callers_only();
+    }
+
+    /// The queue service's timer work with `credential_access = "service"`:
+    /// renews the cached token before callers would find it unusable.
+    /// A failure is logged, never fatal: the queue run goes on.
+    pub fn warm_token(&mut self) {
+        let mut transcript = if self.verbose {
+            Transcript::stderr()
+        } else {
+            Transcript::off()
+        };
+        let result = self.tokens.warm(&mut transcript);
+        for warning in self.tokens.warnings.drain(..) {
+            self.syslog.log(Level::Warning, &warning);
+        }
+        for notice in self.tokens.notices.drain(..) {
+            self.syslog.log(Level::Info, &notice);
+        }
+        if let Err(e) = result {
+            self.syslog.log(
+                Level::Warning,
+                &format!(
+                    "cannot renew the token for callers (credential_access = service): {} -- hint: {}",
+                    e.message(),
+                    e.hint()
+                ),
+            );
+        }
     }
 
     /// Sends one message handed over by the caller and logs its outcome:

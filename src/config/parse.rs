@@ -253,6 +253,14 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
     let queue = queue_section(&raw.queue, &v)?;
     let addresses = addresses_section(&raw.addresses, &v, &from)?;
 
+    if credential_access == CredentialAccess::Service && matches!(credential, Credential::Secret(_))
+    {
+        return Err(v.at(
+            raw.credential_access.as_ref().unwrap(),
+            "credential_access",
+            "service keeps the credential from callers, who read this file: move the secret to client_secret_file (readable by the queue service's user only)",
+        ));
+    }
     Ok(Config {
         path: origin.to_path_buf(),
         tenant: tenant_value,

@@ -18,8 +18,13 @@ use crate::error::{Error, io_reason};
 use crate::hex;
 
 /// The credential: present, plausible, and for a certificate: valid now,
-/// matching its key, with the thumbprint the portal shows.
+/// matching its key, with the thumbprint the portal shows; with
+/// `credential_access = "service"`, readable by its owner only.
 pub fn credential(config: &Config) -> Step {
+    super::identity::service_access(config, kind_step(config))
+}
+
+fn kind_step(config: &Config) -> Step {
     const ID: &str = "credential";
     const TITLE: &str = "credential";
     let origin = match &config.credential {

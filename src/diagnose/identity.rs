@@ -6,8 +6,10 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
-use super::report::Step;
-use crate::config::{Config, ManagedIdentity};
+use std::os::unix::fs::MetadataExt;
+
+use super::report::{Step, Verdict};
+use crate::config::{Config, Credential, CredentialAccess, ManagedIdentity};
 use crate::token::{endpoint_url, federated};
 
 const ID: &str = "credential";
@@ -89,4 +91,54 @@ pub fn managed(config: &Config, kind: ManagedIdentity) -> Step {
             .with_hint(hint)
             .with_cause("managed-identity-unreachable"),
     )
+}
+
+/// With `credential_access = "service"`: the long-lived credential must be
+/// readable by its owner (the queue service's user) only, not by the group
+/// that set-group-ID callers run with.
+pub fn service_access(config: &Config, step: Step) -> Step {
+    if config.credential_access != CredentialAccess::Service || step.verdict == Verdict::Fail {
+        return step;
+    }
+    let (key, path): (&str, &Path) = match &config.credential {
+        Credential::SecretFile(path) => ("client_secret_file", path),
+        Credential::Certificate {
+            private_key_file, ..
+        } => ("private_key_file", private_key_file),
+        Credential::Managed(ManagedIdentity::Arc) => {
+            return step.detail(format!(
+                "credential_access = service: the Arc agent's key files in {} are for root and the himds group; the queue service must run as one of them",
+                config.token.arc_key_dir.display()
+            ));
+        }
+        // Nothing long-lived on disk: an assertion lives an hour at most,
+        // the metadata service needs no key.
+        Credential::FederatedAssertion(_) | Credential::Managed(_) | Credential::Secret(_) => {
+            return step.detail("credential_access = service: callers use cached tokens only");
+        }
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(_) => return step,
+    };
+    let mode = meta.mode() & 0o777;
+    if mode & 0o044 != 0 {
+        return Step::fail(
+            ID,
+            TITLE,
+            &crate::error::Error::config(format!(
+                "credential_access = service, but {key} {} (mode {mode:04o}) is readable by more than its owner: set-group-ID callers could read it",
+                path.display()
+            ))
+            .with_hint(format!(
+                "chown root:root {0}; chmod 0600 {0} (the queue service, not its callers, reads it)",
+                path.display()
+            ))
+            .with_cause("credential-exposed"),
+        );
+    }
+    step.detail(format!(
+        "credential_access = service: {key} is readable by uid {} only (mode {mode:04o})",
+        meta.uid()
+    ))
 }

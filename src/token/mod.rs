@@ -22,7 +22,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 
 use crate::clock;
-use crate::config::{Config, Credential, ManagedIdentity};
+use crate::config::{Config, Credential, CredentialAccess, ManagedIdentity};
 use crate::error::{Result, io_reason};
 use crate::secret::Secret;
 use crate::transcript::Transcript;
@@ -51,6 +51,9 @@ pub struct TokenSource<'a> {
     pub notices: Vec<String>,
     /// How many token requests this process made.
     pub requests: u32,
+    /// Whether this process may use the credential (`credential_access =
+    /// "service"` leaves that to the queue service; see [`Self::callers_only`]).
+    may_fetch: bool,
 }
 
 impl<'a> TokenSource<'a> {
@@ -72,6 +75,7 @@ impl<'a> TokenSource<'a> {
             warnings: Vec::new(),
             notices: Vec::new(),
             requests: 0,
+            may_fetch: true,
         }
     }
 
@@ -141,8 +145,41 @@ impl<'a> TokenSource<'a> {
         cache::remove(&self.file);
     }
 
+    /// Makes this a caller's token source when `credential_access =
+    /// "service"`: cached tokens only, never the credential.
+    pub fn callers_only(&mut self) {
+        if self.config.credential_access == CredentialAccess::Service {
+            self.may_fetch = false;
+        }
+    }
+
+    /// The queue service's timer work when `credential_access = "service"`:
+    /// renews the cached token when it would turn unusable for callers
+    /// before the next run (runs start every minute; [`WARM_AHEAD`] leaves
+    /// room for several missed ones). Returns whether it fetched one.
+    ///
+    /// # Errors
+    /// As [`TokenSource::get`].
+    pub fn warm(&mut self, transcript: &mut Transcript) -> Result<bool> {
+        if self.config.credential_access != CredentialAccess::Service || !self.may_fetch {
+            return Ok(false);
+        }
+        let horizon = clock::now() + WARM_AHEAD;
+        let fresh_enough =
+            cache::read(&self.file, &self.key).is_some_and(|e| self.usable(&e, horizon));
+        if fresh_enough {
+            return Ok(false);
+        }
+        let stale = cache::read(&self.file, &self.key).map(|e| e.token);
+        self.fetch(stale.as_ref(), transcript)?;
+        Ok(true)
+    }
+
     /// Fetches under the lock, unless another process did while we waited.
     fn fetch(&mut self, rejected: Option<&Secret>, transcript: &mut Transcript) -> Result<Token> {
+        if !self.may_fetch {
+            return Err(service_only(self.config));
+        }
         let _lock = match self.prepare_cache_dir().and_then(|()| {
             let patience = self.config.token.timeout + std::time::Duration::from_secs(5);
             cache::Lock::acquire_within(&self.lock_file, patience)
@@ -303,6 +340,20 @@ impl<'a> TokenSource<'a> {
         }
         result
     }
+}
+
+/// How far ahead of callers' needs the queue service renews the token
+/// (`credential_access = "service"`): 10 minutes beyond `token.grace`.
+const WARM_AHEAD: u64 = 600;
+
+/// A caller found no usable cached token and may not fetch one itself.
+fn service_only(config: &Config) -> crate::error::Error {
+    crate::error::Error::temporary(format!(
+        "no valid token in the cache {}, and credential_access = \"service\" leaves fetching tokens to the queue service",
+        config.token.cache_dir.display()
+    ))
+    .with_hint("the queue service renews the token on its next run (systemctl status oauth2-sendmail-queue.timer); a queued message goes out then")
+    .with_cause("token-service-only")
 }
 
 /// The URL tokens come from: the token endpoint, or for a managed identity
