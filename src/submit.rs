@@ -86,6 +86,12 @@ impl<'c> Submitter<'c> {
         submitter
     }
 
+    /// The kind of credential that fetched a token in this process, if one
+    /// was fetched: the syslog line's `credential=` field.
+    pub fn credential_field(&self) -> Option<&'static str> {
+        (self.tokens.requests > 0).then(|| self.config.credential.kind_slug())
+    }
+
     /// Cached tokens only, when `credential_access = "service"`.
     pub fn callers_only(&mut self) {
         self.tokens.callers_only();
@@ -103,9 +109,6 @@ impl<'c> Submitter<'c> {
         let result = self.tokens.warm(&mut transcript);
         for warning in self.tokens.warnings.drain(..) {
             self.syslog.log(Level::Warning, &warning);
-        }
-        for notice in self.tokens.notices.drain(..) {
-            self.syslog.log(Level::Info, &notice);
         }
         if let Err(e) = result {
             self.syslog.log(
@@ -271,9 +274,6 @@ impl<'c> Submitter<'c> {
             for warning in self.tokens.warnings.drain(..) {
                 self.syslog.log(Level::Warning, &warning);
             }
-            for notice in self.tokens.notices.drain(..) {
-                self.syslog.log(Level::Info, &notice);
-            }
             self.relay = Some(opened?);
         }
         Ok(self.relay.as_mut().expect("opened above"))
@@ -327,6 +327,7 @@ impl<'c> Submitter<'c> {
             message_id: Some(&header.message_id),
             size: attempt.size,
             smtp: attempt.reply.clone(),
+            credential: self.credential_field(),
             ..Record::delivered(&addresses.sender, &addresses.recipients, started.elapsed())
         };
         let Some(error) = &attempt.error else {

@@ -181,7 +181,8 @@ fn azure_managed_identity_needs_no_tenant_client_or_secret() {
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("token fetched with the Azure managed identity")),
+            .any(|l| l.contains("outcome=delivered")
+                && l.contains("credential=managed-identity-azure")),
         "the syslog line names the credential kind: {lines:?}"
     );
 

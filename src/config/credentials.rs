@@ -21,6 +21,19 @@ impl Credential {
     }
 }
 
+impl Credential {
+    /// The kind as one word, for the syslog line's `credential=` field.
+    pub fn kind_slug(&self) -> &'static str {
+        match self {
+            Credential::Secret(_) | Credential::SecretFile(_) => "client-secret",
+            Credential::Certificate { .. } => "certificate",
+            Credential::FederatedAssertion(_) => "federated-assertion",
+            Credential::Managed(ManagedIdentity::Azure) => "managed-identity-azure",
+            Credential::Managed(ManagedIdentity::Arc) => "managed-identity-arc",
+        }
+    }
+}
+
 impl Config {
     /// The client secret, read from `client_secret_file` if that is where it lives.
     ///

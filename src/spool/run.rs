@@ -362,6 +362,7 @@ impl Run<'_, '_> {
             smtp: attempt.reply.clone(),
             cause: attempt.error.as_ref().and_then(Error::cause),
             error: error_text.as_deref(),
+            credential: self.submitter.credential_field(),
             ..Record::delivered(&meta.sender, &tried, started.elapsed())
         };
         let pending = state.pending(&meta);

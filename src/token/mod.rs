@@ -46,9 +46,6 @@ pub struct TokenSource<'a> {
     lock_file: PathBuf,
     /// Problems worth logging that did not stop the token (cache unwritable…).
     pub warnings: Vec<String>,
-    /// Facts worth an informational syslog line (which credential kind
-    /// fetched a token).
-    pub notices: Vec<String>,
     /// How many token requests this process made.
     pub requests: u32,
     /// Whether this process may use the credential (`credential_access =
@@ -73,7 +70,6 @@ impl<'a> TokenSource<'a> {
             file,
             lock_file,
             warnings: Vec::new(),
-            notices: Vec::new(),
             requests: 0,
             may_fetch: true,
         }
@@ -122,7 +118,7 @@ impl<'a> TokenSource<'a> {
     /// # Errors
     /// As [`TokenSource::get`].
     pub fn renew(&mut self, rejected: &Token, transcript: &mut Transcript) -> Result<Token> {
-        transcript.note("token: the server refused the cached token; fetching a new one");
+        transcript.note("token: the server refused the token (revoked, or too close to expiry); fetching a new one");
         self.fetch(Some(&rejected.access), transcript)
     }
 
@@ -205,12 +201,6 @@ impl<'a> TokenSource<'a> {
             });
         }
         let granted = self.request(transcript)?;
-        self.notices.push(format!(
-            "token fetched with the {} ({}), valid {} s",
-            self.config.credential.kind_name(),
-            endpoint_url(self.config),
-            granted.expires_in
-        ));
         let lifetime_end = now + granted.expires_in;
         // Never trust the cache past the token's own expiry claim.
         let expires_at = claims::peek(granted.access_token.expose())
