@@ -40,6 +40,9 @@ TENANT_ID = "6f2d8c1a-3b4e-4f5a-9c7d-0e1f2a3b4c5d"
 TENANT_NAME = "Contoso (sandbox)"
 MAILBOX = "alerts@contoso.test"
 SCOPE = "https://outlook.office365.com/.default"
+# Exchange resources of the US government clouds, by tenant_region_sub_scope.
+CLOUD_RESOURCES = {"DODCON": "https://outlook.office365.us",
+                   "DOD": "https://outlook-dod.office365.us"}
 RESOURCE = "https://outlook.office365.com"
 EXO_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 SMTP_ROLE = "SMTP.SendAsApp"
@@ -200,6 +203,7 @@ class TokenService:
         self._reset_locked()
         self._issued = {}                # uti -> exp
         self._revoked = set()
+        self.federated = None            # identity.FederatedIssuer, if any
 
     def add_client(self, client):
         """Register a client after start (the certificate client's RSA key
@@ -229,7 +233,9 @@ class TokenService:
         return {"mode": "normal", "status": 503, "body": None,
                 "content_type": "application/json; charset=utf-8",
                 "headers": {}, "expires_in": DEFAULT_EXPIRES_IN,
-                "expires_in_as_string": False}
+                "expires_in_as_string": False,
+                # The tenant's cloud, as its OpenID configuration says.
+                "tenant_region_scope": "NA", "tenant_region_sub_scope": None}
 
     def count_token_request(self, client_id):
         with self._lock:
@@ -361,8 +367,28 @@ class TokenService:
                              "security: https://aka.ms/certCreds."
                              % client.client_id)
 
+    def resource(self):
+        """The Exchange resource of the tenant's cloud (the mode's region
+        sub-scope makes the sandbox tenant a GCC High or DoD one)."""
+        sub = (self.current_mode().get("tenant_region_sub_scope") or "").upper()
+        return CLOUD_RESOURCES.get(sub, RESOURCE)
+
     def _check_scope(self, scope):
         items = scope.split()
+        own = self.resource()
+        if len(items) == 1 and items[0] != own + "/.default" and \
+                items[0] in [r + "/.default" for r in CLOUD_RESOURCES.values()
+                             ] + [SCOPE, "https://partner.outlook.cn/.default"]:
+            raise EntraError(400, "invalid_request", 900382,
+                             "Confidential Client is not supported in Cross "
+                             "Cloud request.")
+        if own != RESOURCE:
+            if items != [own + "/.default"]:
+                raise EntraError(400, "invalid_scope", 70011,
+                                 "The provided value for the input parameter"
+                                 " 'scope' is not valid. The scope %s is not "
+                                 "valid." % scope)
+            return
         if any(not i.endswith("/.default") for i in items):
             raise EntraError(400, "invalid_scope", 1002012,
                              "The provided value for scope %s is not valid. "
@@ -483,7 +509,18 @@ class TokenService:
             raise EntraError(400, "unsupported_grant_type", 70003,
                              "The app requested an unsupported grant type "
                              "'%s'." % grant_type)
-        if "client_assertion" in form:
+        if "client_assertion" in form and self.federated is not None \
+                and self.federated.presented(form):
+            # Workload identity federation: another issuer's token, the
+            # app named by client_id (identity.py).
+            if form.get("client_assertion_type") != ASSERTION_TYPE:
+                raise _missing("client_assertion_type")
+            if not form.get("client_id"):
+                raise _missing("client_id")
+            client = self._client(form["client_id"])
+            self.federated.verify(form["client_assertion"], client)
+            acr = "2"
+        elif "client_assertion" in form:
             client = self._check_assertion(form, tenant_raw)
             acr = "2"
         else:
@@ -516,7 +553,7 @@ class TokenService:
         kid = pki.b64url(secrets.token_bytes(20))
         header = {"typ": "JWT", "alg": "HS256", "x5t": kid, "kid": kid}
         claims = {
-            "aud": RESOURCE,
+            "aud": self.resource(),
             "iss": "https://sts.windows.net/%s/" % TENANT_ID,
             "iat": now, "nbf": now, "exp": now + lifetime,
             "aio": pki.b64url(secrets.token_bytes(60)),

@@ -33,6 +33,7 @@ import time
 import urllib.request
 
 import entra
+import identity
 import mailservers
 import pki
 import token_endpoint
@@ -72,6 +73,7 @@ class Sandbox:
         self.dir = os.path.abspath(directory)
         self.smtp = smtp
         self.endpoint = None
+        self.managed = None          # identity.Managed: IMDS and Arc look-alikes
         self.dovecot = self.postfix = None
         self.postfix_groups = set()  # pgids/sids of the Postfix tree
         self.dovecot_groups = set()  # ... and of the Dovecot tree
@@ -183,11 +185,15 @@ class Sandbox:
         certs = pki.make_ca_and_server(self.dir)
         os.chmod(certs["ca_cert"], 0o644)
         clients = entra.make_secret_clients()
+        clients.update(identity.make_clients())
 
         self.endpoint = token_endpoint.TokenEndpoint(
             clients, certs["server_cert"], certs["server_key"],
             self.p["token_log"])
+        self.endpoint.service.federated = identity.FederatedIssuer()
         self.endpoint.start()
+        self.managed = identity.Managed(self.endpoint.service, clients, self.dir)
+        self.managed.start()
         port = self.endpoint.port
         base = "https://127.0.0.1:%d" % port
         self._check_https(base + "/_control/stats", certs["ca_cert"])
@@ -230,6 +236,12 @@ class Sandbox:
                 "token": self.p["token_log"],
             },
             "other_clients": {name: c.contract() for name, c in clients.items()},
+            "openid_url": base + "/{tenant}/v2.0/.well-known/openid-configuration",
+            "federated": {"client_id": clients["federated"].client_id,
+                          "issuer": identity.ISSUER,
+                          "subject": identity.SUBJECT,
+                          "audience": identity.AUDIENCE},
+            "managed": self.managed.contract(clients),
             "pid": os.getpid(),
             "startup_seconds": round(time.monotonic() - t0, 3),
         }
@@ -402,6 +414,9 @@ class Sandbox:
             # worth a graceful exit, so its group is killed after 0.3 s.
             mailservers.terminate(self.dovecot, self.dovecot_groups, timeout=0.3)
             self.dovecot = None
+        if self.managed is not None:
+            self.managed.stop()
+            self.managed = None
         if self.endpoint is not None:
             self.endpoint.stop()
             self.endpoint = None

@@ -18,9 +18,11 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import entra
+import identity
 from entra import EntraError, entra_error_body
 
 TOKEN_PATH_RE = re.compile(r"/([^/]+)/oauth2/v2\.0/token")
+OPENID_PATH_RE = re.compile(r"/([^/]+)/v2\.0/\.well-known/openid-configuration")
 MAX_BODY = 1 << 20
 
 
@@ -80,6 +82,16 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, self.service.stats())
         elif path == "/_control/mode":
             self._send(200, self.service.current_mode())
+        elif OPENID_PATH_RE.fullmatch(path):
+            tenant = urllib.parse.unquote(OPENID_PATH_RE.fullmatch(path).group(1))
+            try:
+                doc = identity.openid_configuration(
+                    tenant, self.service.port, self.service.current_mode())
+            except EntraError as e:
+                self._send(e.status, entra_error_body(e.error, e.code, e.message))
+                return
+            self.service.log("GET %s -> 200" % path)
+            self._send(200, doc)
         elif TOKEN_PATH_RE.fullmatch(path):
             e = EntraError(400, "invalid_request", 900561,
                            "The endpoint only accepts POST, OPTIONS requests."
@@ -130,6 +142,14 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, mode)
         elif path == "/_control/stats":
             self._send(200, svc.stats())
+        elif path == "/_control/federated_assertion" and svc.federated:
+            try:
+                req = json.loads(body or b"{}")
+            except ValueError:
+                self._send(400, {"error": "body must be JSON"})
+                return
+            svc.log("control: federated assertion minted")
+            self._send(200, svc.federated.mint(req))
         else:
             self._send(404, {"error": "not_found", "path": path})
 

@@ -53,6 +53,9 @@ pub struct Record<'a> {
     pub outcome: Outcome,
     /// The server's final reply, when there is one.
     pub smtp: Option<String>,
+    /// The kind of credential (`client-secret`, `federated-assertion`, …)
+    /// that fetched a token in this process, when one was fetched.
+    pub credential: Option<&'static str>,
     /// How long the attempt took.
     pub duration: Duration,
     /// sysexits name of the exit status.
@@ -75,6 +78,7 @@ impl<'a> Record<'a> {
             size: None,
             outcome: Outcome::Delivered,
             smtp: None,
+            credential: None,
             duration,
             exit: "EX_OK",
             cause: None,
@@ -123,6 +127,9 @@ impl<'a> Record<'a> {
         field("outcome", self.outcome.as_str());
         if let Some(smtp) = &self.smtp {
             field("smtp", smtp);
+        }
+        if let Some(credential) = self.credential {
+            field("credential", credential);
         }
         field("duration", &format!("{:.3}", self.duration.as_secs_f64()));
         field("exit", self.exit);
@@ -232,6 +239,7 @@ mod tests {
             size: Some(1234),
             outcome: Outcome::Delivered,
             smtp: Some("250 2.0.0 Ok: queued as 4X".into()),
+            credential: None,
             duration: Duration::from_millis(1500),
             exit: "EX_OK",
             cause: None,
@@ -249,9 +257,11 @@ mod tests {
             cause: Some("token-rejected"),
             error: Some("SMTP server refused \"x\"\nnext"),
             exit: "EX_NOPERM",
+            credential: Some("federated-assertion"),
             ..record
         };
         let line = failed.line();
+        assert!(line.contains(" credential=federated-assertion "), "{line}");
         assert!(
             line.ends_with(
                 "exit=EX_NOPERM cause=token-rejected error=\"SMTP server refused 'x' next\""

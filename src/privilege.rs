@@ -280,8 +280,12 @@ pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
         },
     )];
     match &config.credential {
-        Credential::Secret(_) => {}
+        Credential::Secret(_) | Credential::Managed(_) => {}
         Credential::SecretFile(path) => checks.push(("client_secret_file", path, Holds::Secret)),
+        // Kubernetes projects it 0644 into a pod; it lives an hour at most.
+        Credential::FederatedAssertion(path) => {
+            checks.push(("client_assertion_file", path, Holds::Setting));
+        }
         Credential::Certificate {
             certificate_file,
             private_key_file,

@@ -44,8 +44,10 @@ impl Relay {
         let (mut session, caps) = connected?;
         let (session, caps) = match session.auth_xoauth2(&caps, &config.user, &token.access) {
             Ok(_) => (session, caps),
-            Err(e) if token.from_cache && token_rejected(&e) => {
-                // A cached token can be revoked before it expires: a fresh one may cure that.
+            Err(e) if (token.from_cache && token_rejected(&e)) || token_expiring(&e) => {
+                // A cached token can be revoked before it expires, and High
+                // Volume Email refuses one with about 10 minutes left
+                // (5.5.127): a fresh one may cure either, once.
                 let fresh = tokens.renew(&token, session.transcript())?;
                 let retry = Retry {
                     config,
@@ -283,6 +285,13 @@ pub fn token_rejected(e: &SmtpError) -> bool {
         Failure::Reply(r) => r.code == 535 && r.enhanced_code() != Some("5.7.139"),
         _ => false,
     }
+}
+
+/// Whether High Volume Email refused the token as too close to expiry
+/// (`501 5.5.127 ... Token will expire soon`, graph.md), which a fresh
+/// token cures even when the refused one was fresh from Entra.
+pub fn token_expiring(e: &SmtpError) -> bool {
+    matches!(&e.failure, Failure::Reply(r) if r.enhanced_code() == Some("5.5.127"))
 }
 
 /// The error for a failed login. A token the server rejected is not kept

@@ -77,13 +77,52 @@ impl<'c> Submitter<'c> {
         invocation: &crate::cli::Invocation,
         syslog: Syslog,
     ) -> Self {
-        Self::new(
+        let mut submitter = Self::new(
             config,
             helo,
             invocation.delivery.clone(),
             invocation.verbose,
             syslog,
-        )
+        );
+        // A caller never uses the credential when only the service may.
+        submitter.callers_only();
+        submitter
+    }
+
+    /// The kind of credential that fetched a token in this process, if one
+    /// was fetched: the syslog line's `credential=` field.
+    pub fn credential_field(&self) -> Option<&'static str> {
+        (self.tokens.requests > 0).then(|| self.config.credential.kind_slug())
+    }
+
+    /// Cached tokens only, when `credential_access = "service"`.
+    pub fn callers_only(&mut self) {
+        self.tokens.callers_only();
+    }
+
+    /// The queue service's timer work with `credential_access = "service"`:
+    /// renews the cached token before callers would find it unusable.
+    /// A failure is logged, never fatal: the queue run goes on.
+    pub fn warm_token(&mut self) {
+        let mut transcript = if self.verbose {
+            Transcript::stderr()
+        } else {
+            Transcript::off()
+        };
+        let result = self.tokens.warm(&mut transcript);
+        for warning in self.tokens.warnings.drain(..) {
+            self.syslog.log(Level::Warning, &warning);
+        }
+        if let Err(e) = result {
+            self.syslog.log(
+                Level::Warning,
+                &format!(
+                    "cannot renew the token for callers (credential_access = service): {} -- hint: {}",
+                    e.message(),
+                    e.hint()
+                ),
+            );
+        }
     }
 
     /// Sends one message handed over by the caller and logs its outcome:
@@ -379,6 +418,7 @@ impl<'c> Submitter<'c> {
             message_id: Some(&header.message_id),
             size: attempt.size,
             smtp: attempt.reply.clone(),
+            credential: self.credential_field(),
             ..Record::delivered(&addresses.sender, &addresses.recipients, started.elapsed())
         };
         let Some(error) = &attempt.error else {
@@ -518,46 +558,4 @@ pub fn addresses_list(list: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::smtp::session::Stage;
-    use crate::testing::reply;
-
-    #[test]
-    fn which_failures_mean_a_stale_session() {
-        let e = |failure| SmtpError {
-            stage: Stage::MailFrom,
-            failure,
-        };
-        let table = [
-            (e(Failure::Io(io::ErrorKind::UnexpectedEof.into())), true),
-            (e(Failure::Io(io::ErrorKind::ConnectionReset.into())), true),
-            (
-                e(Failure::Reply(reply(
-                    421,
-                    "4.4.2 mx Error: timeout exceeded",
-                ))),
-                true,
-            ),
-            (
-                e(Failure::Reply(reply(
-                    421,
-                    "Service closing transmission channel",
-                ))),
-                true,
-            ),
-            (
-                e(Failure::Reply(reply(
-                    421,
-                    "4.3.2 Service not available, too busy",
-                ))),
-                false,
-            ),
-            (e(Failure::Reply(reply(451, "4.3.0 try later"))), false),
-            (e(Failure::Reply(reply(550, "5.7.60 not allowed"))), false),
-        ];
-        for (error, want) in table {
-            assert_eq!(stale(&error), want, "{error:?}");
-        }
-    }
-}
+mod tests;

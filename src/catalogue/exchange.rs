@@ -196,7 +196,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         entry(
             "token-expiring",
             Kind::Temporary,
-            "High Volume Email wants a token with more than 10 minutes left: set token.grace = 900 so that oauth2-sendmail renews its token 15 minutes before expiry (other clients: renew earlier than 10 minutes before expiry), and check the clock (timedatectl set-ntp true)",
+            "High Volume Email wants a token with more than 10 minutes left: oauth2-sendmail renews its token 15 minutes before expiry (token.grace, default 900: do not lower it below 660) and retries once with a fresh token on this reply (other clients: renew earlier than 10 minutes before expiry), and check the clock (timedatectl set-ntp true)",
         )
         .means(
             "High Volume Email refuses an access token with about 10 minutes or less of lifetime left.",

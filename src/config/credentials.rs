@@ -4,9 +4,35 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Config, Credential};
+use super::{Config, Credential, ManagedIdentity};
 use crate::error::{Error, Result, io_reason};
 use crate::secret::Secret;
+
+impl Credential {
+    /// What kind of credential it is, as `--check` and syslog name it.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Credential::Secret(_) | Credential::SecretFile(_) => "client secret",
+            Credential::Certificate { .. } => "certificate",
+            Credential::FederatedAssertion(_) => "federated assertion",
+            Credential::Managed(ManagedIdentity::Azure) => "Azure managed identity",
+            Credential::Managed(ManagedIdentity::Arc) => "Azure Arc managed identity",
+        }
+    }
+}
+
+impl Credential {
+    /// The kind as one word, for the syslog line's `credential=` field.
+    pub fn kind_slug(&self) -> &'static str {
+        match self {
+            Credential::Secret(_) | Credential::SecretFile(_) => "client-secret",
+            Credential::Certificate { .. } => "certificate",
+            Credential::FederatedAssertion(_) => "federated-assertion",
+            Credential::Managed(ManagedIdentity::Azure) => "managed-identity-azure",
+            Credential::Managed(ManagedIdentity::Arc) => "managed-identity-arc",
+        }
+    }
+}
 
 impl Config {
     /// The client secret, read from `client_secret_file` if that is where it lives.
@@ -18,9 +44,12 @@ impl Config {
         match &self.credential {
             Credential::Secret(s) => Ok(s.clone()),
             Credential::SecretFile(path) => read_secret_file(path),
-            Credential::Certificate { .. } => Err(Error::config(
-                "the configured credential is a certificate, not a client secret",
-            )),
+            Credential::Certificate { .. }
+            | Credential::FederatedAssertion(_)
+            | Credential::Managed(_) => Err(Error::config(format!(
+                "the configured credential is a {}, not a client secret",
+                self.credential.kind_name()
+            ))),
         }
     }
 }
@@ -83,8 +112,9 @@ pub fn resolve_credentials(config: &mut Config, credentials_dir: Option<&Path>) 
         Ok(())
     };
     match &mut config.credential {
-        Credential::Secret(_) => Ok(()),
+        Credential::Secret(_) | Credential::Managed(_) => Ok(()),
         Credential::SecretFile(path) => resolve("client_secret_file", path),
+        Credential::FederatedAssertion(path) => resolve("client_assertion_file", path),
         Credential::Certificate {
             certificate_file,
             private_key_file,

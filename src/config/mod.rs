@@ -15,6 +15,7 @@
 //! and key of a TOML error, `names.rs` checks tenant, GUID and host names,
 //! `credentials.rs` resolves and reads the credential.
 
+pub mod cloud;
 mod credentials;
 mod locate;
 mod names;
@@ -28,6 +29,7 @@ use std::time::Duration;
 use crate::error::{Error, Result, io_reason};
 use crate::secret::Secret;
 
+pub use cloud::Cloud;
 pub use credentials::resolve_credentials;
 pub use names::{is_domain_name, is_guid};
 pub use parse::{parse, parse_for};
@@ -69,6 +71,29 @@ pub enum Credential {
         /// Its private key.
         private_key_file: PathBuf,
     },
+    /// `client_assertion_file`: workload identity federation, a JWT from
+    /// another identity provider, read again for every token request.
+    FederatedAssertion(PathBuf),
+    /// `managed_identity`: the token comes from Azure itself.
+    Managed(ManagedIdentity),
+}
+
+/// Where a managed identity's token comes from (`managed_identity`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManagedIdentity {
+    /// `azure`: the instance metadata service of an Azure VM (`[token] imds_url`).
+    Azure,
+    /// `arc`: the Azure Arc agent of an on-premises server (`[token] arc_url`).
+    Arc,
+}
+
+/// Who may read the long-lived credential (`credential_access`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialAccess {
+    /// Every caller (the 0.1 behaviour): whoever needs a token fetches one.
+    Callers,
+    /// Only the queue service: callers use cached tokens and queue without one.
+    Service,
 }
 
 /// The signature algorithm of certificate client assertions.
@@ -120,6 +145,12 @@ pub struct TokenConfig {
     pub timeout: Duration,
     /// Signature algorithm for certificate credentials.
     pub assertion_alg: AssertionAlg,
+    /// The Azure instance metadata service's token URL.
+    pub imds_url: String,
+    /// The Azure Arc agent's token URL.
+    pub arc_url: String,
+    /// Where the Arc agent puts the key files its challenges name.
+    pub arc_key_dir: PathBuf,
 }
 
 /// `[queue]`, present only when `dir` is set.
@@ -155,12 +186,16 @@ pub struct AddressConfig {
 pub struct Config {
     /// The file it came from.
     pub path: PathBuf,
-    /// Directory (tenant) ID or domain.
+    /// Directory (tenant) ID or domain; empty for a managed identity
+    /// configured without one.
     pub tenant: String,
-    /// Application (client) ID.
+    /// Application (client) ID; for a managed identity the user-assigned
+    /// identity's client ID, empty for the system-assigned one.
     pub client_id: String,
     /// The application's credential.
     pub credential: Credential,
+    /// `credential_access`.
+    pub credential_access: CredentialAccess,
     /// Mailbox that authenticates (XOAUTH2 `user=`).
     pub user: String,
     /// Sender address (defaults to `user`).
@@ -175,6 +210,8 @@ pub struct Config {
     pub syslog_socket: Option<PathBuf>,
     /// The largest message accepted, in octets (header and body as read).
     pub max_message_size: u64,
+    /// `cloud`: the national cloud whose hosts are the defaults.
+    pub cloud: cloud::Cloud,
     /// `[smtp]`.
     pub smtp: SmtpConfig,
     /// `[token]`.

@@ -8,11 +8,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::cloud::Cloud;
 use super::locate::{line_of, toml_error};
 use super::names::{check_tenant, is_domain_name, is_guid, is_host, is_loopback};
 use super::{
-    AddressConfig, AssertionAlg, Audience, Config, Credential, FromPolicy, QueueConfig, SmtpConfig,
-    TlsMode, TokenConfig,
+    AddressConfig, AssertionAlg, Audience, Config, Credential, CredentialAccess, FromPolicy,
+    ManagedIdentity, QueueConfig, SmtpConfig, TlsMode, TokenConfig,
 };
 use crate::address;
 use crate::error::{Error, Result};
@@ -31,6 +32,9 @@ struct RawConfig {
     client_secret_file: S<String>,
     certificate_file: S<String>,
     private_key_file: S<String>,
+    client_assertion_file: S<String>,
+    managed_identity: S<String>,
+    credential_access: S<String>,
     user: S<String>,
     from: S<String>,
     from_name: S<String>,
@@ -38,6 +42,7 @@ struct RawConfig {
     hostname: S<String>,
     syslog_socket: S<String>,
     max_message_size: S<i64>,
+    cloud: S<String>,
     #[serde(default)]
     smtp: RawSmtp,
     #[serde(default)]
@@ -67,6 +72,9 @@ struct RawToken {
     proxy: S<String>,
     timeout: S<i64>,
     assertion_alg: S<String>,
+    imds_url: S<String>,
+    arc_url: S<String>,
+    arc_key_dir: S<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -121,11 +129,6 @@ impl Validator<'_> {
         }
     }
 
-    fn required(&self, value: &S<String>, key: &str, what: &str) -> Result<String> {
-        self.string(value, key)?
-            .ok_or_else(|| self.missing(key, what))
-    }
-
     fn seconds(
         &self,
         value: &S<i64>,
@@ -175,17 +178,45 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
         toml::from_str(text).map_err(|e| toml_error(text, origin, &e, audience))?;
     let v = Validator { text, origin };
 
-    let tenant_value = v.required(&raw.tenant, "tenant", "the Directory (tenant) ID")?;
-    check_tenant(&tenant_value).map_err(|p| v.at(raw.tenant.as_ref().unwrap(), "tenant", p))?;
-    let client_id = v.required(&raw.client_id, "client_id", "the Application (client) ID")?;
-    if !is_guid(&client_id) {
+    let credential = credential(&raw, &v)?;
+    // A managed identity knows its tenant, and is the system-assigned one
+    // unless client_id names a user-assigned identity.
+    let managed = matches!(credential, Credential::Managed(_));
+    let tenant_value = match v.string(&raw.tenant, "tenant")? {
+        None if managed => String::new(),
+        None => return Err(v.missing("tenant", "the Directory (tenant) ID")),
+        Some(t) => {
+            check_tenant(&t).map_err(|p| v.at(raw.tenant.as_ref().unwrap(), "tenant", p))?;
+            t
+        }
+    };
+    let client_id = match v.string(&raw.client_id, "client_id")? {
+        None if managed => String::new(),
+        None => return Err(v.missing("client_id", "the Application (client) ID")),
+        Some(id) if is_guid(&id) => id,
+        Some(_) => {
+            return Err(v.at(
+                raw.client_id.as_ref().unwrap(),
+                "client_id",
+                "must be the Application (client) ID, a GUID like 11111111-2222-3333-4444-555555555555",
+            ));
+        }
+    };
+    if credential == Credential::Managed(ManagedIdentity::Arc) && !client_id.is_empty() {
         return Err(v.at(
             raw.client_id.as_ref().unwrap(),
             "client_id",
-            "must be the Application (client) ID, a GUID like 11111111-2222-3333-4444-555555555555",
+            "an Azure Arc server has only its system-assigned identity: remove client_id",
         ));
     }
-    let credential = credential(&raw, &v)?;
+    let credential_access = match &raw.credential_access {
+        None => CredentialAccess::Callers,
+        Some(a) => match a.get_ref().as_str() {
+            "callers" => CredentialAccess::Callers,
+            "service" => CredentialAccess::Service,
+            _ => return Err(v.at(a, "credential_access", "must be callers or service")),
+        },
+    };
     let user = v
         .address(&raw.user, "user")?
         .ok_or_else(|| v.missing("user", "the mailbox that authenticates"))?;
@@ -214,16 +245,30 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
             .map(PathBuf::from),
     };
     let max_message_size = message_size(&raw.max_message_size, &v)?;
-    let smtp = smtp_section(&raw.smtp, &v)?;
-    let token = token_section(&raw.token, &v, &tenant_value)?;
+    let cloud = match &raw.cloud {
+        None => Cloud::Global,
+        Some(c) => Cloud::from_name(c.get_ref())
+            .ok_or_else(|| v.at(c, "cloud", "must be global, gcc-high, dod or china"))?,
+    };
+    let smtp = smtp_section(&raw.smtp, &v, cloud)?;
+    let token = token_section(&raw.token, &v, &tenant_value, cloud)?;
     let queue = queue_section(&raw.queue, &v)?;
     let addresses = addresses_section(&raw.addresses, &v, &from)?;
 
+    if credential_access == CredentialAccess::Service && matches!(credential, Credential::Secret(_))
+    {
+        return Err(v.at(
+            raw.credential_access.as_ref().unwrap(),
+            "credential_access",
+            "service keeps the credential from callers, who read this file: move the secret to client_secret_file (readable by the queue service's user only)",
+        ));
+    }
     Ok(Config {
         path: origin.to_path_buf(),
         tenant: tenant_value,
         client_id,
         credential,
+        credential_access,
         user,
         from,
         from_name,
@@ -231,6 +276,7 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
         hostname,
         syslog_socket,
         max_message_size,
+        cloud,
         smtp,
         token,
         queue,
@@ -263,16 +309,33 @@ fn credential(raw: &RawConfig, v: &Validator) -> Result<Credential> {
     let secret_file = v.string(&raw.client_secret_file, "client_secret_file")?;
     let cert = v.string(&raw.certificate_file, "certificate_file")?;
     let key = v.string(&raw.private_key_file, "private_key_file")?;
+    let assertion = v.string(&raw.client_assertion_file, "client_assertion_file")?;
+    let managed = match &raw.managed_identity {
+        None => None,
+        Some(m) => Some(match m.get_ref().as_str() {
+            "azure" => ManagedIdentity::Azure,
+            "arc" => ManagedIdentity::Arc,
+            _ => return Err(v.at(m, "managed_identity", "must be azure or arc")),
+        }),
+    };
     let given = [
         secret.is_some(),
         secret_file.is_some(),
         cert.is_some() || key.is_some(),
+        assertion.is_some(),
+        managed.is_some(),
     ];
     if given.iter().filter(|g| **g).count() > 1 {
         return Err(Error::config(format!(
-            "{}: set only one of client_secret, client_secret_file, or certificate_file + private_key_file",
+            "{}: set only one of client_secret, client_secret_file, certificate_file + private_key_file, client_assertion_file, or managed_identity",
             v.origin.display()
         )));
+    }
+    if let Some(m) = managed {
+        return Ok(Credential::Managed(m));
+    }
+    if let Some(file) = assertion {
+        return Ok(Credential::FederatedAssertion(PathBuf::from(file)));
     }
     match (secret, secret_file, cert, key) {
         (Some(s), ..) => Ok(Credential::Secret(Secret::new(s))),
@@ -289,15 +352,15 @@ fn credential(raw: &RawConfig, v: &Validator) -> Result<Credential> {
         }
         (None, None, None, None) => Err(v.missing(
             "client_secret_file",
-            "or client_secret, or certificate_file + private_key_file",
+            "or client_secret, certificate_file + private_key_file, client_assertion_file or managed_identity",
         )),
     }
 }
 
-fn smtp_section(raw: &RawSmtp, v: &Validator) -> Result<SmtpConfig> {
+fn smtp_section(raw: &RawSmtp, v: &Validator, cloud: Cloud) -> Result<SmtpConfig> {
     let host = v
         .string(&raw.host, "smtp.host")?
-        .unwrap_or_else(|| "smtp.office365.com".to_string());
+        .unwrap_or_else(|| cloud.preset().smtp_host.to_string());
     if !is_host(&host) {
         return Err(v.at(
             raw.host.as_ref().unwrap(),
@@ -341,10 +404,10 @@ fn smtp_section(raw: &RawSmtp, v: &Validator) -> Result<SmtpConfig> {
     })
 }
 
-fn token_section(raw: &RawToken, v: &Validator, tenant: &str) -> Result<TokenConfig> {
+fn token_section(raw: &RawToken, v: &Validator, tenant: &str, cloud: Cloud) -> Result<TokenConfig> {
     let url = v
         .string(&raw.url, "token.url")?
-        .unwrap_or_else(|| "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token".into());
+        .unwrap_or_else(|| cloud.token_url());
     if !url.starts_with("https://") || url.contains(char::is_whitespace) {
         return Err(v.at(
             raw.url.as_ref().unwrap(),
@@ -355,8 +418,10 @@ fn token_section(raw: &RawToken, v: &Validator, tenant: &str) -> Result<TokenCon
     let url = url.replace("{tenant}", tenant);
     let scope = v
         .string(&raw.scope, "token.scope")?
-        .unwrap_or_else(|| "https://outlook.office365.com/.default".into());
-    let grace = v.seconds(&raw.grace, "token.grace", (0, 3000), 300)?;
+        .unwrap_or_else(|| cloud.smtp_scope());
+    // 15 minutes: High Volume Email refuses tokens with 10 minutes or less
+    // left (graph.md), and Entra's tokens live 60 to 90 minutes.
+    let grace = v.seconds(&raw.grace, "token.grace", (0, 3000), 900)?;
     let cache_dir = v
         .string(&raw.cache_dir, "token.cache_dir")?
         .unwrap_or_else(|| "/var/cache/oauth2-sendmail".into());
@@ -379,6 +444,11 @@ fn token_section(raw: &RawToken, v: &Validator, tenant: &str) -> Result<TokenCon
             _ => return Err(v.at(a, "token.assertion_alg", "must be PS256 or RS256")),
         },
     };
+    let imds_url = local_url(v, &raw.imds_url, "token.imds_url", IMDS_URL, true)?;
+    let arc_url = local_url(v, &raw.arc_url, "token.arc_url", ARC_URL, false)?;
+    let arc_key_dir = v
+        .string(&raw.arc_key_dir, "token.arc_key_dir")?
+        .unwrap_or_else(|| ARC_KEY_DIR.into());
     Ok(TokenConfig {
         url,
         scope,
@@ -387,7 +457,50 @@ fn token_section(raw: &RawToken, v: &Validator, tenant: &str) -> Result<TokenCon
         proxy,
         timeout,
         assertion_alg,
+        imds_url,
+        arc_url,
+        arc_key_dir: PathBuf::from(arc_key_dir),
     })
+}
+
+/// Where Azure's instance metadata service answers (graph.md).
+const IMDS_URL: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
+/// Where the Azure Arc agent answers (graph.md).
+const ARC_URL: &str = "http://127.0.0.1:40342/metadata/identity/oauth2/token";
+/// Where the Arc agent writes its challenge key files on Linux.
+const ARC_KEY_DIR: &str = "/var/opt/azcmagent/tokens";
+
+/// A managed-identity endpoint: plain http (as Azure serves it) and never
+/// across a network: loopback, or Azure's link-local metadata address when
+/// `link_local` is allowed. No proxy is ever used for it.
+fn local_url(
+    v: &Validator,
+    value: &S<String>,
+    key: &str,
+    default: &str,
+    link_local: bool,
+) -> Result<String> {
+    let Some(url) = v.string(value, key)? else {
+        return Ok(default.to_string());
+    };
+    let host = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split(['/', '?']).next())
+        .map(|authority| match authority.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => authority,
+        })
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']'));
+    let allowed = host.is_some_and(|h| is_loopback(h) || (link_local && h == "169.254.169.254"));
+    if !allowed || url.contains(char::is_whitespace) {
+        let what = if link_local {
+            "must be an http:// URL on 169.254.169.254 or a loopback address"
+        } else {
+            "must be an http:// URL on a loopback address (the agent's own)"
+        };
+        return Err(v.at(value.as_ref().unwrap(), key, what));
+    }
+    Ok(url)
 }
 
 fn queue_section(raw: &RawQueue, v: &Validator) -> Result<Option<QueueConfig>> {

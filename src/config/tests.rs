@@ -46,7 +46,7 @@ fn minimal_file_gets_every_default() {
         "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
     );
     assert_eq!(c.token.scope, "https://outlook.office365.com/.default");
-    assert_eq!(c.token.grace, Duration::from_secs(300));
+    assert_eq!(c.token.grace, Duration::from_secs(900));
     assert_eq!(
         c.token.cache_dir,
         PathBuf::from("/var/cache/oauth2-sendmail")
@@ -300,5 +300,123 @@ fn secret_file_is_read_on_demand() {
             .unwrap_err()
             .message()
             .contains("is empty")
+    );
+}
+
+#[test]
+fn cloud_presets_set_hosts_and_scope_and_explicit_keys_win() {
+    let table = [
+        (
+            "gcc-high",
+            "https://login.microsoftonline.us/contoso.onmicrosoft.com/oauth2/v2.0/token",
+            "smtp.office365.us",
+            "https://outlook.office365.us/.default",
+        ),
+        (
+            "china",
+            "https://login.partner.microsoftonline.cn/contoso.onmicrosoft.com/oauth2/v2.0/token",
+            "smtp.partner.outlook.cn",
+            "https://partner.outlook.cn/.default",
+        ),
+    ];
+    for (cloud, url, host, scope) in table {
+        let c = parse_str(&format!("cloud = \"{cloud}\"\n{MINIMAL}")).unwrap();
+        assert_eq!(c.cloud.name(), cloud);
+        assert_eq!(c.token.url, url);
+        assert_eq!(c.smtp.host, host);
+        assert_eq!(c.token.scope, scope);
+    }
+    let c = parse_str(&format!(
+        "cloud = \"dod\"\n{MINIMAL}\n[smtp]\nhost = \"smtp.example.mil\"\n[token]\nscope = \"https://x.example/.default\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.smtp.host, "smtp.example.mil");
+    assert_eq!(c.token.scope, "https://x.example/.default");
+    assert!(c.token.url.starts_with("https://login.microsoftonline.us/"));
+    assert_eq!(parse_str(MINIMAL).unwrap().cloud, cloud::Cloud::Global);
+    err(
+        &format!("cloud = \"usgov\"\n{MINIMAL}"),
+        "cloud: must be global, gcc-high, dod or china",
+    );
+}
+
+const USER_ONLY: &str = "user = \"alerts@contoso.com\"\n";
+
+#[test]
+fn credentials_without_a_secret() {
+    let c = parse_str(&format!("managed_identity = \"azure\"\n{USER_ONLY}")).unwrap();
+    assert_eq!(c.credential, Credential::Managed(ManagedIdentity::Azure));
+    assert_eq!((c.tenant.as_str(), c.client_id.as_str()), ("", ""));
+    assert_eq!(
+        c.token.imds_url,
+        "http://169.254.169.254/metadata/identity/oauth2/token"
+    );
+    assert_eq!(
+        c.token.arc_url,
+        "http://127.0.0.1:40342/metadata/identity/oauth2/token"
+    );
+    assert_eq!(c.credential_access, CredentialAccess::Callers);
+    let c = parse_str(&format!(
+        "managed_identity = \"azure\"\nclient_id = \"11111111-2222-3333-4444-555555555555\"\n{USER_ONLY}\n[token]\nimds_url = \"http://[::1]:8080/m\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.client_id, "11111111-2222-3333-4444-555555555555");
+    let c = parse_str(&format!(
+        "tenant = \"contoso.com\"\nclient_id = \"11111111-2222-3333-4444-555555555555\"\nclient_assertion_file = \"/var/run/secrets/azure/tokens/azure-identity-token\"\ncredential_access = \"service\"\n{USER_ONLY}"
+    ))
+    .unwrap();
+    assert_eq!(
+        c.credential,
+        Credential::FederatedAssertion(PathBuf::from(
+            "/var/run/secrets/azure/tokens/azure-identity-token"
+        ))
+    );
+    assert_eq!(c.credential_access, CredentialAccess::Service);
+
+    let table: &[(&str, &str)] = &[
+        (
+            "managed_identity = \"aws\"\n",
+            "managed_identity: must be azure or arc",
+        ),
+        (
+            "managed_identity = \"arc\"\nclient_id = \"11111111-2222-3333-4444-555555555555\"\n",
+            "only its system-assigned identity",
+        ),
+        (
+            "managed_identity = \"azure\"\nclient_secret = \"x\"\n",
+            "set only one of",
+        ),
+        (
+            "client_assertion_file = \"/t\"\n",
+            "missing required key tenant",
+        ),
+        (
+            "managed_identity = \"azure\"\n[token]\nimds_url = \"http://metadata.example/x\"\n",
+            "token.imds_url: must be an http:// URL on 169.254.169.254",
+        ),
+        (
+            "managed_identity = \"arc\"\n[token]\narc_url = \"http://169.254.169.254/x\"\n",
+            "token.arc_url: must be an http:// URL on a loopback address",
+        ),
+        (
+            "managed_identity = \"azure\"\n[token]\nimds_url = \"https://127.0.0.1/x\"\n",
+            "token.imds_url",
+        ),
+        (
+            "managed_identity = \"azure\"\ncredential_access = \"everyone\"\n",
+            "credential_access: must be callers or service",
+        ),
+    ];
+    for (keys, needle) in table {
+        // Top-level keys first, then `user`, then any section.
+        let text = match keys.split_once("[token]") {
+            Some((top, section)) => format!("{top}{USER_ONLY}[token]{section}"),
+            None => format!("{keys}{USER_ONLY}"),
+        };
+        err(&text, needle);
+    }
+    err(
+        &format!("credential_access = \"service\"\n{MINIMAL}"),
+        "move the secret to client_secret_file",
     );
 }

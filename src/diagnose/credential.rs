@@ -18,8 +18,13 @@ use crate::error::{Error, io_reason};
 use crate::hex;
 
 /// The credential: present, plausible, and for a certificate: valid now,
-/// matching its key, with the thumbprint the portal shows.
+/// matching its key, with the thumbprint the portal shows; with
+/// `credential_access = "service"`, readable by its owner only.
 pub fn credential(config: &Config) -> Step {
+    super::identity::service_access(config, kind_step(config))
+}
+
+fn kind_step(config: &Config) -> Step {
     const ID: &str = "credential";
     const TITLE: &str = "credential";
     let origin = match &config.credential {
@@ -27,6 +32,10 @@ pub fn credential(config: &Config) -> Step {
             certificate_file,
             private_key_file,
         } => return certificate(certificate_file, private_key_file, clock::now()),
+        Credential::FederatedAssertion(path) => {
+            return super::identity::federated(path, clock::now());
+        }
+        Credential::Managed(kind) => return super::identity::managed(config, *kind),
         Credential::Secret(_) => "client_secret (inline)".to_string(),
         Credential::SecretFile(path) => format!("client_secret_file {}", path.display()),
     };

@@ -43,13 +43,18 @@ pub fn configuration(path: &Path) -> (Step, Option<Config>) {
                 format!("{}: read, every key valid", path.display()),
             )
             .detail(format!(
-                "tenant {}, client_id {}",
-                config.tenant, config.client_id
+                "tenant {}, client_id {}; credential: {}; cloud {}",
+                or_none(&config.tenant),
+                or_none(&config.client_id),
+                config.credential.kind_name(),
+                config.cloud.name()
             ))
             .detail(format!("user {}, from {}", config.user, config.from))
             .detail(format!(
                 "SMTP {}:{} ({tls}); token endpoint {}",
-                config.smtp.host, config.smtp.port, config.token.url
+                config.smtp.host,
+                config.smtp.port,
+                crate::token::endpoint_url(&config)
             ));
             (step, Some(config))
         }
@@ -117,8 +122,9 @@ pub fn permissions(config: &Config) -> Step {
     let inline_secret = matches!(config.credential, Credential::Secret(_));
     note("configuration", &config.path, inline_secret);
     match &config.credential {
-        Credential::Secret(_) => {}
+        Credential::Secret(_) | Credential::Managed(_) => {}
         Credential::SecretFile(path) => note("secret", path, true),
+        Credential::FederatedAssertion(path) => note("federated assertion", path, false),
         Credential::Certificate {
             certificate_file,
             private_key_file,
@@ -261,6 +267,11 @@ pub fn queue(config: &Config) -> Step {
         spool.count(Area::Messages),
         spool.count(Area::Failed)
     ))
+}
+
+/// A value, or "(none)" when a managed identity left it unset.
+fn or_none(value: &str) -> &str {
+    if value.is_empty() { "(none)" } else { value }
 }
 
 #[cfg(test)]

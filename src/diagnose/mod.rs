@@ -9,6 +9,8 @@
 //! code is 0 when no step failed (warnings allowed), else the sysexits
 //! code of the first failure. Nothing is read from stdin.
 //!
+//! `tenant` reads the tenant's OpenID configuration (GUID, cloud);
+//! `identity` checks credentials without a secret;
 //! `report` keeps and renders the steps; `files` checks the configuration,
 //! permissions and directories; `credential` the secret or certificate
 //! (`x509` formats certificate facts); `token` fetches a token and judges
@@ -17,8 +19,10 @@
 
 mod credential;
 mod files;
+mod identity;
 mod report;
 mod smtp;
+mod tenant;
 mod test_message;
 mod tls;
 mod token;
@@ -40,6 +44,7 @@ use report::{Report, Step, Style, Verdict};
 const AFTER_CONFIG: &[(&str, &str)] = &[
     ("permissions", "file permissions"),
     ("credential", "credential"),
+    ("tenant", "tenant and cloud"),
     ("token", "token"),
     ("token.aud", "token audience"),
     ("token.roles", "token roles"),
@@ -145,9 +150,10 @@ fn run(
     let usable = credential.verdict != Verdict::Fail;
     report.add(credential);
     if verdicts_only {
+        let why = "not checked for a caller who is not root (no token request, no SMTP login)";
+        report.add(Step::skip("tenant", "tenant and cloud", why).public());
         let tokens = TokenSource::new(&config);
         report.add(token::cached(&tokens));
-        let why = "not checked for a caller who is not root (no token request, no SMTP login)";
         for (id, title) in AFTER_CONFIG {
             if id.starts_with("token.") || id.starts_with("smtp.") {
                 report.add(Step::skip(id, title, why).public());
@@ -160,6 +166,7 @@ fn run(
         report.add(files::queue(&config));
         return;
     }
+    report.add(tenant::tenant(&config));
 
     let mut tokens = TokenSource::new(&config);
     let token = if usable {

@@ -22,7 +22,11 @@ pub fn fetch(
     transcript: &mut Transcript,
 ) -> (Step, Option<Secret>) {
     let started = Instant::now();
-    let endpoint = format!("endpoint {}", config.token.url);
+    let endpoint = format!(
+        "endpoint {} ({})",
+        crate::token::endpoint_url(config),
+        config.credential.kind_name()
+    );
     match tokens.request_new(transcript) {
         Ok(granted) => {
             let until = clock::now() + granted.expires_in;

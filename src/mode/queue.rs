@@ -77,7 +77,19 @@ pub struct Summary {
 /// # Errors
 /// The queue directory cannot be created or read (exit 73).
 pub fn from_command(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<()> {
+    let privileged = crate::privilege::Caller::current().is_privileged();
     let Some(queue) = &config.queue else {
+        if !privileged {
+            // The token cache is still kept warm for callers.
+            let mut submitter = Submitter::new(
+                config,
+                system::host_name(config),
+                Delivery::default(),
+                false,
+                syslog,
+            );
+            submitter.warm_token();
+        }
         println!("{}", no_queue(config));
         return Ok(());
     };
@@ -99,6 +111,13 @@ pub fn from_command(invocation: &Invocation, config: &Config, syslog: Syslog) ->
         invocation.verbose,
         syslog,
     );
+    // With credential_access = "service" the queue service keeps the token
+    // cache warm for callers; a set-group-ID caller's -q only uses it.
+    if privileged {
+        submitter.callers_only();
+    } else {
+        submitter.warm_token();
+    }
     let summary = run(&mut submitter, queue, selection, None);
     submitter.finish();
     let summary = summary?;
@@ -387,6 +406,7 @@ impl Run<'_, '_> {
             smtp: attempt.reply.clone(),
             cause: attempt.error.as_ref().and_then(Error::cause),
             error: error_text.as_deref(),
+            credential: self.submitter.credential_field(),
             ..Record::delivered(&meta.sender, &tried, started.elapsed())
         };
         let pending = state.pending(&meta);

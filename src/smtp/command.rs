@@ -127,6 +127,12 @@ pub const COMMON_LINE_LIMIT: usize = 2048;
 /// `line_length_limit`; past 2048 octets any 535 but Exchange's token and
 /// policy refusals, 5.7.3 and 5.7.139, may be a cut).
 pub fn retry_auth_in_two_steps(reply: &super::reply::Reply, line_len: usize) -> bool {
+    // High Volume Email answers 501 about the token itself (5.5.127: it
+    // expires too soon; 5.5.124: refused): the line arrived whole, and
+    // the answer is a fresh token, not the same one in two steps.
+    if matches!(reply.enhanced_code(), Some("5.5.124" | "5.5.127")) {
+        return false;
+    }
     match reply.code {
         500 | 501 | 504 => true,
         535 => {
@@ -152,6 +158,8 @@ mod tests {
         let table = [
             (500, "5.5.2 Error: command not recognized", 100, true),
             (501, "5.5.4 Syntax error in parameters", 100, true),
+            (501, "5.5.127 Token will expire soon", 3000, false),
+            (501, "5.5.124 Token refused", 3000, false),
             (504, "5.7.4 Unrecognized authentication type", 100, true),
             (
                 535,

@@ -206,6 +206,10 @@ fn tenant_id(claims: &Claims, tenant: &str) -> Finding {
             "check tenant and token.url".into(),
         );
     };
+    if tenant.is_empty() {
+        // A managed identity configured without a tenant: its own.
+        return Finding::good("tid", format!("{tid} (the managed identity's tenant)"));
+    }
     if !is_guid(tenant) {
         return Finding::good(
             "tid",
@@ -237,6 +241,10 @@ fn application(claims: &Claims, client_id: &str) -> Finding {
             "check client_id".into(),
         );
     };
+    if client_id.is_empty() {
+        // A system-assigned managed identity: no client_id to compare.
+        return Finding::good("appid", format!("{appid} (the system-assigned identity)"));
+    }
     if appid.eq_ignore_ascii_case(client_id) {
         Finding::good("appid", appid.clone())
     } else {

@@ -12,13 +12,15 @@
 pub mod assertion;
 pub mod cache;
 pub mod claims;
+pub mod federated;
 pub mod https;
+pub mod managed;
 pub mod request;
 
 use std::path::PathBuf;
 
 use crate::clock;
-use crate::config::{Config, Credential};
+use crate::config::{Config, Credential, CredentialAccess, ManagedIdentity};
 use crate::error::{Result, io_reason};
 use crate::secret::Secret;
 use crate::transcript::Transcript;
@@ -44,13 +46,21 @@ pub struct TokenSource<'a> {
     pub warnings: Vec<String>,
     /// How many token requests this process made.
     pub requests: u32,
+    /// Whether this process may use the credential (`credential_access =
+    /// "service"` leaves that to the queue service; see [`Self::callers_only`]).
+    may_fetch: bool,
 }
 
 impl<'a> TokenSource<'a> {
     /// The token source for `config`.
     pub fn new(config: &'a Config) -> Self {
         let t = &config.token;
-        let key = cache::key(&t.url, &config.tenant, &config.client_id, &t.scope);
+        let key = cache::key(
+            endpoint_url(config),
+            &config.tenant,
+            &config.client_id,
+            &t.scope,
+        );
         let (file, lock_file) = cache::paths(&t.cache_dir, &key);
         TokenSource {
             config,
@@ -59,6 +69,7 @@ impl<'a> TokenSource<'a> {
             lock_file,
             warnings: Vec::new(),
             requests: 0,
+            may_fetch: true,
         }
     }
 
@@ -105,7 +116,7 @@ impl<'a> TokenSource<'a> {
     /// # Errors
     /// As [`TokenSource::get`].
     pub fn renew(&mut self, rejected: &Token, transcript: &mut Transcript) -> Result<Token> {
-        transcript.note("token: the server refused the cached token; fetching a new one");
+        transcript.note("token: the server refused the token (revoked, or too close to expiry); fetching a new one");
         self.fetch(Some(&rejected.access), transcript)
     }
 
@@ -128,8 +139,41 @@ impl<'a> TokenSource<'a> {
         cache::remove(&self.file);
     }
 
+    /// Makes this a caller's token source when `credential_access =
+    /// "service"`: cached tokens only, never the credential.
+    pub fn callers_only(&mut self) {
+        if self.config.credential_access == CredentialAccess::Service {
+            self.may_fetch = false;
+        }
+    }
+
+    /// The queue service's timer work when `credential_access = "service"`:
+    /// renews the cached token when it would turn unusable for callers
+    /// before the next run (runs start every minute; [`WARM_AHEAD`] leaves
+    /// room for several missed ones). Returns whether it fetched one.
+    ///
+    /// # Errors
+    /// As [`TokenSource::get`].
+    pub fn warm(&mut self, transcript: &mut Transcript) -> Result<bool> {
+        if self.config.credential_access != CredentialAccess::Service || !self.may_fetch {
+            return Ok(false);
+        }
+        let horizon = clock::now() + WARM_AHEAD;
+        let fresh_enough =
+            cache::read(&self.file, &self.key).is_some_and(|e| self.usable(&e, horizon));
+        if fresh_enough {
+            return Ok(false);
+        }
+        let stale = cache::read(&self.file, &self.key).map(|e| e.token);
+        self.fetch(stale.as_ref(), transcript)?;
+        Ok(true)
+    }
+
     /// Fetches under the lock, unless another process did while we waited.
     fn fetch(&mut self, rejected: Option<&Secret>, transcript: &mut Transcript) -> Result<Token> {
+        if !self.may_fetch {
+            return Err(service_only(self.config));
+        }
         let _lock = match self.prepare_cache_dir().and_then(|()| {
             let patience = self.config.token.timeout + std::time::Duration::from_secs(5);
             cache::Lock::acquire_within(&self.lock_file, patience)
@@ -197,8 +241,18 @@ impl<'a> TokenSource<'a> {
     /// One request to the token endpoint.
     fn request(&mut self, transcript: &mut Transcript) -> Result<request::Granted> {
         let config = self.config;
+        if let Credential::Managed(kind) = config.credential {
+            return self.request_managed(kind, transcript);
+        }
         let mut thumbprint = None;
+        let mut federated = None;
         let auth = match &config.credential {
+            Credential::FederatedAssertion(path) => {
+                let assertion = federated::read(path, clock::now())?;
+                let jwt = assertion.jwt.clone();
+                federated = Some(assertion);
+                ClientAuth::Assertion(jwt)
+            }
             Credential::Certificate {
                 certificate_file,
                 private_key_file,
@@ -222,6 +276,9 @@ impl<'a> TokenSource<'a> {
             timeout: config.token.timeout,
         };
         let credential = match &thumbprint {
+            None if federated.is_some() => {
+                "client_assertion=<redacted> (federated, from client_assertion_file)".to_string()
+            }
             None => "client_secret=<redacted>".to_string(),
             Some(t) => format!(
                 "client_assertion=<redacted> ({}, certificate thumbprint {t})",
@@ -241,6 +298,15 @@ impl<'a> TokenSource<'a> {
         let elapsed = started.elapsed().as_millis();
         // Entra names keys by SHA-1 thumbprint: show ours beside its refusal.
         let result = request::interpret(status, &body).map_err(|e| match &thumbprint {
+            None if federated.is_some() => {
+                let assertion = federated.as_ref().expect("checked");
+                match request::aadsts_in(e.message())
+                    .and_then(|code| federated::refusal_hint(code, assertion))
+                {
+                    Some(hint) => e.with_hint(hint).with_cause("assertion-refused"),
+                    None => e,
+                }
+            }
             Some(t) if matches!(e.cause(), Some("certificate-unknown" | "assertion-invalid")) => {
                 let hint = format!(
                     "{}; the portal lists certificates by thumbprint, and certificate_file's is {t}",
@@ -259,6 +325,70 @@ impl<'a> TokenSource<'a> {
                 "token: HTTP {status}: {} ({elapsed} ms)",
                 e.message()
             )),
+        }
+        result
+    }
+}
+
+/// How far ahead of callers' needs the queue service renews the token
+/// (`credential_access = "service"`): 10 minutes beyond `token.grace`.
+const WARM_AHEAD: u64 = 600;
+
+/// A caller found no usable cached token and may not fetch one itself.
+fn service_only(config: &Config) -> crate::error::Error {
+    crate::error::Error::temporary(format!(
+        "no valid token in the cache {}, and credential_access = \"service\" leaves fetching tokens to the queue service",
+        config.token.cache_dir.display()
+    ))
+    .with_hint("the queue service renews the token on its next run (systemctl status oauth2-sendmail-queue.timer); a queued message goes out then")
+    .with_cause("token-service-only")
+}
+
+/// The URL tokens come from: the token endpoint, or for a managed identity
+/// the metadata service or the Arc agent.
+pub fn endpoint_url(config: &Config) -> &str {
+    match config.credential {
+        Credential::Managed(ManagedIdentity::Azure) => &config.token.imds_url,
+        Credential::Managed(ManagedIdentity::Arc) => &config.token.arc_url,
+        _ => &config.token.url,
+    }
+}
+
+impl TokenSource<'_> {
+    /// One request to the instance metadata service or the Arc agent.
+    fn request_managed(
+        &mut self,
+        kind: ManagedIdentity,
+        transcript: &mut Transcript,
+    ) -> Result<request::Granted> {
+        let config = self.config;
+        let r = managed::Request {
+            kind,
+            url: endpoint_url(config),
+            resource: managed::resource(&config.token.scope),
+            client_id: Some(config.client_id.as_str()).filter(|id| !id.is_empty()),
+            key_dir: &config.token.arc_key_dir,
+            timeout: config.token.timeout,
+        };
+        transcript.note(&format!(
+            "token: GET {} ({}) resource={}{}",
+            r.url,
+            config.credential.kind_name(),
+            r.resource,
+            r.client_id
+                .map(|id| format!(" client_id={id}"))
+                .unwrap_or_default()
+        ));
+        self.requests += 1;
+        let started = std::time::Instant::now();
+        let result = managed::fetch(&r);
+        let elapsed = started.elapsed().as_millis();
+        match &result {
+            Ok(g) => transcript.note(&format!(
+                "token: expires_in {} s, access_token=<redacted> ({elapsed} ms)",
+                g.expires_in
+            )),
+            Err(e) => transcript.note(&format!("token: {} ({elapsed} ms)", e.message())),
         }
         result
     }

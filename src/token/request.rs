@@ -159,7 +159,7 @@ pub fn interpret(status: u16, body: &[u8]) -> Result<Granted> {
 }
 
 /// `AADSTS7000215: Invalid client secret provided. Ensure …` → the code's number.
-fn aadsts_in(description: &str) -> Option<u64> {
+pub fn aadsts_in(description: &str) -> Option<u64> {
     let rest = description.split("AADSTS").nth(1)?;
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
@@ -241,6 +241,34 @@ pub fn post(endpoint: &Endpoint, fields: &[(&str, &str)]) -> Result<(u16, Vec<u8
         .body_mut()
         .with_config()
         .limit(64 * 1024)
+        .read_to_vec()
+        .map_err(|e| transport_error(host, &e))?;
+    Ok((status, body))
+}
+
+/// GETs `endpoint.url` (JSON) the way [`post`] posts: `--check` reads the
+/// tenant's OpenID configuration with it.
+///
+/// # Errors
+/// As [`post`].
+pub fn get(endpoint: &Endpoint) -> Result<(u16, Vec<u8>)> {
+    let agent = agent(endpoint)?;
+    let host = endpoint
+        .url
+        .trim_start_matches("https://")
+        .split(['/', '?'])
+        .next()
+        .unwrap_or(endpoint.url);
+    let mut response = agent
+        .get(endpoint.url)
+        .header("Accept", "application/json")
+        .call()
+        .map_err(|e| transport_error(host, &e))?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(256 * 1024)
         .read_to_vec()
         .map_err(|e| transport_error(host, &e))?;
     Ok((status, body))

@@ -15,6 +15,7 @@ mod docs;
 mod explain;
 mod faults;
 mod hostile;
+mod identity;
 mod input;
 mod layers;
 mod options;
