@@ -197,11 +197,15 @@ def _closed_port():
     return port
 
 
-def startup(binary, quick):
-    """`--version` start-up time (hyperfine), ours and msmtp's."""
+def startup(binary, quick, portable=None):
+    """`--version` start-up time (hyperfine), ours and msmtp's, and the
+    portable build's (OpenSSL linked in, glibc 2.17) when given."""
     runs = "30" if quick else "300"
     out = {}
-    for name, cmd in (("ours", "%s --version" % binary), ("msmtp", "msmtp --version")):
+    commands = [("ours", "%s --version" % binary), ("msmtp", "msmtp --version")]
+    if portable:
+        commands.append(("portable", "%s --version" % portable))
+    for name, cmd in commands:
         path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "o2s-hyperfine-%d.json" % os.getpid())
         proc = subprocess.run(["hyperfine", "-N", "--warmup", "10", "--runs", runs,
                                "--export-json", path, "--style", "none", cmd],
