@@ -6,9 +6,15 @@
 #   make release   optimised binary in target/release/
 #   make install   install into the running system (or DESTDIR), PREFIX=/usr
 #   make uninstall remove what make install put there (keeps config and queue)
-#   make packages  .deb and .rpm in target/packages/
-#   make package-test  build both, check the .rpm, install the .deb in a
-#                  throwaway Debian root and send mail from it (root)
+#   make packages  .deb and .rpm in target/packages/ (the system flavour:
+#                  the distribution's OpenSSL 3, glibc 2.34+)
+#   make portable  the portable flavour (glibc 2.17+, OpenSSL built in):
+#                  .deb, .rpm and oauth2-sendmail-VERSION-x86_64-linux-gnu.tar.gz
+#                  in target/packages/; installs cargo-zigbuild and zig itself
+#   make package-test  build both flavours, check the .rpms, install each
+#                  .deb, the .rpm and the tarball/make install in a throwaway
+#                  Debian root (12, and 11 for the portable flavour) and send
+#                  mail from it (root)
 #   make bench     oauth2-sendmail against msmtp; writes BENCHMARKS.md (root)
 #   make bench-quick  the same with few iterations (CI), target/BENCHMARKS.quick.md
 
@@ -17,7 +23,7 @@ CARGO ?= cargo
 PREFIX ?= /usr
 DESTDIR ?=
 
-.PHONY: try test lint release deps install uninstall packages package-test bench bench-quick
+.PHONY: try test lint release deps install uninstall packages portable package-test bench bench-quick
 
 deps:
 	scripts/setup-deps
@@ -48,9 +54,14 @@ uninstall:
 packages:
 	packaging/build-packages
 
-package-test: deps packages
+portable: deps
+	packaging/build-packages --portable
+
+package-test: deps packages portable
 	packaging/test-rpm
+	packaging/test-rpm --portable
 	packaging/test-install
+	packaging/test-install --portable
 
 bench: deps release
 	python3 bench/test_turns.py

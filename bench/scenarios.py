@@ -197,22 +197,30 @@ def _closed_port():
     return port
 
 
-def startup(binary, quick):
-    """`--version` start-up time (hyperfine), ours and msmtp's."""
-    runs = "30" if quick else "300"
-    out = {}
-    for name, cmd in (("ours", "%s --version" % binary), ("msmtp", "msmtp --version")):
-        path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "o2s-hyperfine-%d.json" % os.getpid())
-        proc = subprocess.run(["hyperfine", "-N", "--warmup", "10", "--runs", runs,
-                               "--export-json", path, "--style", "none", cmd],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RunFailed("hyperfine failed: %s" % proc.stderr.strip()[-300:])
-        with open(path) as f:
-            result = json.load(f)["results"][0]
-        os.unlink(path)
-        out[name] = Series(result["times"])
-    return out
+def startup(binary, quick, portable=None):
+    """`--version` start-up time (hyperfine), ours and msmtp's, and the
+    portable build's (OpenSSL linked in, glibc 2.17) when given. The runs
+    are taken in 10 rounds that alternate the programs, so that a change of
+    load on a shared machine falls on all of them alike."""
+    total = 30 if quick else 300
+    rounds = 3 if quick else 10
+    commands = [("ours", "%s --version" % binary), ("msmtp", "msmtp --version")]
+    if portable:
+        commands.append(("portable", "%s --version" % portable))
+    times = {name: [] for name, _ in commands}
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "o2s-hyperfine-%d.json" % os.getpid())
+    for _ in range(rounds):
+        for name, cmd in commands:
+            proc = subprocess.run(["hyperfine", "-N", "--warmup", "3", "--runs",
+                                   str(total // rounds), "--export-json", path,
+                                   "--style", "none", cmd],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RunFailed("hyperfine failed: %s" % proc.stderr.strip()[-300:])
+            with open(path) as f:
+                times[name].extend(json.load(f)["results"][0]["times"])
+            os.unlink(path)
+    return {name: Series(values) for name, values in times.items()}
 
 
 def binary_size(binary):

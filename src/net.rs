@@ -189,7 +189,7 @@ pub fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector> {
         Error::config(format!("cannot set up TLS: {e}")).with_cause("tls-setup")
     };
     let mut store = X509StoreBuilder::new().map_err(setup)?;
-    add_system_roots(&mut store).map_err(setup)?;
+    add_system_roots(&mut store, SYSTEM_CERT_DIRS, SYSTEM_BUNDLES).map_err(setup)?;
     for certificate in extra {
         store.add_cert(certificate).map_err(setup)?;
     }
@@ -218,30 +218,36 @@ pub fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector> {
 }
 
 /// The system's trust anchors: a hashed directory (read lazily) if there is
-/// one, else the first bundle found, else OpenSSL's compiled-in defaults.
+/// one, else the first bundle found, else none (then only `ca_file` is
+/// trusted, and a handshake fails with the "not signed by a trusted CA"
+/// hint). Returns the directory or bundle used.
 ///
 /// `SSL_CERT_FILE` and `SSL_CERT_DIR` are not consulted, for any caller:
-/// trust is the system store plus `ca_file`, set where root set it. (They
-/// would also cost: a bundle named there is parsed whole, ~50 ms of CPU,
-/// where the hashed directory costs one file per handshake.)
+/// trust is the system store plus `ca_file`, set where root set it. That is
+/// why OpenSSL's own defaults (`set_default_paths`) are never asked: they
+/// read those two variables, and in the portable build (feature
+/// `vendored-openssl`) they name `/usr/local/ssl`, which no distribution
+/// fills. (The variables would also cost: a bundle named there is parsed
+/// whole, ~50 ms of CPU, where the hashed directory costs one file per
+/// handshake.)
 fn add_system_roots(
     store: &mut X509StoreBuilder,
-) -> std::result::Result<(), openssl::error::ErrorStack> {
-    if let Some(dir) = SYSTEM_CERT_DIRS
-        .iter()
-        .find(|d| is_hashed_dir(Path::new(d)))
-    {
-        return store
+    dirs: &[&'static str],
+    bundles: &[&'static str],
+) -> std::result::Result<Option<&'static str>, openssl::error::ErrorStack> {
+    if let Some(dir) = dirs.iter().find(|d| is_hashed_dir(Path::new(d))) {
+        store
             .add_lookup(X509Lookup::hash_dir())?
-            .add_dir(dir, SslFiletype::PEM);
+            .add_dir(dir, SslFiletype::PEM)?;
+        return Ok(Some(dir));
     }
-    if let Some(bundle) = SYSTEM_BUNDLES.iter().find(|b| Path::new(b).is_file()) {
-        return store
+    if let Some(bundle) = bundles.iter().find(|b| Path::new(b).is_file()) {
+        store
             .add_lookup(X509Lookup::file())?
-            .load_cert_file(bundle, SslFiletype::PEM)
-            .map(drop);
+            .load_cert_file(bundle, SslFiletype::PEM)?;
+        return Ok(Some(bundle));
     }
-    store.set_default_paths()
+    Ok(None)
 }
 
 /// Whether `dir` holds at least one `c_rehash` link (`hhhhhhhh.N`).
@@ -463,6 +469,22 @@ mod tests {
         assert!(is_hashed_dir(&dir));
         drop(temp);
         assert!(!is_hashed_dir(&dir), "missing");
+    }
+
+    #[test]
+    fn without_a_system_store_nothing_else_is_trusted() {
+        // OpenSSL's defaults (set_default_paths) would load its compiled-in
+        // bundle (Debian: /usr/lib/ssl/cert.pem, the whole system store) or
+        // whatever SSL_CERT_FILE names: neither may stand in for a missing
+        // system store.
+        let mut store = X509StoreBuilder::new().unwrap();
+        let used = add_system_roots(
+            &mut store,
+            &["/nonexistent/certs"],
+            &["/nonexistent/ca.pem"],
+        );
+        assert_eq!(used.unwrap(), None);
+        assert!(store.build().all_certificates().is_empty());
     }
 
     #[test]

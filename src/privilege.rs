@@ -7,10 +7,10 @@
 //! from the real one, [`start`]:
 //!
 //! - re-executes the program with an empty environment (only a fixed
-//!   `PATH`), because OpenSSL reads `OPENSSL_CONF`, the trust store
-//!   honours `SSL_CERT_FILE` and `SSL_CERT_DIR` (`net.rs`, as OpenSSL
-//!   does), and Rust cannot remove variables from its own environment
-//!   without `unsafe`;
+//!   `PATH`), because OpenSSL reads `OPENSSL_CONF` (and its default
+//!   trust paths read `SSL_CERT_FILE` and `SSL_CERT_DIR`, which `net.rs`
+//!   never asks for, but a library might), and Rust cannot remove
+//!   variables from its own environment without `unsafe`;
 //!
 //! and, in every mode, turns core dumps off (the process holds a secret or a
 //! token) and sets the umask to 007, so nothing it creates is ever
