@@ -33,6 +33,7 @@ import time
 import urllib.request
 
 import entra
+import graph
 import mailservers
 import pki
 import token_endpoint
@@ -72,6 +73,7 @@ class Sandbox:
         self.dir = os.path.abspath(directory)
         self.smtp = smtp
         self.endpoint = None
+        self.graph = None
         self.dovecot = self.postfix = None
         self.postfix_groups = set()  # pgids/sids of the Postfix tree
         self.dovecot_groups = set()  # ... and of the Dovecot tree
@@ -84,6 +86,8 @@ class Sandbox:
             "json": os.path.join(self.dir, "sandbox.json"),
             "clients": os.path.join(self.dir, "clients"),
             "token_log": os.path.join(self.dir, "token.log"),
+            "graph_log": os.path.join(self.dir, "graph.log"),
+            "graph_mail": os.path.join(self.dir, "graph-mail"),
             "postfix_log": os.path.join(self.dir, "postfix.log"),
             "postfix_out": os.path.join(self.dir, "postfix.stdout.log"),
             "dovecot_log": os.path.join(self.dir, "dovecot.log"),
@@ -191,6 +195,11 @@ class Sandbox:
         port = self.endpoint.port
         base = "https://127.0.0.1:%d" % port
         self._check_https(base + "/_control/stats", certs["ca_cert"])
+        self.graph = graph.Graph(self.endpoint.service, certs["server_cert"],
+                                 certs["server_key"], self.p["graph_mail"],
+                                 self.p["graph_log"])
+        self.graph.start()
+        self._check_https(self.graph.url + "/_control/graph", certs["ca_cert"])
 
         smtp_port = smtps_port = None
         if self.smtp:
@@ -224,10 +233,14 @@ class Sandbox:
             "smtp_port": smtp_port,
             "smtps_port": smtps_port,
             "mail_dir": self.p["mail"] if self.smtp else None,
+            "graph_url": self.graph.url,
+            "graph_control_url": self.graph.url + "/_control/graph",
+            "graph_mail_dir": self.p["graph_mail"],
             "logs": {
                 "postfix": self.p["postfix_log"] if self.smtp else None,
                 "dovecot": self.p["dovecot_log"] if self.smtp else None,
                 "token": self.p["token_log"],
+                "graph": self.p["graph_log"],
             },
             "other_clients": {name: c.contract() for name, c in clients.items()},
             "pid": os.getpid(),
@@ -402,6 +415,9 @@ class Sandbox:
             # worth a graceful exit, so its group is killed after 0.3 s.
             mailservers.terminate(self.dovecot, self.dovecot_groups, timeout=0.3)
             self.dovecot = None
+        if self.graph is not None:
+            self.graph.stop()
+            self.graph = None
         if self.endpoint is not None:
             self.endpoint.stop()
             self.endpoint = None
