@@ -11,8 +11,8 @@ use toml::Spanned;
 use super::locate::{line_of, toml_error};
 use super::names::{check_tenant, is_domain_name, is_guid, is_host, is_loopback};
 use super::{
-    AddressConfig, AssertionAlg, Audience, Config, Credential, FromPolicy, QueueConfig, SmtpConfig,
-    TlsMode, TokenConfig,
+    AddressConfig, AssertionAlg, Audience, Config, Credential, FromPolicy, GraphConfig,
+    QueueConfig, SmtpConfig, TlsMode, TokenConfig, Transport,
 };
 use crate::address;
 use crate::error::{Error, Result};
@@ -37,8 +37,11 @@ struct RawConfig {
     ca_file: S<String>,
     hostname: S<String>,
     syslog_socket: S<String>,
+    transport: S<String>,
     #[serde(default)]
     smtp: RawSmtp,
+    #[serde(default)]
+    graph: RawGraph,
     #[serde(default)]
     token: RawToken,
     #[serde(default)]
@@ -53,6 +56,14 @@ struct RawSmtp {
     host: S<String>,
     port: S<i64>,
     tls: S<String>,
+    timeout: S<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGraph {
+    url: S<String>,
+    save_to_sent_items: S<bool>,
     timeout: S<i64>,
 }
 
@@ -213,6 +224,12 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
             .map(PathBuf::from),
     };
     let smtp = smtp_section(&raw.smtp, &v)?;
+    let transport = match &raw.transport {
+        None => Transport::Smtp,
+        Some(t) => Transport::from_name(t.get_ref())
+            .ok_or_else(|| v.at(t, "transport", "must be smtp, graph or auto"))?,
+    };
+    let graph = graph_section(&raw.graph, &v)?;
     let token = token_section(&raw.token, &v, &tenant_value)?;
     let queue = queue_section(&raw.queue, &v)?;
     let addresses = addresses_section(&raw.addresses, &v, &from)?;
@@ -229,9 +246,32 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
         hostname,
         syslog_socket,
         smtp,
+        transport,
+        graph,
         token,
         queue,
         addresses,
+    })
+}
+
+fn graph_section(raw: &RawGraph, v: &Validator) -> Result<GraphConfig> {
+    let url = v
+        .string(&raw.url, "graph.url")?
+        .unwrap_or_else(|| "https://graph.microsoft.com".into());
+    let url = url.trim_end_matches('/').to_string();
+    let host = url.strip_prefix("https://").unwrap_or("");
+    if host.is_empty() || host.contains(['/', '?', '#', '@']) || host.contains(char::is_whitespace)
+    {
+        return Err(v.at(
+            raw.url.as_ref().unwrap(),
+            "graph.url",
+            "must be an https:// URL without a path, like https://graph.microsoft.com",
+        ));
+    }
+    Ok(GraphConfig {
+        url,
+        save_to_sent_items: raw.save_to_sent_items.as_ref().is_none_or(|b| *b.get_ref()),
+        timeout: v.seconds(&raw.timeout, "graph.timeout", (1, 3600), 60)?,
     })
 }
 
