@@ -21,6 +21,7 @@ mod diagnose;
 mod envelope;
 mod error;
 mod from_policy;
+mod graph;
 mod header;
 mod hex;
 mod log;

@@ -17,9 +17,10 @@ use std::time::Instant;
 use crate::attempt::Attempt;
 use crate::cli::Delivery;
 use crate::clock;
-use crate::config::Config;
+use crate::config::{Config, Transport};
 use crate::envelope::{self, Addresses};
 use crate::error::{Error, Kind, Result};
+use crate::graph;
 use crate::log::{Level, Outcome, Record, Syslog};
 use crate::message::PreparedHeader;
 use crate::relay::Relay;
@@ -40,6 +41,10 @@ pub struct Submitter<'c> {
     verbose: bool,
     tokens: TokenSource<'c>,
     relay: Option<Relay>,
+    /// Messages go through Microsoft Graph (`transport`, or `auto` after
+    /// SMTP AUTH was refused by policy).
+    use_graph: bool,
+    graph: Option<graph::Client<'c>>,
     syslog: Syslog,
     delivered_live: bool,
 }
@@ -61,6 +66,12 @@ impl<'c> Submitter<'c> {
             verbose,
             tokens: TokenSource::new(config),
             relay: None,
+            use_graph: match config.transport {
+                Transport::Smtp => false,
+                Transport::Graph => true,
+                Transport::Auto => graph::memo::prefers_graph(config),
+            },
+            graph: None,
             syslog,
             delivered_live: false,
         }
@@ -200,8 +211,18 @@ impl<'c> Submitter<'c> {
         header: &[u8],
         body: &mut dyn Read,
     ) -> Attempt {
+        if self.use_graph {
+            return self.attempt_graph(addresses, header, body);
+        }
+        let auto = self.config.transport == Transport::Auto;
         let relay = match self.relay() {
             Ok(relay) => relay,
+            Err(e) if auto && graph::memo::smtp_auth_refused_by_policy(e.cause()) => {
+                // The same message goes through Graph now, and the next
+                // ones straight away.
+                self.switch_to_graph(&e);
+                return self.attempt_graph(addresses, header, body);
+            }
             Err(e) => return Attempt::no_session(&addresses.recipients, e),
         };
         let envelope = envelope::esmtp(addresses, delivery, relay.capabilities());
@@ -221,6 +242,55 @@ impl<'c> Submitter<'c> {
                 Attempt::failed(&addresses.recipients, e, &server)
             }
         }
+    }
+
+    /// Tries one message through Microsoft Graph; logs nothing.
+    fn attempt_graph(
+        &mut self,
+        addresses: &Addresses,
+        header: &[u8],
+        body: &mut dyn Read,
+    ) -> Attempt {
+        let verbose = self.verbose;
+        let config = self.config;
+        let client = self.graph.get_or_insert_with(|| {
+            let transcript = if verbose {
+                Transcript::stderr()
+            } else {
+                Transcript::off()
+            };
+            graph::Client::new(config, transcript)
+        });
+        let result = client.send(&addresses.recipients, header, body);
+        let warnings = client.take_warnings();
+        for warning in warnings {
+            self.syslog.log(Level::Warning, &warning);
+        }
+        graph::outcome::attempt(&addresses.recipients, result)
+    }
+
+    /// `auto`: SMTP AUTH was refused by policy (`refusal`); Graph from now on.
+    fn switch_to_graph(&mut self, refusal: &Error) {
+        self.use_graph = true;
+        let mut line = format!(
+            "transport=auto: SMTP AUTH is refused by policy ({}); sending through Microsoft Graph",
+            refusal.message()
+        );
+        match graph::memo::remember_graph(self.config) {
+            Ok(()) => line.push_str(&format!(
+                ", and so for the next {} days",
+                graph::memo::REMEMBER_FOR / 86_400
+            )),
+            Err(e) => line.push_str(&format!(
+                " (the choice cannot be remembered in {}: {})",
+                self.config.token.cache_dir.display(),
+                crate::error::io_reason(&e)
+            )),
+        }
+        if self.verbose {
+            eprintln!("* {line}");
+        }
+        self.syslog.log(Level::Warning, &line);
     }
 
     /// The relay, opened on first use.
@@ -288,6 +358,7 @@ impl<'c> Submitter<'c> {
             message_id: Some(&header.message_id),
             size: attempt.size,
             smtp: attempt.reply.clone(),
+            transport: attempt.transport,
             ..Record::delivered(&addresses.sender, &addresses.recipients, started.elapsed())
         };
         let Some(error) = &attempt.error else {

@@ -1,0 +1,154 @@
+//! The HTTPS request to Graph: ureq over the project's OpenSSL context
+//! (`token::https`, `net`), so Graph gets the TLS policy SMTP and the
+//! token endpoint get (TLS 1.2+, system roots plus `ca_file`, host name
+//! checked). https only, no redirects, `token.proxy` if set, a limit of
+//! `graph.timeout` on the whole request.
+
+use ureq::SendBody;
+
+use super::mime::Base64Reader;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::token::Token;
+
+/// What came back.
+#[derive(Debug)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// The `request-id` header.
+    pub request_id: Option<String>,
+    /// `Retry-After` in seconds (the delta form; a date counts as absent).
+    pub retry_after: Option<u64>,
+    /// The body, at most 64 KiB of it.
+    pub body: Vec<u8>,
+}
+
+/// `{url}/v1.0/users/{user}/sendMail`, the mailbox percent-encoded where
+/// a path needs it.
+pub fn send_mail_url(base: &str, user: &str) -> String {
+    let mut encoded = String::with_capacity(user.len());
+    for b in user.bytes() {
+        if b.is_ascii_alphanumeric() || b"@.-_+~!$&'()*,;=".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("{base}/v1.0/users/{encoded}/sendMail")
+}
+
+/// The agent for Graph requests.
+///
+/// # Errors
+/// A bad `token.proxy` or `ca_file` (configuration).
+pub fn agent(config: &Config) -> Result<ureq::Agent> {
+    let proxy =
+        match config.token.proxy.as_deref() {
+            None => None,
+            Some(url) => Some(ureq::Proxy::new(url).map_err(|_| {
+                Error::config(format!("token.proxy {url} is not a valid proxy URL"))
+            })?),
+        };
+    let agent_config = ureq::Agent::config_builder()
+        .https_only(true)
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .proxy(proxy)
+        .timeout_global(Some(config.graph.timeout))
+        .user_agent(concat!("oauth2-sendmail/", env!("CARGO_PKG_VERSION")))
+        .build();
+    let tls = crate::net::tls_connector(config.ca_file.as_deref())?;
+    Ok(crate::token::https::agent(agent_config, tls))
+}
+
+/// POSTs `mime` as base64 (`Content-Type: text/plain`) with the token.
+///
+/// # Errors
+/// Graph unreachable, not trusted, or silent: [`transport_error`].
+pub fn post_mime(agent: &ureq::Agent, url: &str, token: &Token, mime: &[u8]) -> Result<Response> {
+    let mut reader = Base64Reader::new(mime);
+    let length = Base64Reader::encoded_len(mime.len());
+    let mut response = agent
+        .post(url)
+        .header(
+            "Authorization",
+            &format!("Bearer {}", token.access.expose()),
+        )
+        .header("Content-Type", "text/plain")
+        .header("Content-Length", &length.to_string())
+        .header("Accept", "application/json")
+        .send(SendBody::from_reader(&mut reader))
+        .map_err(|e| transport_error(url, &e))?;
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                crate::error::one_line(v)
+                    .chars()
+                    .take(100)
+                    .collect::<String>()
+            })
+    };
+    let request_id = header("request-id");
+    let retry_after = header("retry-after").and_then(|v| v.trim().parse().ok());
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_vec()
+        .unwrap_or_default();
+    Ok(Response {
+        status,
+        request_id,
+        retry_after,
+        body,
+    })
+}
+
+/// A request that got no answer, as the program's error.
+pub fn transport_error(url: &str, e: &ureq::Error) -> Error {
+    let host = url
+        .trim_start_matches("https://")
+        .split(['/', '?'])
+        .next()
+        .unwrap_or(url);
+    let detail = match e {
+        ureq::Error::Io(io) => io.to_string(),
+        _ => e.to_string(),
+    };
+    let lower = detail.to_ascii_lowercase();
+    if lower.contains("certificate") || lower.contains("verify failed") {
+        return Error::protocol(format!("Microsoft Graph at {host} is not trusted: {detail}"))
+            .with_hint("its certificate is not signed by a trusted CA: add the CA to the system store or name it in ca_file; no token was sent")
+            .with_cause("graph-untrusted");
+    }
+    if matches!(e, ureq::Error::Timeout(_)) || lower.contains("timed out") {
+        return Error::temporary(format!("Microsoft Graph at {host} did not answer in time: {detail}"))
+            .with_hint("Graph may have accepted the message all the same, so a retry can deliver it twice; raise graph.timeout if this repeats")
+            .with_cause("graph-timeout");
+    }
+    Error::temporary(format!("cannot reach Microsoft Graph at {host}: {detail}"))
+        .with_hint("check the network, graph.url and token.proxy; the message can be sent later")
+        .with_cause("graph-unreachable")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mailbox_goes_into_the_path() {
+        assert_eq!(
+            send_mail_url("https://graph.microsoft.com", "alerts@contoso.com"),
+            "https://graph.microsoft.com/v1.0/users/alerts@contoso.com/sendMail"
+        );
+        assert_eq!(
+            send_mail_url("https://g", "a/b?c#d%@x"),
+            "https://g/v1.0/users/a%2Fb%3Fc%23d%25@x/sendMail"
+        );
+    }
+}
