@@ -462,3 +462,45 @@ fn auto_does_not_switch_on_a_rejected_token() {
     run.expect(77);
     assert!(sb.graph_mail_for("auto573@example.com").is_empty());
 }
+
+#[test]
+fn check_proves_token_role_and_mailbox_and_sends_with_to() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let scratch = Scratch::new("graph-check");
+    let syslog = SyslogCapture::new(&scratch);
+    let conf = graph_conf(sb, &scratch, &syslog, "", "");
+    let run = sendmail(&["-C", &conf, "--check", "--to", "check@example.com"], b"");
+    run.expect(0);
+    for want in [
+        "Graph token audience https://graph.microsoft.com",
+        "Mail.Send",
+        "is reachable through Microsoft Graph",
+        "skip SMTP server",
+    ] {
+        assert!(run.stdout.contains(want), "{want}: {}", run.stdout);
+    }
+    assert_eq!(sb.graph_mail_for("check@example.com").len(), 1);
+}
+
+#[test]
+fn check_names_a_missing_mail_send_role() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let scratch = Scratch::new("graph-check-role");
+    let syslog = SyslogCapture::new(&scratch);
+    let conf = graph_conf(sb, &scratch, &syslog, "", "");
+    let client = sb.client("no_role");
+    let text = std::fs::read_to_string(&conf)
+        .unwrap()
+        .replace(&sb.str("client_id"), client["client_id"].as_str().unwrap())
+        .replace(
+            &sb.str("client_secret"),
+            client["client_secret"].as_str().unwrap(),
+        );
+    write_private(std::path::Path::new(&conf), &text);
+    let run = sendmail(&["-C", &conf, "--check"], b"");
+    run.expect(77);
+    assert!(run.stdout.contains("no Mail.Send role"), "{}", run.stdout);
+    assert!(run.stdout.contains("ErrorAccessDenied"), "{}", run.stdout);
+}

@@ -47,10 +47,20 @@ pub fn configuration(path: &Path) -> (Step, Option<Config>) {
                 config.tenant, config.client_id
             ))
             .detail(format!("user {}, from {}", config.user, config.from))
-            .detail(format!(
-                "SMTP {}:{} ({tls}); token endpoint {}",
-                config.smtp.host, config.smtp.port, config.token.url
-            ));
+            .detail(match config.transport {
+                crate::config::Transport::Smtp => format!(
+                    "SMTP {}:{} ({tls}); token endpoint {}",
+                    config.smtp.host, config.smtp.port, config.token.url
+                ),
+                crate::config::Transport::Graph => format!(
+                    "transport graph: Microsoft Graph {}; token endpoint {}",
+                    config.graph.url, config.token.url
+                ),
+                crate::config::Transport::Auto => format!(
+                    "transport auto: SMTP {}:{} ({tls}), else Microsoft Graph {}; token endpoint {}",
+                    config.smtp.host, config.smtp.port, config.graph.url, config.token.url
+                ),
+            });
             (step, Some(config))
         }
         Err(e) if e.cause() == Some("config-invalid") => {

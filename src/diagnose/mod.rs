@@ -17,6 +17,7 @@
 
 mod credential;
 mod files;
+mod graph;
 mod report;
 mod smtp;
 mod test_message;
@@ -30,6 +31,7 @@ use std::path::Path;
 use crate::address;
 use crate::cli::Invocation;
 use crate::clock;
+use crate::config::Transport;
 use crate::error::Kind;
 use crate::system;
 use crate::token::TokenSource;
@@ -128,6 +130,35 @@ fn run(report: &mut Report, invocation: &Invocation, config_path: &Path, transcr
     let usable = credential.verdict != Verdict::Fail;
     report.add(credential);
 
+    let helo = system::host_name(&config);
+    if config.transport == Transport::Graph {
+        // No SMTP here: its steps are listed as skipped, Graph's follow.
+        for (id, title) in AFTER_CONFIG
+            .iter()
+            .filter(|(id, _)| id.starts_with("token") || id.starts_with("smtp."))
+        {
+            report.add(Step::skip(id, title, "transport = graph"));
+        }
+        if usable {
+            graph::check(
+                &config,
+                invocation.check_to.as_deref(),
+                &helo,
+                transcript,
+                report,
+            );
+        } else {
+            for (id, title) in &graph::STEPS {
+                if *id != "graph.send" || invocation.check_to.is_some() {
+                    report.add(Step::skip(id, title, "no usable credential"));
+                }
+            }
+        }
+        let graph_tokens = TokenSource::for_scope(&config, &config.graph.scope());
+        report.add(files::cache(&config, graph_tokens.cached_until()));
+        report.add(files::queue(&config));
+        return;
+    }
     let mut tokens = TokenSource::new(&config);
     let token = if usable {
         let (step, token) = token::fetch(&config, &mut tokens, &mut transcript);
@@ -141,14 +172,26 @@ fn run(report: &mut Report, invocation: &Invocation, config_path: &Path, transcr
         report.add(step);
     }
 
-    let helo = system::host_name(&config);
     let smtp = smtp::SmtpCheck {
         config: &config,
         helo: &helo,
         token: token.as_ref(),
         test_to: invocation.check_to.as_deref(),
     };
-    smtp::smtp(&smtp, transcript, report);
+    if config.transport == Transport::Auto {
+        // Graph is what auto turns to: it must work as well.
+        let graph_transcript = if invocation.verbose {
+            Transcript::stderr()
+        } else {
+            Transcript::off()
+        };
+        smtp::smtp(&smtp, transcript, report);
+        if usable {
+            graph::check(&config, None, &helo, graph_transcript, report);
+        }
+    } else {
+        smtp::smtp(&smtp, transcript, report);
+    }
 
     report.add(files::cache(&config, tokens.cached_until()));
     report.add(files::queue(&config));

@@ -149,6 +149,35 @@ impl<'c> Client<'c> {
         }
     }
 
+    /// Asks Graph something it answers without sending anything: a
+    /// `sendMail` with an empty body, refused as malformed (400) only
+    /// after the token, the role and the mailbox passed. Returns the
+    /// request-id of that 400.
+    ///
+    /// # Errors
+    /// The token failure, or the refusal (401, 403, 404, …) as for a message.
+    pub fn probe(&mut self, token: &Token) -> Result<String> {
+        let url = request::send_mail_url(&self.config.graph.url, &self.config.user);
+        let agent = request::agent(self.config)?;
+        self.transcript.note(&format!(
+            "graph: POST {url} Authorization: Bearer <redacted> (empty body: a request Graph refuses without sending)"
+        ));
+        let answer = request::post_mime(&agent, &url, token, b"")?;
+        let id = answer.request_id.clone().unwrap_or_default();
+        self.transcript
+            .note(&format!("graph: HTTP {} request-id={id}", answer.status));
+        if answer.status == 400 {
+            return Ok(id);
+        }
+        Err(errors::interpret(&errors::Answer {
+            status: answer.status,
+            request_id: answer.request_id.as_deref(),
+            retry_after: answer.retry_after,
+            body: &answer.body,
+        })
+        .error)
+    }
+
     fn token(&mut self) -> Result<Token> {
         let token = self.tokens.get(&mut self.transcript)?;
         self.transcript.hide(token.access.expose());
