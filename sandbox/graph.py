@@ -18,6 +18,13 @@ base64 MIME body (reference: docs/graph.md, shared/reference/graph.md):
   Bcc of the MIME) in DIR/graph-mail, with the Bcc field taken out of
   what the recipients get, as Exchange does. The .env holds the mailbox
   (sender) and the recipient, like the Postfix capture's;
+- large messages the way Graph takes them: `POST .../messages` (a draft
+  from MIME), `.../attachments/createUploadSession` for each large
+  attachment, `PUT` of its bytes to the uploadUrl in sequential byte
+  ranges of at most 4 MB (Content-Range checked; a bearer token there is
+  refused, the URL is pre-authenticated), then `.../messages/{id}/send`,
+  which delivers the draft with the attachments added as parts. Drafts
+  need the Mail.ReadWrite role too (403 ErrorAccessDenied without);
 - faults on demand: POST /_control/graph {"faults": [...]} queues answers
   that the next sendMail requests get instead of the normal one, one each
   (`{"status": 429, "code": "ApplicationThrottled", "headers":
@@ -50,6 +57,14 @@ import entra
 # Graph's request limit: "about 4 MB" (reference/graph.md).
 MAX_REQUEST = 4 * 1024 * 1024
 SEND_RE = re.compile(r"/v1\.0/users/([^/]+)/sendMail")
+DRAFT_RE = re.compile(r"/v1\.0/users/([^/]+)/messages")
+SESSION_RE = re.compile(
+    r"/v1\.0/users/([^/]+)/messages/([^/]+)/attachments/createUploadSession")
+DRAFT_SEND_RE = re.compile(r"/v1\.0/users/([^/]+)/messages/([^/]+)/send")
+UPLOAD_RE = re.compile(r"/upload/([0-9a-f]+)")
+# Outlook's upload sessions: byte ranges of at most 4 MB each.
+MAX_CHUNK = 4 * 1024 * 1024
+CONTENT_RANGE_RE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 # Mailboxes of the fixture tenant: address -> has an Exchange Online licence.
 MAILBOXES = {entra.MAILBOX: True, "other@contoso.test": True,
              "unlicensed@contoso.test": False}
@@ -95,11 +110,15 @@ class GraphService:
             self.faults = []
             self.requests = 0
             self.accepted = 0
+            self.drafts = {}            # id -> {"mailbox", "raw", "attachments"}
+            self.sessions = {}          # id -> {"draft", "item", "data"}
+            self.uploads = 0            # PUT requests
 
     def stats(self):
         with self._lock:
             return {"requests": self.requests, "accepted": self.accepted,
-                    "faults_pending": len(self.faults)}
+                    "faults_pending": len(self.faults),
+                    "drafts": len(self.drafts), "uploads": self.uploads}
 
     def set_faults(self, req):
         faults = req.get("faults") if isinstance(req, dict) else None
@@ -206,6 +225,39 @@ class GraphService:
         with self._lock:
             self.accepted += 1
         return recipients
+
+
+def with_attachments(raw, attachments):
+    """The draft's MIME with the uploaded attachments added as parts of its
+    top-level multipart (what Exchange does in its own words; the bytes of
+    each attachment are what matters here)."""
+    header = email.parser.BytesHeaderParser(
+        policy=email.policy.compat32).parsebytes(raw)
+    boundary = header.get_boundary()
+    if not attachments:
+        return raw
+    if boundary is None:
+        raise GraphError(400, "ErrorInvalidRequest",
+                         "This sandbox adds attachments to multipart drafts only.")
+    closing = ("--%s--" % boundary).encode()
+    at = raw.rfind(closing)
+    if at < 0:
+        raise GraphError(400, "ErrorMimeContentInvalid",
+                         "The draft's multipart has no closing boundary.")
+    parts = []
+    for item, data in attachments:
+        name = item.get("name", "attachment")
+        lines = [("--%s" % boundary),
+                 "Content-Type: %s; name=\"%s\"" % (
+                     item.get("contentType", "application/octet-stream"), name),
+                 "Content-Disposition: %s; filename=\"%s\"" % (
+                     "inline" if item.get("isInline") else "attachment", name),
+                 "Content-Transfer-Encoding: base64"]
+        if item.get("contentId"):
+            lines.append("Content-ID: <%s>" % item["contentId"])
+        encoded = base64.encodebytes(data).replace(b"\n", b"\r\n")
+        parts.append(("\r\n".join(lines) + "\r\n\r\n").encode() + encoded)
+    return raw[:at] + b"".join(parts) + raw[at:]
 
 
 def strip_bcc(raw):
@@ -317,6 +369,29 @@ class Handler(BaseHTTPRequestHandler):
             self.graph.log("control: faults %s" % json.dumps(self.graph.faults))
             self._send(200, self.graph.stats())
             return
+        for regex, handler in ((SESSION_RE, self._create_session),
+                               (DRAFT_SEND_RE, self._send_draft),
+                               (DRAFT_RE, self._create_draft)):
+            d = regex.fullmatch(path)
+            if d:
+                who = "POST %s request-id=%s" % (path, request_id)
+                body = self._read_body(MAX_REQUEST)
+                try:
+                    claims, client = self.graph.authorize(
+                        self.headers.get("Authorization", ""),
+                        urllib.parse.unquote(d.group(1)))
+                    if entra.GRAPH_READWRITE not in claims.get("roles", []):
+                        raise GraphError(403, "ErrorAccessDenied",
+                                         "Access is denied. Check credentials "
+                                         "and try again.")
+                    if body is None:
+                        raise GraphError(413, "ErrorMessageSizeExceeded",
+                                         "The request is too large.")
+                    handler(urllib.parse.unquote(d.group(1)), d.groups()[1:],
+                            body, request_id, who)
+                except GraphError as e:
+                    self._error(e, request_id, who)
+                return
         m = SEND_RE.fullmatch(path)
         if not m:
             self._read_body(MAX_REQUEST)
@@ -325,6 +400,117 @@ class Handler(BaseHTTPRequestHandler):
                         "POST %s" % path)
             return
         self._send_mail(urllib.parse.unquote(m.group(1)), request_id)
+
+    def _create_draft(self, mailbox, _, body, request_id, who):
+        ctype = self.headers.get("Content-Type", "").split(";")[0].strip()
+        if ctype.lower() != "text/plain":
+            raise GraphError(400, "ErrorInvalidRequest",
+                             "This sandbox takes MIME drafts only.")
+        raw, _ = self.graph.parse_mime(body)
+        mid = "AAMk" + uuid.uuid4().hex
+        with self.graph._lock:
+            self.graph.drafts[mid] = {"mailbox": mailbox, "raw": raw,
+                                      "attachments": []}
+        self.graph.log("%s -> 201 draft %s (%d octets)" % (who, mid[:12], len(raw)))
+        self._send(201, {"id": mid, "isDraft": True},
+                   {"request-id": request_id})
+
+    def _draft(self, mailbox, mid):
+        with self.graph._lock:
+            draft = self.graph.drafts.get(mid)
+        if draft is None or draft["mailbox"].lower() != mailbox.lower():
+            raise GraphError(404, "ErrorItemNotFound",
+                             "The specified object was not found in the store.")
+        return draft
+
+    def _create_session(self, mailbox, groups, body, request_id, who):
+        draft = self._draft(mailbox, groups[0])
+        try:
+            item = json.loads(body)["AttachmentItem"]
+            size = item["size"]
+            if item.get("attachmentType") != "file" or not isinstance(size, int) \
+                    or size <= 0 or not item.get("name"):
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            raise GraphError(400, "ErrorInvalidRequest",
+                             "AttachmentItem needs attachmentType file, name "
+                             "and size.")
+        sid = uuid.uuid4().hex
+        with self.graph._lock:
+            self.graph.sessions[sid] = {"draft": draft, "item": item,
+                                        "data": bytearray()}
+        url = "%s/upload/%s" % (self.server.url, sid)
+        self.graph.log("%s -> 201 upload session for %s (%d octets)" % (
+            who, item["name"], size))
+        self._send(201, {"uploadUrl": url, "nextExpectedRanges": ["0-"],
+                         "expirationDateTime": "2099-01-01T00:00:00Z"},
+                   {"request-id": request_id})
+
+    def _send_draft(self, mailbox, groups, body, request_id, who):
+        draft = self._draft(mailbox, groups[0])
+        raw = with_attachments(draft["raw"], draft["attachments"])
+        header = email.parser.BytesHeaderParser(
+            policy=email.policy.compat32).parsebytes(raw)
+        recipients = self.graph.deliver(mailbox, raw, header, request_id)
+        with self.graph._lock:
+            self.graph.drafts.pop(groups[0], None)
+        self.graph.log("%s -> 202 sent draft %s (%d octets) for %s" % (
+            who, groups[0][:12], len(raw), ",".join(recipients)))
+        self._send(202, b"", {"request-id": request_id})
+
+    def do_PUT(self):
+        path = urllib.parse.urlsplit(self.path).path
+        request_id = str(uuid.uuid4())
+        who = "PUT upload request-id=%s" % request_id
+        m = UPLOAD_RE.fullmatch(path)
+        body = self._read_body(MAX_CHUNK)
+        try:
+            with self.graph._lock:
+                self.graph.uploads += 1
+                session = self.graph.sessions.get(m.group(1)) if m else None
+            if session is None:
+                raise GraphError(404, "ErrorItemNotFound",
+                                 "The upload session does not exist.")
+            if self.headers.get("Authorization"):
+                # The uploadUrl is pre-authenticated; Outlook refuses a
+                # bearer token on it.
+                raise GraphError(401, "InvalidAuthenticationToken",
+                                 "Do not send an Authorization header to "
+                                 "the uploadUrl.")
+            if body is None:
+                raise GraphError(413, "ErrorRequestEntityTooLarge",
+                                 "A byte range may hold at most 4 MB.")
+            r = CONTENT_RANGE_RE.fullmatch(
+                self.headers.get("Content-Range", "").strip())
+            size = session["item"]["size"]
+            data = session["data"]
+            if not r:
+                raise GraphError(400, "InvalidContentRange",
+                                 "Content-Range must be bytes a-b/size.")
+            first, last, total = (int(x) for x in r.groups())
+            if total != size or first != len(data) or last < first or \
+                    last - first + 1 != len(body) or last >= size:
+                raise GraphError(416, "InvalidRange",
+                                 "Expected the range starting at %d of %d "
+                                 "(got %s for %d octets)." % (
+                                     len(data), size,
+                                     self.headers.get("Content-Range"),
+                                     len(body)))
+        except GraphError as e:
+            self._error(e, request_id, who)
+            return
+        data.extend(body)
+        if len(data) < size:
+            self._send(200, {"nextExpectedRanges": ["%d-" % len(data)],
+                             "expirationDateTime": "2099-01-01T00:00:00Z"})
+            return
+        with self.graph._lock:
+            self.graph.sessions.pop(m.group(1), None)
+            session["draft"]["attachments"].append(
+                (session["item"], bytes(data)))
+        self.graph.log("%s -> 201 %s complete (%d octets)" % (
+            who, session["item"]["name"], size))
+        self._send(201, b"", {"Location": "attachment"})
 
     def _send_mail(self, mailbox, request_id):
         who = "POST sendMail mailbox=%s request-id=%s" % (mailbox, request_id)
@@ -374,6 +560,7 @@ class GraphServer(ThreadingHTTPServer):
     def __init__(self, graph, cert, key):
         super().__init__(("127.0.0.1", 0), Handler)
         self.graph = graph
+        self.url = "https://127.0.0.1:%d" % self.server_address[1]
         self.ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ssl_ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         self.ssl_ctx.load_cert_chain(cert, key)
