@@ -504,3 +504,118 @@ fn check_names_a_missing_mail_send_role() {
     assert!(run.stdout.contains("no Mail.Send role"), "{}", run.stdout);
     assert!(run.stdout.contains("ErrorAccessDenied"), "{}", run.stdout);
 }
+
+/// `n` bytes of a fixed pseudo-random sequence.
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A multipart message with a text part and base64 attachments `(name, bytes)`.
+fn with_attachments(to: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut m = format!(
+        "To: {to}\r\nSubject: large\r\nX-Report: kept\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b0undary\"\r\n\r\n\
+         --b0undary\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nsee the attachments\r\n"
+    )
+    .into_bytes();
+    for (name, bytes) in files {
+        m.extend_from_slice(
+            format!(
+                "--b0undary\r\nContent-Type: application/octet-stream; name=\"{name}\"\r\n\
+                 Content-Disposition: attachment; filename=\"{name}\"\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+        for line in text.as_bytes().chunks(76) {
+            m.extend_from_slice(line);
+            m.extend_from_slice(b"\r\n");
+        }
+    }
+    m.extend_from_slice(b"--b0undary--\r\n");
+    m
+}
+
+/// The decoded bytes of the attachment `name` in a delivered message.
+fn attachment(message: &[u8], name: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let text = String::from_utf8_lossy(message);
+    let at = text
+        .find(&format!("filename=\"{name}\""))
+        .unwrap_or_else(|| panic!("no attachment {name}"));
+    let body = &text[at..];
+    let start = body.find("\r\n\r\n").unwrap() + 4;
+    let end = body[start..].find("\r\n--").unwrap() + start;
+    let clean: String = body[start..end].split_whitespace().collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(clean)
+        .unwrap()
+}
+
+#[test]
+fn a_25_mib_message_with_a_15_mb_attachment_arrives_intact() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let scratch = Scratch::new("graph-large");
+    let syslog = SyslogCapture::new(&scratch);
+    let conf = graph_conf(sb, &scratch, &syslog, "", "");
+    let big = noise(15_000_000, 7);
+    let other = noise(4_300_000, 11);
+    let message = with_attachments(
+        "large@example.com",
+        &[("big.bin", &big), ("other.bin", &other)],
+    );
+    assert!(message.len() >= 25 * 1024 * 1024, "{}", message.len());
+    sendmail(&["-C", &conf, "large@example.com"], &message).expect(0);
+    let got = sb.graph_mail_for("large@example.com");
+    assert_eq!(got.len(), 1);
+    let delivered = &got[0].message;
+    assert!(
+        attachment(delivered, "big.bin") == big,
+        "the 15 MB attachment, byte for byte"
+    );
+    assert!(attachment(delivered, "other.bin") == other);
+    let text = String::from_utf8_lossy(delivered);
+    for kept in ["Subject: large", "X-Report: kept", "see the attachments"] {
+        assert!(text.contains(kept), "{kept}");
+    }
+    let line = one_line(&syslog);
+    assert!(
+        line.contains("outcome=delivered") && line.contains("transport=graph"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_large_message_without_mail_readwrite_names_the_permission() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let scratch = Scratch::new("graph-large-rw");
+    let syslog = SyslogCapture::new(&scratch);
+    let conf = graph_conf(sb, &scratch, &syslog, "", "");
+    let client = sb.client("graph_send_only");
+    let text = std::fs::read_to_string(&conf)
+        .unwrap()
+        .replace(&sb.str("client_id"), client["client_id"].as_str().unwrap())
+        .replace(
+            &sb.str("client_secret"),
+            client["client_secret"].as_str().unwrap(),
+        );
+    write_private(std::path::Path::new(&conf), &text);
+    let message = with_attachments("large-rw@example.com", &[("big.bin", &noise(4_000_000, 3))]);
+    let run = sendmail(&["-C", &conf, "large-rw@example.com"], &message);
+    run.expect(77);
+    assert!(run.stderr.contains("Mail.ReadWrite"), "{}", run.stderr);
+    assert!(one_line(&syslog).contains("cause=graph-no-readwrite"));
+    assert!(sb.graph_mail_for("large-rw@example.com").is_empty());
+}

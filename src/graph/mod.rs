@@ -10,29 +10,29 @@
 //! pause; everything else is a [`errors::Refusal`] with the kind its SMTP
 //! counterpart has.
 //!
-//! The whole MIME is held in memory while it is sent: Graph takes at most
-//! about 4 MB a request (so at most [`MAX_MIME`] octets of message), and a
-//! request that must be repeated (401, 429) needs the bytes again. The
-//! base64 is produced as the request streams (`mime::Base64Reader`).
+//! A message that fits one request (at most [`input::MAX_MIME`] octets,
+//! whose base64 is Graph's 4 MB request limit) is held in memory while it
+//! is sent, since a repeated request (401, 429) needs the bytes again; the
+//! base64 is produced as the request streams. A larger one is spooled to
+//! a temporary file and sent by `upload`: a draft without its largest
+//! attachments, each of those through an upload session, then `send`.
 
 pub mod errors;
+pub mod input;
 pub mod memo;
 pub mod mime;
 pub mod outcome;
+pub mod parts;
 pub mod request;
+pub mod upload;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 
 use crate::config::Config;
-use crate::error::{Error, Kind, Result};
-use crate::header;
+use crate::error::{Error, Result};
 use crate::token::{Token, TokenSource};
 use crate::transcript::Transcript;
 use errors::Refusal;
-
-/// Largest message (after the header rewrite, CRLF line ends) that goes in
-/// one `sendMail`: its base64 is 4 MiB, Graph's request limit.
-pub const MAX_MIME: usize = 3 * 1024 * 1024;
 
 /// What Graph said to a message it took.
 #[derive(Debug, Clone)]
@@ -87,26 +87,49 @@ impl<'c> Client<'c> {
         std::mem::take(&mut self.tokens.warnings)
     }
 
-    /// Sends the message (`header` then `body`) to exactly `recipients`.
+    /// Sends the message (`header` then `body`) to exactly `recipients`:
+    /// in one `sendMail` when it fits, else through a draft and upload
+    /// sessions (`upload`).
     pub fn send(
         &mut self,
         recipients: &[String],
         head: &[u8],
         body: &mut dyn Read,
     ) -> std::result::Result<Accepted, Failure> {
-        let mime = read_mime(recipients, head, body).map_err(Failure::Message)?;
-        let mut token = self.token().map_err(Failure::NoSession)?;
-        let url = request::send_mail_url(&self.config.graph.url, &self.config.user);
+        let mime = input::read(recipients, head, body).map_err(Failure::Message)?;
         let agent = request::agent(self.config).map_err(Failure::NoSession)?;
+        match mime {
+            input::Mime::Small(mime) => {
+                let url = request::send_mail_url(&self.config.graph.url, &self.config.user);
+                self.transcript.note(&format!(
+                    "graph: POST {url} Authorization: Bearer <redacted> Content-Type: text/plain ({} octets of MIME as {} of base64)",
+                    mime.len(),
+                    mime::Base64Reader::encoded_len(mime.len())
+                ));
+                let answer = self.exchange(&agent, &url, &|| request::Payload::Mime(&mime), 202)?;
+                Ok(Accepted {
+                    request_id: answer.request_id.unwrap_or_default(),
+                    size: mime.len() as u64,
+                })
+            }
+            input::Mime::Large(file, len) => upload::send(self, &agent, file, len),
+        }
+    }
+
+    /// One request with the token, answered `expected`: a cached token
+    /// Graph rejects is renewed once, a short `Retry-After` waited for once.
+    fn exchange<'p>(
+        &mut self,
+        agent: &ureq::Agent,
+        url: &str,
+        payload: &dyn Fn() -> request::Payload<'p>,
+        expected: u16,
+    ) -> std::result::Result<request::Response, Failure> {
+        let mut token = self.token().map_err(Failure::NoSession)?;
         let (mut renewed, mut paused) = (false, false);
         loop {
-            self.transcript.note(&format!(
-                "graph: POST {url} Authorization: Bearer <redacted> Content-Type: text/plain ({} octets of MIME as {} of base64)",
-                mime.len(),
-                mime::Base64Reader::encoded_len(mime.len())
-            ));
             let answer =
-                request::post_mime(&agent, &url, &token, &mime).map_err(Failure::NoSession)?;
+                request::call(agent, url, Some(&token), payload()).map_err(Failure::NoSession)?;
             let id = answer.request_id.clone().unwrap_or_default();
             self.transcript.note(&format!(
                 "graph: HTTP {} request-id={id}{}",
@@ -117,11 +140,8 @@ impl<'c> Client<'c> {
                     ""
                 }
             ));
-            if answer.status == 202 {
-                return Ok(Accepted {
-                    request_id: id,
-                    size: mime.len() as u64,
-                });
+            if answer.status == expected {
+                return Ok(answer);
             }
             let refusal = errors::interpret(&errors::Answer {
                 status: answer.status,
@@ -135,6 +155,7 @@ impl<'c> Client<'c> {
                     .tokens
                     .renew(&token, &mut self.transcript)
                     .map_err(Failure::NoSession)?;
+                self.transcript.hide(token.access.expose());
                 continue;
             }
             if let (Some(seconds), false) = (refusal.retry_after, paused) {
@@ -182,81 +203,5 @@ impl<'c> Client<'c> {
         let token = self.tokens.get(&mut self.transcript)?;
         self.transcript.hide(token.access.expose());
         Ok(token)
-    }
-}
-
-/// The MIME Graph gets: header rewritten for `recipients`, CRLF line ends.
-///
-/// # Errors
-/// [`Kind::Input`] when reading fails, [`Kind::Data`] for a header that
-/// is too large or a message over [`MAX_MIME`].
-pub fn read_mime(recipients: &[String], head: &[u8], body: &mut dyn Read) -> Result<Vec<u8>> {
-    let mut input = BufReader::new(head.chain(body));
-    let block = header::read_header_block(&mut input, header::MAX_HEADER_BLOCK)?;
-    let fitted = mime::fit_recipients(&block, recipients);
-    let mut out = Vec::with_capacity(fitted.len() + 64 * 1024);
-    let mut last_cr = false;
-    mime::push_crlf(&fitted, &mut last_cr, &mut out);
-    loop {
-        let chunk = input.fill_buf().map_err(|e| {
-            Error::new(
-                Kind::Input,
-                format!(
-                    "reading the message failed: {}",
-                    crate::error::io_reason(&e)
-                ),
-            )
-        })?;
-        if chunk.is_empty() {
-            break;
-        }
-        let n = chunk.len();
-        mime::push_crlf(chunk, &mut last_cr, &mut out);
-        input.consume(n);
-        if out.len() > MAX_MIME {
-            return Err(too_large(out.len()));
-        }
-    }
-    Ok(out)
-}
-
-fn too_large(seen: usize) -> Error {
-    Error::data(format!(
-        "the message is larger than the {} MiB that fit in one Graph sendMail request (at least {} octets)",
-        MAX_MIME / (1024 * 1024),
-        seen
-    ))
-    .with_hint("send large messages with transport = \"smtp\" (up to 35 MB); Graph's upload sessions for large messages are not supported by this version")
-    .with_cause("graph-message-too-large")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mime_is_crlf_with_fitted_recipients() {
-        let rcpt = vec!["b@y.test".to_string()];
-        let mime = read_mime(
-            &rcpt,
-            b"To: b@y.test\nSubject: s\n\n",
-            &mut &b"one\ntwo\n"[..],
-        )
-        .unwrap();
-        assert_eq!(mime, b"To: b@y.test\r\nSubject: s\r\n\r\none\r\ntwo\r\n");
-        // The queue hands over the whole message as the body.
-        let mime = read_mime(&rcpt, b"", &mut &b"To: c@y.test\n\nhi\n"[..]).unwrap();
-        assert_eq!(
-            mime,
-            b"To: undisclosed-recipients:;\r\nBcc: b@y.test\r\n\r\nhi\r\n"
-        );
-    }
-
-    #[test]
-    fn a_message_too_large_for_one_request_is_refused_as_data() {
-        let big = vec![b'a'; MAX_MIME + 10];
-        let e = read_mime(&["b@y.test".into()], b"To: b@y.test\n\n", &mut &big[..]).unwrap_err();
-        assert_eq!(e.exit_code(), 65);
-        assert_eq!(e.cause(), Some("graph-message-too-large"));
     }
 }

@@ -27,6 +27,11 @@ pub struct Response {
 /// `{url}/v1.0/users/{user}/sendMail`, the mailbox percent-encoded where
 /// a path needs it.
 pub fn send_mail_url(base: &str, user: &str) -> String {
+    format!("{base}/v1.0/users/{}/sendMail", mailbox_segment(user))
+}
+
+/// The mailbox as a path segment, percent-encoded where a path needs it.
+pub fn mailbox_segment(user: &str) -> String {
     let mut encoded = String::with_capacity(user.len());
     for b in user.bytes() {
         if b.is_ascii_alphanumeric() || b"@.-_+~!$&'()*,;=".contains(&b) {
@@ -35,7 +40,7 @@ pub fn send_mail_url(base: &str, user: &str) -> String {
             encoded.push_str(&format!("%{b:02X}"));
         }
     }
-    format!("{base}/v1.0/users/{encoded}/sendMail")
+    encoded
 }
 
 /// The agent for Graph requests.
@@ -62,24 +67,67 @@ pub fn agent(config: &Config) -> Result<ureq::Agent> {
     Ok(crate::token::https::agent(agent_config, tls))
 }
 
+/// What a request carries.
+pub enum Payload<'a> {
+    /// MIME, sent as base64 with `Content-Type: text/plain`.
+    Mime(&'a [u8]),
+    /// A JSON document.
+    Json(String),
+    /// Bytes of an upload session's range: (`Content-Range`, bytes).
+    Range(String, &'a [u8]),
+    /// Nothing (`Content-Length: 0`).
+    Empty,
+}
+
 /// POSTs `mime` as base64 (`Content-Type: text/plain`) with the token.
 ///
 /// # Errors
 /// Graph unreachable, not trusted, or silent: [`transport_error`].
 pub fn post_mime(agent: &ureq::Agent, url: &str, token: &Token, mime: &[u8]) -> Result<Response> {
-    let mut reader = Base64Reader::new(mime);
-    let length = Base64Reader::encoded_len(mime.len());
-    let mut response = agent
-        .post(url)
-        .header(
+    call(agent, url, Some(token), Payload::Mime(mime))
+}
+
+/// One request: POST with a bearer token, or PUT of a range without one
+/// (an upload session's URL is pre-authenticated).
+///
+/// # Errors
+/// Graph unreachable, not trusted, or silent: [`transport_error`].
+pub fn call(
+    agent: &ureq::Agent,
+    url: &str,
+    token: Option<&Token>,
+    payload: Payload,
+) -> Result<Response> {
+    let mut builder = match payload {
+        Payload::Range(..) => agent.put(url),
+        _ => agent.post(url),
+    };
+    if let Some(token) = token {
+        builder = builder.header(
             "Authorization",
             &format!("Bearer {}", token.access.expose()),
-        )
-        .header("Content-Type", "text/plain")
-        .header("Content-Length", &length.to_string())
-        .header("Accept", "application/json")
-        .send(SendBody::from_reader(&mut reader))
-        .map_err(|e| transport_error(url, &e))?;
+        );
+    }
+    builder = builder.header("Accept", "application/json");
+    let sent = match payload {
+        Payload::Mime(mime) => {
+            let mut reader = Base64Reader::new(mime);
+            let length = Base64Reader::encoded_len(mime.len());
+            builder
+                .header("Content-Type", "text/plain")
+                .header("Content-Length", &length.to_string())
+                .send(SendBody::from_reader(&mut reader))
+        }
+        Payload::Json(text) => builder
+            .header("Content-Type", "application/json")
+            .send(text.as_bytes()),
+        Payload::Range(range, bytes) => builder
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Range", &range)
+            .send(bytes),
+        Payload::Empty => builder.header("Content-Length", "0").send(&[][..]),
+    };
+    let mut response = sent.map_err(|e| transport_error(url, &e))?;
     let header = |name: &str| {
         response
             .headers()
