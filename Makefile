@@ -27,6 +27,7 @@ release:
 
 try: deps release
 	python3 sandbox/sandbox.py demo --binary target/release/oauth2-sendmail
+	python3 sandbox/sandbox.py demo --transport graph --binary target/release/oauth2-sendmail
 
 lint:
 	$(CARGO) fmt --all -- --check
