@@ -305,6 +305,15 @@ class Handler(graph_upload.UploadMixin, BaseHTTPRequestHandler):
         headers.update(e.headers)
         self._send(e.status, error_body(e.code, e.message, request_id), headers)
 
+    def do_HEAD(self):
+        # The client's warm-up while it fetches a token: answered like
+        # Graph answers a request without a token, connection kept.
+        self.graph.log("HEAD %s client-port=%d -> 401 (no token)"
+                       % (self.path, self.client_address[1]))
+        self.send_response(401)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def do_GET(self):
         path = urllib.parse.urlsplit(self.path).path
         if path == "/_control/graph":
@@ -358,7 +367,8 @@ class Handler(graph_upload.UploadMixin, BaseHTTPRequestHandler):
         self._send_mail(urllib.parse.unquote(m.group(1)), request_id)
 
     def _send_mail(self, mailbox, request_id):
-        who = "POST sendMail mailbox=%s request-id=%s" % (mailbox, request_id)
+        who = "POST sendMail mailbox=%s client-port=%d request-id=%s" % (
+            mailbox, self.client_address[1], request_id)
         fault = self.graph.next_fault()
         body = self._read_body(MAX_REQUEST)
         try:

@@ -324,8 +324,9 @@ fn unknown_client_fails_at_the_token() {
 fn wrong_scope_fails_at_the_token() {
     let _shared = sandbox().shared();
     let (_s, conf) = broken("wrong-scope", |_, s| {
-        // Lands in the [token] section, the last one written.
-        s.extra = "scope = \"https://graph.microsoft.com/.default\"\n".into();
+        // Lands in the [token] section, the last one written. (Graph's
+        // scope is a valid one: the sandbox grants it, for transport = graph.)
+        s.extra = "scope = \"https://outlook.office365.com/SMTP.Send\"\n".into();
     });
     fails_at(
         &conf,

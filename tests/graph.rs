@@ -619,3 +619,62 @@ fn a_large_message_without_mail_readwrite_names_the_permission() {
     assert!(one_line(&syslog).contains("cause=graph-no-readwrite"));
     assert!(sb.graph_mail_for("large-rw@example.com").is_empty());
 }
+
+#[test]
+fn the_verbose_transcript_shows_graph_and_never_the_token() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let scratch = Scratch::new("graph-v");
+    let syslog = SyslogCapture::new(&scratch);
+    let conf = graph_conf(sb, &scratch, &syslog, "", "");
+    let run = sendmail(
+        &["-C", &conf, "-v", "verbose@example.com"],
+        b"Subject: v\n\nx\n",
+    );
+    run.expect(0);
+    for want in [
+        "graph: POST ",
+        "Authorization: Bearer <redacted>",
+        "HTTP 202 request-id=",
+        "not yet delivered",
+    ] {
+        assert!(run.stderr.contains(want), "{want}: {}", run.stderr);
+    }
+    let mut tokens = 0;
+    for entry in std::fs::read_dir(scratch.join("cache")).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        if let Some(token) = text.lines().find_map(|l| l.strip_prefix("token ")) {
+            tokens += 1;
+            assert!(!common::leaks(&run.output(), token), "the token leaked");
+            assert!(!syslog.lines().iter().any(|l| common::leaks(l, token)));
+        }
+    }
+    assert_eq!(tokens, 1, "one cache entry, Graph's");
+}
+
+#[test]
+fn a_cold_send_fetches_the_token_while_connecting_and_reuses_that_connection() {
+    let sb = sandbox();
+    let ex = sb.exclusive();
+    let scratch = Scratch::new("graph-cold");
+    let syslog = SyslogCapture::new(&scratch);
+    let conf = graph_conf(&ex, &scratch, &syslog, "", "");
+    sendmail(&["-C", &conf, "cold@example.com"], b"Subject: cold\n\nx\n").expect(0);
+    let log = std::fs::read_to_string(ex.info["logs"]["graph"].as_str().unwrap()).unwrap();
+    let port = |prefix: &str| {
+        log.lines()
+            .rev()
+            .find(|l| l.contains(prefix))
+            .and_then(|l| l.split("client-port=").nth(1))
+            .and_then(|p| p.split(' ').next())
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no {prefix} line in graph.log"))
+    };
+    assert_eq!(port("HEAD /v1.0/"), port("POST sendMail"), "one connection");
+    assert_eq!(ex.token_requests(), 1);
+    // A warm cache needs no warm-up: no new HEAD.
+    let heads = log.matches("HEAD /v1.0/").count();
+    sendmail(&["-C", &conf, "cold@example.com"], b"Subject: warm\n\nx\n").expect(0);
+    let log = std::fs::read_to_string(ex.info["logs"]["graph"].as_str().unwrap()).unwrap();
+    assert_eq!(log.matches("HEAD /v1.0/").count(), heads);
+}

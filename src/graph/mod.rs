@@ -98,6 +98,7 @@ impl<'c> Client<'c> {
     ) -> std::result::Result<Accepted, Failure> {
         let mime = input::read(recipients, head, body).map_err(Failure::Message)?;
         let agent = request::agent(self.config).map_err(Failure::NoSession)?;
+        self.warm_up(&agent);
         match mime {
             input::Mime::Small(mime) => {
                 let url = request::send_mail_url(&self.config.graph.url, &self.config.user);
@@ -114,6 +115,26 @@ impl<'c> Client<'c> {
             }
             input::Mime::Large(file, len) => upload::send(self, &agent, file, len),
         }
+    }
+
+    /// With a cold cache, fetches the token while the connection to Graph
+    /// is set up (a request Graph answers without a token, whose
+    /// connection the agent keeps for the real one): the two take several
+    /// round trips each and are independent. With `-v` nothing runs in
+    /// parallel, so that the transcript reads in order; the token is then
+    /// fetched by the first request as usual.
+    fn warm_up(&mut self, agent: &ureq::Agent) {
+        if self.transcript.is_on() || self.tokens.cached(&mut Transcript::off()).is_some() {
+            return;
+        }
+        let url = format!("{}/v1.0/", self.config.graph.url);
+        let tokens = &mut self.tokens;
+        std::thread::scope(|scope| {
+            let connect = scope.spawn(|| request::touch(agent, &url));
+            // A failure here is met again, and reported, by the request.
+            let _ = tokens.fetch_new(&mut Transcript::off());
+            let _ = connect.join();
+        });
     }
 
     /// One request with the token, answered `expected`: a cached token

@@ -157,6 +157,14 @@ pub fn call(
     })
 }
 
+/// A `HEAD` of `url` without a token, its answer ignored: it leaves a
+/// connection to Graph (TCP and TLS done) in the agent's pool.
+pub fn touch(agent: &ureq::Agent, url: &str) {
+    if let Ok(mut response) = agent.head(url).call() {
+        let _ = response.body_mut().read_to_vec();
+    }
+}
+
 /// A request that got no answer, as the program's error.
 pub fn transport_error(url: &str, e: &ureq::Error) -> Error {
     let host = url
