@@ -145,7 +145,7 @@ impl<'c> Submitter<'c> {
             };
             return self.conclude(addresses, header, started, attempt, nothing_kept);
         }
-        if self.relay.is_some() && attempt.complete() {
+        if (self.relay.is_some() || self.graph.is_some()) && attempt.complete() {
             self.delivered_live = true;
         }
         let kept = match (worth_keeping, draft.as_mut(), &spool) {
@@ -318,7 +318,7 @@ impl<'c> Submitter<'c> {
     /// Whether a message handed over live was delivered and the session is
     /// still open (then queued messages may follow over it).
     pub fn delivered_live(&self) -> bool {
-        self.delivered_live && self.relay.is_some()
+        self.delivered_live && (self.relay.is_some() || self.graph.is_some())
     }
 
     /// Whether the transcript goes to stderr (`-v`).

@@ -354,7 +354,21 @@ fn unavailable_is_queued_and_delivered_once_by_the_queue_run() {
     sendmail(&["-C", &conf, "queued@example.com"], message).expect(0);
     assert!(ex.graph_mail_for("queued@example.com").is_empty());
     assert!(one_line(&syslog).contains("outcome=queued"));
-    // Make it due, then run the queue.
+    make_due(&queue);
+    sendmail(&["-C", &conf, "-q"], b"").expect(0);
+    let got = ex.graph_mail_for("queued@example.com");
+    assert_eq!(got.len(), 1, "delivered once");
+    assert!(got[0].text().ends_with("queued body\r\n"));
+    sendmail(&["-C", &conf, "-q"], b"").expect(0);
+    assert_eq!(
+        ex.graph_mail_for("queued@example.com").len(),
+        1,
+        "and only once"
+    );
+}
+
+/// Makes every queued message due now.
+fn make_due(queue: &std::path::Path) {
     for entry in std::fs::read_dir(queue.join("state")).unwrap().flatten() {
         let text = std::fs::read_to_string(entry.path()).unwrap();
         let edited: String = text
@@ -369,15 +383,40 @@ fn unavailable_is_queued_and_delivered_once_by_the_queue_run() {
             .collect();
         write_private(&entry.path(), &edited);
     }
-    sendmail(&["-C", &conf, "-q"], b"").expect(0);
-    let got = ex.graph_mail_for("queued@example.com");
-    assert_eq!(got.len(), 1, "delivered once");
-    assert!(got[0].text().ends_with("queued body\r\n"));
-    sendmail(&["-C", &conf, "-q"], b"").expect(0);
+}
+
+#[test]
+fn a_live_graph_send_flushes_due_queued_messages() {
+    let sb = sandbox();
+    let ex = sb.exclusive();
+    let scratch = Scratch::new("graph-flush");
+    let syslog = SyslogCapture::new(&scratch);
+    let queue = scratch.join("queue");
+    let conf = graph_conf(
+        &ex,
+        &scratch,
+        &syslog,
+        "",
+        &format!("\n[queue]\ndir = \"{}\"\n", queue.display()),
+    );
+    ex.graph_faults(r#"[{"status":503,"code":"ServiceUnavailable"}]"#);
+    sendmail(
+        &["-C", &conf, "flush-queued@example.com"],
+        b"Subject: first\n\nx\n",
+    )
+    .expect(0);
+    assert!(ex.graph_mail_for("flush-queued@example.com").is_empty());
+    make_due(&queue);
+    sendmail(
+        &["-C", &conf, "flush-live@example.com"],
+        b"Subject: second\n\nx\n",
+    )
+    .expect(0);
+    assert_eq!(ex.graph_mail_for("flush-live@example.com").len(), 1);
     assert_eq!(
-        ex.graph_mail_for("queued@example.com").len(),
+        ex.graph_mail_for("flush-queued@example.com").len(),
         1,
-        "and only once"
+        "flushed after the live send"
     );
 }
 
