@@ -15,6 +15,9 @@ use crate::header;
 /// one `sendMail`: its base64 is 4 MiB, Graph's request limit.
 pub const MAX_MIME: usize = 3 * 1024 * 1024;
 
+/// Octets held in memory while reading before the message goes to a file.
+const SPILL: usize = 256 * 1024;
+
 /// The message as Graph gets it.
 pub enum Mime {
     /// Small enough for one request.
@@ -32,7 +35,7 @@ pub fn read(recipients: &[String], head: &[u8], body: &mut dyn Read) -> Result<M
     let mut input = BufReader::new(head.chain(body));
     let block = header::read_header_block(&mut input, header::MAX_HEADER_BLOCK)?;
     let fitted = mime::fit_recipients(&block, recipients);
-    let mut out = Vec::with_capacity(fitted.len() + 64 * 1024);
+    let mut out = Vec::with_capacity(fitted.len() + SPILL);
     let mut last_cr = false;
     mime::push_crlf(&fitted, &mut last_cr, &mut out);
     let reading = |e: std::io::Error| {
@@ -41,16 +44,18 @@ pub fn read(recipients: &[String], head: &[u8], body: &mut dyn Read) -> Result<M
             format!("reading the message failed: {}", io_reason(&e)),
         )
     };
-    while out.len() <= MAX_MIME {
+    while out.len() <= SPILL {
         let chunk = input.fill_buf().map_err(reading)?;
         if chunk.is_empty() {
             return Ok(Mime::Small(out));
         }
-        let n = chunk.len();
-        mime::push_crlf(chunk, &mut last_cr, &mut out);
+        let n = chunk.len().min(SPILL);
+        mime::push_crlf(&chunk[..n], &mut last_cr, &mut out);
         input.consume(n);
     }
-    // Too large for one request: the rest goes to a file, chunk by chunk.
+    // Past SPILL octets the message goes to a file as it is read, so that
+    // a large one never sits in memory; one that ends up fitting a request
+    // is read back whole.
     let spool = |e: std::io::Error| {
         Error::new(
             Kind::CantCreate,
@@ -62,24 +67,29 @@ pub fn read(recipients: &[String], head: &[u8], body: &mut dyn Read) -> Result<M
         )
     };
     let file = temporary_file().map_err(spool)?;
-    let mut writer = BufWriter::with_capacity(256 * 1024, file);
+    let mut writer = BufWriter::with_capacity(64 * 1024, file);
     writer.write_all(&out).map_err(spool)?;
     let mut total = out.len() as u64;
-    out = Vec::with_capacity(128 * 1024);
+    out = Vec::with_capacity(96 * 1024);
     loop {
         let chunk = input.fill_buf().map_err(reading)?;
         if chunk.is_empty() {
             break;
         }
-        let n = chunk.len();
+        let n = chunk.len().min(32 * 1024);
         out.clear();
-        mime::push_crlf(chunk, &mut last_cr, &mut out);
+        mime::push_crlf(&chunk[..n], &mut last_cr, &mut out);
         input.consume(n);
         writer.write_all(&out).map_err(spool)?;
         total += out.len() as u64;
     }
     let mut file = writer.into_inner().map_err(|e| spool(e.into_error()))?;
     file.seek(SeekFrom::Start(0)).map_err(spool)?;
+    if total <= MAX_MIME as u64 {
+        let mut whole = Vec::with_capacity(total as usize);
+        file.read_to_end(&mut whole).map_err(spool)?;
+        return Ok(Mime::Small(whole));
+    }
     Ok(Mime::Large(file, total))
 }
 
@@ -141,6 +151,21 @@ mod tests {
             mime,
             b"To: undisclosed-recipients:;\r\nBcc: b@y.test\r\n\r\nhi\r\n"
         );
+    }
+
+    #[test]
+    fn a_message_past_the_spill_size_that_fits_a_request_comes_back_whole() {
+        let body = "x".repeat(SPILL * 3);
+        let got = small(
+            read(
+                &["b@y.test".into()],
+                b"To: b@y.test\n\n",
+                &mut body.as_bytes(),
+            )
+            .unwrap(),
+        );
+        assert_eq!(got.len(), "To: b@y.test\r\n\r\n".len() + body.len());
+        assert!(got.ends_with(b"xxx"));
     }
 
     #[test]

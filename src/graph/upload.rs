@@ -24,7 +24,7 @@ use super::{Accepted, Client, Failure};
 use crate::error::{Error, Kind};
 
 /// Octets of an attachment per `PUT` (Outlook takes up to 4 MB a range).
-pub const CHUNK: usize = 2 * 1024 * 1024;
+pub const CHUNK: usize = 1024 * 1024;
 
 type Sent<T> = std::result::Result<T, Failure>;
 
@@ -192,8 +192,16 @@ fn upload(
         base64::engine::GeneralPurposeConfig::new()
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
-    let want = CHUNK / 3 * 4;
-    let mut text: Vec<u8> = Vec::with_capacity(want + 1024);
+    // Decoded line by line into one buffer of a range's size: the base64
+    // text is never held beyond a few characters carried to the next line.
+    let bad = |e: base64::DecodeSliceError| {
+        Failure::Message(Error::data(format!(
+            "the attachment {} is not valid base64 ({e}); nothing was sent",
+            part.name
+        )))
+    };
+    let mut carry: Vec<u8> = Vec::with_capacity(1024);
+    let mut bytes: Vec<u8> = Vec::with_capacity(CHUNK + 1024);
     let mut sent = 0u64;
     let mut line = Vec::with_capacity(256);
     loop {
@@ -201,18 +209,26 @@ fn upload(
         let n = body
             .read_until(b'\n', &mut line)
             .map_err(|e| spool_error(&e))?;
-        text.extend(line.iter().filter(|b| !b.is_ascii_whitespace()));
-        while text.len() >= want || (n == 0 && !text.is_empty()) {
-            let take = text.len().min(want);
-            let bytes = engine.decode(&text[..take]).map_err(|e| {
-                Failure::Message(Error::data(format!(
-                    "the attachment {} is not valid base64 ({e}); nothing was sent",
-                    part.name
-                )))
-            })?;
-            text.drain(..take);
-            put(client, agent, &upload_url, part, sent, &bytes)?;
-            sent += bytes.len() as u64;
+        carry.extend(line.iter().filter(|b| !b.is_ascii_whitespace()));
+        let whole = if n == 0 {
+            carry.len()
+        } else {
+            carry.len() / 4 * 4
+        };
+        if whole > 0 {
+            let at = bytes.len();
+            bytes.resize(at + whole / 4 * 3 + 3, 0);
+            let got = engine
+                .decode_slice(&carry[..whole], &mut bytes[at..])
+                .map_err(bad)?;
+            bytes.truncate(at + got);
+            carry.drain(..whole);
+        }
+        while bytes.len() >= CHUNK || (n == 0 && !bytes.is_empty()) {
+            let take = bytes.len().min(CHUNK);
+            put(client, agent, &upload_url, part, sent, &bytes[..take])?;
+            sent += take as u64;
+            bytes.drain(..take);
         }
         if n == 0 {
             break;
