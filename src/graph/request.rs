@@ -73,8 +73,9 @@ pub enum Payload<'a> {
     Mime(&'a [u8]),
     /// A JSON document.
     Json(String),
-    /// Bytes of an upload session's range: (`Content-Range`, bytes).
-    Range(String, &'a [u8]),
+    /// An upload session's range: `Content-Range`, its length, and a
+    /// reader that yields exactly that many octets.
+    Range(String, u64, &'a mut dyn std::io::Read),
     /// Nothing (`Content-Length: 0`).
     Empty,
 }
@@ -121,10 +122,11 @@ pub fn call(
         Payload::Json(text) => builder
             .header("Content-Type", "application/json")
             .send(text.as_bytes()),
-        Payload::Range(range, bytes) => builder
+        Payload::Range(range, length, reader) => builder
             .header("Content-Type", "application/octet-stream")
             .header("Content-Range", &range)
-            .send(bytes),
+            .header("Content-Length", &length.to_string())
+            .send(SendBody::from_reader(reader)),
         Payload::Empty => builder.header("Content-Length", "0").send(&[][..]),
     };
     let mut response = sent.map_err(|e| transport_error(url, &e))?;

@@ -7,7 +7,8 @@
 //!
 //! The message stays in its temporary file: the draft (at most
 //! `input::MAX_MIME`) is copied out of it, and each attachment is decoded
-//! from it one range at a time, so memory stays flat. Creating drafts
+//! from it as each range streams out (`Base64Decoder`), so memory stays
+//! flat whatever the sizes. Creating drafts
 //! needs the `Mail.ReadWrite` application permission besides `Mail.Send`.
 //! What Graph rebuilds differs from the caller's bytes: see docs/graph.md.
 
@@ -23,8 +24,9 @@ use super::request::{self, Payload};
 use super::{Accepted, Client, Failure};
 use crate::error::{Error, Kind};
 
-/// Octets of an attachment per `PUT` (Outlook takes up to 4 MB a range).
-pub const CHUNK: usize = 1024 * 1024;
+/// Octets of an attachment per `PUT` (Outlook takes up to 4 MB a range;
+/// streamed, so the size costs no memory).
+pub const CHUNK: usize = 3 * 1024 * 1024;
 
 type Sent<T> = std::result::Result<T, Failure>;
 
@@ -186,53 +188,24 @@ fn upload(
         })?;
     file.seek(SeekFrom::Start(part.body_start))
         .map_err(|e| spool_error(&e))?;
-    let mut body = BufReader::new((&mut *file).take(part.body_end - part.body_start));
-    let engine = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-    );
-    // Decoded line by line into one buffer of a range's size: the base64
-    // text is never held beyond a few characters carried to the next line.
-    let bad = |e: base64::DecodeSliceError| {
-        Failure::Message(Error::data(format!(
-            "the attachment {} is not valid base64 ({e}); nothing was sent",
-            part.name
-        )))
-    };
-    let mut carry: Vec<u8> = Vec::with_capacity(1024);
-    let mut bytes: Vec<u8> = Vec::with_capacity(CHUNK + 1024);
+    let body = BufReader::new((&mut *file).take(part.body_end - part.body_start));
+    let mut decoder = Base64Decoder::new(body);
     let mut sent = 0u64;
-    let mut line = Vec::with_capacity(256);
-    loop {
-        line.clear();
-        let n = body
-            .read_until(b'\n', &mut line)
-            .map_err(|e| spool_error(&e))?;
-        carry.extend(line.iter().filter(|b| !b.is_ascii_whitespace()));
-        let whole = if n == 0 {
-            carry.len()
-        } else {
-            carry.len() / 4 * 4
-        };
-        if whole > 0 {
-            let at = bytes.len();
-            bytes.resize(at + whole / 4 * 3 + 3, 0);
-            let got = engine
-                .decode_slice(&carry[..whole], &mut bytes[at..])
-                .map_err(bad)?;
-            bytes.truncate(at + got);
-            carry.drain(..whole);
+    while sent < part.decoded_len {
+        let length = (CHUNK as u64).min(part.decoded_len - sent);
+        let result = put(client, agent, &upload_url, part, sent, length, &mut decoder);
+        if let Some(e) = decoder.failure.take() {
+            return Err(Failure::Message(Error::data(format!(
+                "the attachment {} is not valid base64 ({e}); nothing was sent",
+                part.name
+            ))));
         }
-        while bytes.len() >= CHUNK || (n == 0 && !bytes.is_empty()) {
-            let take = bytes.len().min(CHUNK);
-            put(client, agent, &upload_url, part, sent, &bytes[..take])?;
-            sent += take as u64;
-            bytes.drain(..take);
-        }
-        if n == 0 {
-            break;
-        }
+        result?;
+        sent += length;
+    }
+    let mut more = [0u8; 1];
+    if decoder.read(&mut more).unwrap_or(0) > 0 {
+        sent += 1;
     }
     if sent != part.decoded_len {
         return Err(Failure::Message(Error::data(format!(
@@ -243,19 +216,26 @@ fn upload(
     Ok(())
 }
 
-/// One range of an attachment, without the token (the URL carries its own).
+/// One range of an attachment, streamed from `decoder`, without the token
+/// (the URL carries its own).
 fn put(
     client: &mut Client,
     agent: &ureq::Agent,
     url: &str,
     part: &Part,
     from: u64,
-    bytes: &[u8],
+    length: u64,
+    decoder: &mut dyn Read,
 ) -> Sent<()> {
-    let last = from + bytes.len() as u64 - 1;
-    let range = format!("bytes {from}-{last}/{}", part.decoded_len);
-    let answer = request::call(agent, url, None, Payload::Range(range.clone(), bytes))
-        .map_err(Failure::NoSession)?;
+    let range = format!("bytes {from}-{}/{}", from + length - 1, part.decoded_len);
+    let mut limited = decoder.take(length);
+    let answer = request::call(
+        agent,
+        url,
+        None,
+        Payload::Range(range.clone(), length, &mut limited),
+    )
+    .map_err(Failure::NoSession)?;
     client.transcript.note(&format!(
         "graph: PUT <uploadUrl> Content-Range: {range} -> HTTP {}",
         answer.status
@@ -271,6 +251,86 @@ fn put(
             body: &answer.body,
         },
     )))
+}
+
+/// The bytes of a base64 body, decoded as they are read: a line at a
+/// time, so neither the text nor a whole range is ever held. A decoding
+/// error ends the stream and is kept in `failure`.
+pub struct Base64Decoder<R> {
+    input: R,
+    line: Vec<u8>,
+    carry: Vec<u8>,
+    out: Vec<u8>,
+    at: usize,
+    done: bool,
+    /// Why decoding stopped early, if it did.
+    pub failure: Option<base64::DecodeSliceError>,
+}
+
+impl<R: BufRead> Base64Decoder<R> {
+    /// A decoder of the base64 text `input`.
+    pub fn new(input: R) -> Self {
+        Base64Decoder {
+            input,
+            line: Vec::with_capacity(256),
+            carry: Vec::with_capacity(512),
+            out: Vec::with_capacity(16 * 1024),
+            at: 0,
+            done: false,
+            failure: None,
+        }
+    }
+
+    /// Decodes more input into `out`; false at the end.
+    fn fill(&mut self) -> std::io::Result<bool> {
+        let engine = base64::engine::GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            base64::engine::GeneralPurposeConfig::new()
+                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+        );
+        self.out.clear();
+        self.at = 0;
+        while self.out.len() < 8 * 1024 && !self.done {
+            self.line.clear();
+            let n = self.input.read_until(b'\n', &mut self.line)?;
+            self.done = n == 0;
+            self.carry
+                .extend(self.line.iter().filter(|b| !b.is_ascii_whitespace()));
+            let whole = if self.done {
+                self.carry.len()
+            } else {
+                self.carry.len() / 4 * 4
+            };
+            if whole == 0 {
+                continue;
+            }
+            let at = self.out.len();
+            self.out.resize(at + whole / 4 * 3 + 3, 0);
+            match engine.decode_slice(&self.carry[..whole], &mut self.out[at..]) {
+                Ok(got) => self.out.truncate(at + got),
+                Err(e) => {
+                    self.failure = Some(e);
+                    self.done = true;
+                    self.out.truncate(at);
+                    return Err(std::io::Error::other("the attachment is not valid base64"));
+                }
+            }
+            self.carry.drain(..whole);
+        }
+        Ok(!self.out.is_empty())
+    }
+}
+
+impl<R: BufRead> Read for Base64Decoder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.out.len() && !self.fill()? {
+            return Ok(0);
+        }
+        let n = buf.len().min(self.out.len() - self.at);
+        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -290,6 +350,28 @@ mod tests {
             inline: false,
             content_id: None,
         }
+    }
+
+    #[test]
+    fn base64_decodes_line_by_line_across_reads() {
+        use base64::Engine as _;
+        let data: Vec<u8> = (0..100_003u32).map(|i| (i * 31 % 251) as u8).collect();
+        let text = base64::engine::general_purpose::STANDARD.encode(&data);
+        let mut wrapped = String::new();
+        for line in text.as_bytes().chunks(76) {
+            wrapped.push_str(std::str::from_utf8(line).unwrap());
+            wrapped.push_str("\r\n");
+        }
+        let mut decoder = Base64Decoder::new(wrapped.as_bytes());
+        let mut got = Vec::new();
+        let mut first = vec![0u8; 1000];
+        (&mut decoder).take(1000).read_exact(&mut first).unwrap();
+        got.extend_from_slice(&first);
+        decoder.read_to_end(&mut got).unwrap();
+        assert!(got == data);
+        let mut bad = Base64Decoder::new(&b"AAAA\r\n!!!!\r\n"[..]);
+        assert!(bad.read_to_end(&mut Vec::new()).is_err());
+        assert!(bad.failure.is_some());
     }
 
     #[test]
