@@ -117,6 +117,12 @@ HOW = [
     "`oauth2-sendmail -q` with the server back, `rate_limit = 0` (the default of 30 a "
     "minute paces a real Exchange mailbox and would only measure the clock here); SMTP "
     "sessions counted in Postfix's log.",
+    "Graph rows: our binary with `transport = \"graph\"` against the sandbox's Microsoft "
+    "Graph look-alike (`sandbox/graph.py`), which checks the token and answers like Graph; "
+    "each send must exit 0 and arrive in its delivery directory. The 25 MiB message is a "
+    "multipart with a 15 MB and a second base64 attachment, too large for one `sendMail`: "
+    "a draft, upload sessions in 3 MiB ranges, then `send` (`bench/graph_rows.py`). msmtp "
+    "has no Graph transport.",
     "Start-up: `hyperfine -N` of `--version`. Binary size: the stripped release binary "
     "(msmtp's for comparison; both link the system's TLS library dynamically).",
 ]
