@@ -4,15 +4,20 @@ transport, so these rows have no comparison.
 
 - small message: a send with a cached Graph token, and with a cold cache;
 - 25 MiB message with a 15 MB attachment: too large for one sendMail, so
-  a draft, upload sessions in 2 MiB ranges, then send: wall time and
-  peak RSS (target: ≤ 10 MiB, as on the SMTP path).
+  a draft, upload sessions in 3 MiB ranges, then send: wall time and
+  peak RSS (target: ≤ 10 MiB, as on the SMTP path);
+- at 50 ms RTT (bench/run's delayed network): wall time and the round
+  trips of the connection to Graph, with a cached token and a cold cache
+  (target: at most 4, against 10 for SMTP).
 """
 
 import base64
 import os
+import time
 
 import harness
 from harness import RECIPIENT, RunFailed, Series
+import turns
 
 import demo  # noqa: E402  (on sys.path through harness)
 
@@ -90,3 +95,38 @@ def run(binary, sandbox, work, small, runs, few):
         rss.append(o.rss_kb)
     return {"warm": Series(warm), "cold": Series(cold),
             "big": {"size": size, "seconds": Series(seconds), "rss_kb": Series(rss)}}
+
+
+def round_trips(binary, sandbox, info, work, small, runs, trace_path, delay, netns_name):
+    """Sends at added delay: {"warm", "cold": {"seconds", "turns": Series}},
+    the round trips counted on the one connection to Graph (its port must
+    be delayed by the caller); `info` has the delayed token URL."""
+    _USER["user"] = info["user"]
+    port = int(info["graph_url"].rsplit(":", 1)[1])
+    os.makedirs(work, exist_ok=True)
+    cache = os.path.join(work, "cache")
+    os.makedirs(cache, exist_ok=True)
+    conf = os.path.join(work, "graph.conf")
+    harness._write_private(conf, demo.demo_config(info, cache, "graph"))
+    mail = GraphMail(sandbox)
+    argv = [binary, "-C", conf, "-i", RECIPIENT]
+    harness.send_checked(mail, argv, small, netns=netns_name)     # warms the cache
+    out = {name: {"seconds": [], "turns": []} for name in ("warm", "cold")}
+    for _ in range(runs):
+        for name in ("warm", "cold"):
+            if name == "cold":
+                harness.remove_tree_contents(cache)
+            with open(trace_path) as f:
+                f.seek(0, os.SEEK_END)
+                offset = f.tell()
+            o = harness.send_checked(mail, argv, small, netns=netns_name)
+            time.sleep(3 * delay)             # the last packets reach the trace
+            with open(trace_path) as f:
+                f.seek(offset)
+                conns = list(turns.connections(turns.parse(f), port).values())
+            if len(conns) != 1:
+                raise RunFailed("expected one connection to Graph in the trace of a %s "
+                                "send, found %d" % (name, len(conns)))
+            out[name]["seconds"].append(o.seconds)
+            out[name]["turns"].append(turns.round_trips(conns[0], port, delay))
+    return {name: {k: Series(v) for k, v in d.items()} for name, d in out.items()}
