@@ -33,6 +33,7 @@ release:
 
 try: deps release
 	python3 sandbox/sandbox.py demo --binary target/release/oauth2-sendmail
+	python3 sandbox/sandbox.py demo --transport graph --binary target/release/oauth2-sendmail
 
 # The fuzz targets are their own workspace: clippy type-checks them
 # without building libFuzzer, so they cannot rot.

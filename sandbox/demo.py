@@ -4,7 +4,9 @@ Starts a sandbox in a temporary directory, writes a config file for the
 binary (keys from sendmail.conf(5)), pipes a sample message (no From, with
 To, Bcc, Subject and a body) into `BINARY -C CONF -t -i`, waits for the deliveries,
 and prints the config (secret redacted), the binary's exit code and stderr,
-and each delivered copy with its envelope. Exit 0 only if the binary exited
+and each delivered copy with its envelope. With `--transport graph` the
+message goes through the sandbox's Microsoft Graph look-alike instead of
+Postfix (graph.py), and the copies are the ones Graph "delivered". Exit 0 only if the binary exited
 0 and every recipient got the message.
 """
 
@@ -33,12 +35,16 @@ cron on web01
 DEMO_RECIPIENTS = ["ops@contoso.test", "audit@contoso.test"]
 
 
-def demo_config(contract, cache_dir):
+def demo_config(contract, cache_dir, transport="smtp"):
     """The TOML config for the binary (keys from sendmail.conf(5))."""
     def q(s):
         return json.dumps(s)   # a JSON string is a valid TOML basic string
+    graph = ""
+    if transport == "graph":
+        graph = '\n[graph]\nurl = %s\n' % q(contract["graph_url"])
     return """\
 # oauth2-sendmail configuration for the loopback sandbox
+transport = {transport}
 tenant = {tenant}
 client_id = {client_id}
 client_secret = {secret}
@@ -59,7 +65,8 @@ timeout = 30
 
 [addresses]
 default_domain = "contoso.test"
-""".format(tenant=q(contract["tenant"]), client_id=q(contract["client_id"]),
+{graph}""".format(transport=q(transport), graph=graph,
+           tenant=q(contract["tenant"]), client_id=q(contract["client_id"]),
            secret=q(contract["client_secret"]), user=q(contract["user"]),
            ca=q(contract["ca_file"]), host=q(contract["smtp_host"]),
            port=contract["smtp_port"], url=q(contract["token_url"]),
@@ -103,7 +110,8 @@ def cmd_demo(args):
         cache = os.path.join(work, "cache")
         os.makedirs(cache, mode=0o700)
         conf_path = os.path.join(work, "sendmail.conf")
-        conf = demo_config(contract, cache)
+        transport = getattr(args, "transport", "smtp")
+        conf = demo_config(contract, cache, transport)
         with os.fdopen(os.open(conf_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
             f.write(conf)
         print("== sandbox started in %.2f s (%s)" % (contract["startup_seconds"], sb.dir))
@@ -124,7 +132,9 @@ def cmd_demo(args):
         if out:
             print("== stdout:\n%s" % out.rstrip("\n"))
         print("== stderr:\n%s" % (err.rstrip("\n") or "(empty)"))
-        got = wait_for_deliveries(contract["mail_dir"], len(DEMO_RECIPIENTS),
+        mail_dir = contract["graph_mail_dir" if transport == "graph"
+                            else "mail_dir"]
+        got = wait_for_deliveries(mail_dir, len(DEMO_RECIPIENTS),
                                   10 if rc == 0 else 1)
         for sender, recipient, message in got:
             print("== delivered: envelope sender <%s>, recipient <%s>"

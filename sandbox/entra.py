@@ -46,6 +46,12 @@ CLOUD_RESOURCES = {"DODCON": "https://outlook.office365.us",
 RESOURCE = "https://outlook.office365.com"
 EXO_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 SMTP_ROLE = "SMTP.SendAsApp"
+# Microsoft Graph (graph.py): its resource, first-party app id and the
+# application permissions the fixture clients hold there.
+GRAPH_RESOURCE = "https://graph.microsoft.com"
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+GRAPH_SEND = "Mail.Send"
+GRAPH_READWRITE = "Mail.ReadWrite"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_MAX_LIFETIME = 600   # docs/protocol-notes.md: "5-10 minutes after nbf"
 ASSERTION_CLOCK_SKEW = 300
@@ -81,11 +87,17 @@ class Client:
             self.x5t_s256, self.x5t = pki.thumbprints(cert_file)
         # Service principal object id: stable per client id, like Entra.
         self.object_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "sp:" + client_id))
+        # Graph application permissions, and the mailboxes RBAC for
+        # Applications scopes them to (graph.py checks both).
+        self.graph_roles = []
+        self.graph_mailboxes = [mailbox]
 
     def contract(self):
         """This client's entry in sandbox.json other_clients."""
         d = {"client_id": self.client_id, "user": self.mailbox,
-             "roles": self.roles, "object_id": self.object_id}
+             "roles": self.roles, "object_id": self.object_id,
+             "graph_roles": self.graph_roles,
+             "graph_mailboxes": self.graph_mailboxes}
         if self.secret is not None:
             d["client_secret"] = self.secret
             d["secret_expired"] = self.secret_expired
@@ -119,8 +131,18 @@ def make_secret_clients():
         Client("expired_secret", "2c6f5e4a-9d3f-4a01-bc8e-7f4d3a2b5c69",
                MAILBOX, [SMTP_ROLE], secret=make_secret(),
                secret_expired=True),
+        # Graph Mail.Send without Mail.ReadWrite: small messages only.
+        Client("graph_send_only", "4e8b7a6c-bf5b-4c23-9e0a-9b6f5c4d7e8b",
+               MAILBOX, [], secret=make_secret()),
     ]
-    return {c.name: c for c in clients}
+    by_name = {c.name: c for c in clients}
+    by_name["main"].graph_roles = [GRAPH_SEND, GRAPH_READWRITE]
+    # The main app's RBAC scope holds a mailbox without an Exchange Online
+    # licence too (404 MailboxNotEnabledForRESTAPI).
+    by_name["main"].graph_mailboxes = [MAILBOX, "unlicensed@contoso.test"]
+    by_name["expired_secret"].graph_roles = [GRAPH_SEND]
+    by_name["graph_send_only"].graph_roles = [GRAPH_SEND]
+    return by_name
 
 
 def make_certificate_client(cert_client_files):
@@ -204,6 +226,9 @@ class TokenService:
         self._issued = {}                # uti -> exp
         self._revoked = set()
         self.federated = None            # identity.FederatedIssuer, if any
+        self.graph_scopes = {GRAPH_RESOURCE + "/.default",
+                             GRAPH_APP_ID + "/.default"}
+        self.reset_hooks = []            # graph.py's reset
 
     def add_client(self, client):
         """Register a client after start (the certificate client's RSA key
@@ -257,6 +282,14 @@ class TokenService:
         with self._cond:
             self._reset_locked()
             self._cond.notify_all()
+        for hook in self.reset_hooks:
+            hook()
+
+    def is_graph_scope(self, scope):
+        """Graph's scope: its resource or app id + /.default, or the
+        sandbox Graph's own URL + /.default (graph.url in a test's
+        configuration); all three mint Graph-audience tokens."""
+        return scope.strip() in self.graph_scopes
 
     def set_mode(self, req):
         """Replace the mode with defaults + the fields given (so each call
@@ -395,7 +428,8 @@ class TokenService:
                              "Client credential flows must have a scope value"
                              " with /.default suffixed to the resource "
                              "identifier (application ID URI)." % scope)
-        if items not in ([SCOPE], [EXO_APP_ID + "/.default"]):
+        if items not in ([SCOPE], [EXO_APP_ID + "/.default"]) and \
+                not self.is_graph_scope(scope):
             raise EntraError(400, "invalid_scope", 70011,
                              "The provided request must include a 'scope' "
                              "input parameter. The provided value for the "
@@ -541,11 +575,13 @@ class TokenService:
         if "scope" not in form:
             raise _missing("scope")
         self._check_scope(form["scope"])
-        return client, self.issue(client, acr)
+        return client, self.issue(client, acr,
+                                  graph=self.is_graph_scope(form["scope"]))
 
-    def issue(self, client, appidacr):
+    def issue(self, client, appidacr, graph=False):
         """Mint a token for `client` (appidacr "1" secret, "2" certificate)
-        under the current mode; returns the success answer + "_uti"."""
+        under the current mode; returns the success answer + "_uti".
+        `graph`: for Microsoft Graph (its audience and roles)."""
         mode = self.current_mode()
         lifetime = mode["expires_in"]
         now = int(time.time())
@@ -553,7 +589,7 @@ class TokenService:
         kid = pki.b64url(secrets.token_bytes(20))
         header = {"typ": "JWT", "alg": "HS256", "x5t": kid, "kid": kid}
         claims = {
-            "aud": self.resource(),
+            "aud": GRAPH_RESOURCE if graph else self.resource(),
             "iss": "https://sts.windows.net/%s/" % TENANT_ID,
             "iat": now, "nbf": now, "exp": now + lifetime,
             "aio": pki.b64url(secrets.token_bytes(60)),
@@ -574,8 +610,9 @@ class TokenService:
             "xms_idrel": "7 %d" % secrets.choice(range(4, 30)),
             "xms_tcdt": 1600000000 + secrets.randbelow(80000000),
         }
-        if client.roles:
-            claims["roles"] = client.roles
+        roles = client.graph_roles if graph else client.roles
+        if roles:
+            claims["roles"] = roles
         # Pad with an opaque claim to the size of a real token, so clients
         # meet real line-length problems (SASL-IR, 12 KB limits) here too.
         base = len(_b64url_json(header)) + len(_b64url_json(claims)) + 45
@@ -591,6 +628,33 @@ class TokenService:
         return {"token_type": "Bearer", "expires_in": expires,
                 "ext_expires_in": expires, "access_token": token,
                 "_uti": uti}
+
+    # ---- verification for the Graph look-alike ----------------------------
+
+    def verify(self, token):
+        """The claims of a token this service issued and still honours;
+        ValueError(reason) otherwise (bad signature, unknown, revoked,
+        expired). Audience and roles are the caller's to check."""
+        try:
+            signing_input, sig = token.rsplit(".", 1)
+            want = hmac.new(self.key, signing_input.encode(),
+                            hashlib.sha256).digest()
+            good = hmac.compare_digest(want, b64url_decode(sig))
+            claims = json.loads(b64url_decode(signing_input.split(".")[1]))
+        except (ValueError, IndexError):
+            raise ValueError("not a token of ours")
+        if not good or not isinstance(claims, dict):
+            raise ValueError("bad signature")
+        uti = claims.get("uti")
+        with self._lock:
+            known, revoked = uti in self._issued, uti in self._revoked
+        if not known:
+            raise ValueError("unknown token uti=%s" % uti)
+        if revoked:
+            raise ValueError("revoked uti=%s" % uti)
+        if claims.get("exp", 0) <= time.time():
+            raise ValueError("expired uti=%s" % uti)
+        return claims
 
     # ---- introspection (RFC 7662, called by Dovecot) ---------------------
 
@@ -617,6 +681,10 @@ class TokenService:
             return {"active": False}, "revoked uti=%s" % uti
         if claims.get("exp", 0) <= time.time():
             return {"active": False}, "expired uti=%s" % uti
+        # Exchange's audience in any cloud (identity's national-cloud
+        # tenants), never Graph's: a Graph token does not log in to SMTP.
+        if claims.get("aud") not in {RESOURCE, *CLOUD_RESOURCES.values()}:
+            return {"active": False}, "audience %s uti=%s" % (claims.get("aud"), uti)
         if SMTP_ROLE not in claims.get("roles", []):
             return {"active": False}, "no %s role uti=%s" % (SMTP_ROLE, uti)
         with self._lock:

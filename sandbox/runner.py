@@ -33,6 +33,7 @@ import time
 import urllib.request
 
 import entra
+import graph
 import identity
 import mailservers
 import pki
@@ -74,6 +75,7 @@ class Sandbox:
         self.smtp = smtp
         self.endpoint = None
         self.managed = None          # identity.Managed: IMDS and Arc look-alikes
+        self.graph = None
         self.dovecot = self.postfix = None
         self.postfix_groups = set()  # pgids/sids of the Postfix tree
         self.dovecot_groups = set()  # ... and of the Dovecot tree
@@ -86,6 +88,8 @@ class Sandbox:
             "json": os.path.join(self.dir, "sandbox.json"),
             "clients": os.path.join(self.dir, "clients"),
             "token_log": os.path.join(self.dir, "token.log"),
+            "graph_log": os.path.join(self.dir, "graph.log"),
+            "graph_mail": os.path.join(self.dir, "graph-mail"),
             "postfix_log": os.path.join(self.dir, "postfix.log"),
             "postfix_out": os.path.join(self.dir, "postfix.stdout.log"),
             "dovecot_log": os.path.join(self.dir, "dovecot.log"),
@@ -197,6 +201,11 @@ class Sandbox:
         port = self.endpoint.port
         base = "https://127.0.0.1:%d" % port
         self._check_https(base + "/_control/stats", certs["ca_cert"])
+        self.graph = graph.Graph(self.endpoint.service, certs["server_cert"],
+                                 certs["server_key"], self.p["graph_mail"],
+                                 self.p["graph_log"])
+        self.graph.start()
+        self._check_https(self.graph.url + "/_control/graph", certs["ca_cert"])
 
         smtp_port = smtps_port = None
         if self.smtp:
@@ -230,10 +239,14 @@ class Sandbox:
             "smtp_port": smtp_port,
             "smtps_port": smtps_port,
             "mail_dir": self.p["mail"] if self.smtp else None,
+            "graph_url": self.graph.url,
+            "graph_control_url": self.graph.url + "/_control/graph",
+            "graph_mail_dir": self.p["graph_mail"],
             "logs": {
                 "postfix": self.p["postfix_log"] if self.smtp else None,
                 "dovecot": self.p["dovecot_log"] if self.smtp else None,
                 "token": self.p["token_log"],
+                "graph": self.p["graph_log"],
             },
             "other_clients": {name: c.contract() for name, c in clients.items()},
             "openid_url": base + "/{tenant}/v2.0/.well-known/openid-configuration",
@@ -417,6 +430,9 @@ class Sandbox:
         if self.managed is not None:
             self.managed.stop()
             self.managed = None
+        if self.graph is not None:
+            self.graph.stop()
+            self.graph = None
         if self.endpoint is not None:
             self.endpoint.stop()
             self.endpoint = None

@@ -113,6 +113,9 @@ def main(argv=None):
                       help="path to the oauth2-sendmail binary")
     demo.add_argument("--keep", action="store_true",
                       help="keep the temporary directory")
+    demo.add_argument("--transport", choices=("smtp", "graph"), default="smtp",
+                      help="send through Postfix (smtp) or the Microsoft "
+                      "Graph look-alike (graph)")
     args = ap.parse_args(argv)
     if args.command == "up":
         return cmd_up(args)

@@ -233,7 +233,7 @@ def test_token_errors(h, sb):
         "/consumers")
     err(h.token(scope="https://outlook.office365.com/SMTP.Send"), 400,
         "invalid_scope", 1002012, "scope without /.default")
-    err(h.token(scope="https://graph.microsoft.com/.default"), 400,
+    err(h.token(scope="https://management.azure.com/.default"), 400,
         "invalid_scope", 70011, "other scope")
     err(h.token(grant_type=None), 400, "invalid_request", 900144,
         "missing grant_type")
@@ -345,6 +345,57 @@ def test_token_success(h, sb):
         "client_id": cc["client_id"], "client_secret": "x"})
     check(st == 401 and body["error_codes"] == [7000215],
           "certificate client with a secret -> 7000215")
+
+
+def test_graph(h, sb):
+    """The Graph look-alike (graph.py): Graph tokens, sendMail, its errors."""
+    print("graph look-alike")
+    st, body, _ = h.token(scope="https://graph.microsoft.com/.default")
+    check(st == 200, "Graph scope -> 200")
+    tok = body["access_token"]
+    p = tok.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+    check(claims["aud"] == "https://graph.microsoft.com"
+          and claims["roles"] == ["Mail.Send", "Mail.ReadWrite"],
+          "Graph token: audience and roles")
+    url = sb["graph_url"] + "/v1.0/users/%s/sendMail" % sb["user"]
+
+    def send(token, raw, user=None):
+        req = urllib.request.Request(
+            url if user is None else url.replace(sb["user"], user),
+            data=base64.b64encode(raw), method="POST",
+            headers={"Authorization": "Bearer " + token,
+                     "Content-Type": "text/plain"})
+        return h._do(req, 10)
+    msg = (b"From: %s\r\nTo: graph-self@example.com\r\nBcc: graph-hidden@example.com"
+           b"\r\nSubject: g\r\n\r\nbody\r\n" % sb["user"].encode())
+    st, _, hdrs = send(tok, msg)
+    check(st == 202 and hdrs.get("request-id"), "sendMail -> 202 with request-id")
+    got = {}
+    for name in os.listdir(sb["graph_mail_dir"]):
+        if name.endswith(".env"):
+            with open(os.path.join(sb["graph_mail_dir"], name)) as f:
+                rcpt = f.read().split("\n")[1]
+            with open(os.path.join(sb["graph_mail_dir"], name[:-4] + ".eml"), "rb") as f:
+                got[rcpt] = f.read()
+    check(set(got) == {"graph-self@example.com", "graph-hidden@example.com"}
+          and all(b"graph-hidden" not in m for m in got.values()),
+          "delivered to To and Bcc, Bcc removed")
+    st, body, _ = send(h.token()[1]["access_token"], msg)
+    check(st == 401 and body["error"]["code"] == "InvalidAuthenticationToken",
+          "an Exchange token -> 401 InvalidAuthenticationToken")
+    st, body, _ = send(tok, msg, "other@contoso.test")
+    check(st == 403 and body["error"]["code"] == "ErrorAccessDenied",
+          "a mailbox outside the scope -> 403 ErrorAccessDenied")
+    st, body, _ = send(tok, msg.replace(b"From: alerts", b"From: boss"))
+    check(st == 403 and body["error"]["code"] == "ErrorSendAsDenied",
+          "another From -> 403 ErrorSendAsDenied")
+    h.post(sb["graph_control_url"], js={"faults": [
+        {"status": 429, "code": "ApplicationThrottled",
+         "headers": {"Retry-After": "1"}}]})
+    st, body, hdrs = send(tok, msg)
+    check(st == 429 and hdrs.get("Retry-After") == "1", "fault: 429 with Retry-After")
+    h.control("reset")
 
 
 def test_control(h, sb):
@@ -532,6 +583,7 @@ def run(tmp, args):
         test_token_errors(h, sb)
         test_token_success(h, sb)
         test_control(h, sb)
+        test_graph(h, sb)
         test_smtp(h, sb, args.big)
         print("two sandboxes at once")
         d2 = os.path.join(tmp, "two")

@@ -33,6 +33,8 @@ pub struct Attempt {
     pub no_session: bool,
     /// The server asked for a pause (421, `4.3.2`, "too many").
     pub throttled: bool,
+    /// The transport when it is not SMTP (`graph`), for the log line.
+    pub transport: Option<&'static str>,
 }
 
 /// Whether a failure of this kind may go away by itself (or is not clearly
@@ -81,6 +83,7 @@ impl Attempt {
             size: None,
             no_session: false,
             throttled: false,
+            transport: None,
         }
     }
 
@@ -100,6 +103,7 @@ impl Attempt {
             size: Some(receipt.size),
             no_session: false,
             throttled: receipt.refused.iter().any(throttling),
+            transport: None,
         }
     }
 

@@ -21,6 +21,7 @@ mod envelope;
 pub mod error;
 mod explain;
 mod from_policy;
+mod graph;
 pub mod header;
 mod hex;
 mod intl;

@@ -56,6 +56,9 @@ pub struct Record<'a> {
     /// The kind of credential (`client-secret`, `federated-assertion`, …)
     /// that fetched a token in this process, when one was fetched.
     pub credential: Option<&'static str>,
+    /// The transport when it is not SMTP (`graph`): logged as
+    /// `transport=graph`, and the reply under its name instead of `smtp`.
+    pub transport: Option<&'static str>,
     /// How long the attempt took.
     pub duration: Duration,
     /// sysexits name of the exit status.
@@ -79,6 +82,7 @@ impl<'a> Record<'a> {
             outcome: Outcome::Delivered,
             smtp: None,
             credential: None,
+            transport: None,
             duration,
             exit: "EX_OK",
             cause: None,
@@ -125,8 +129,11 @@ impl<'a> Record<'a> {
             field("size", &size.to_string());
         }
         field("outcome", self.outcome.as_str());
+        if let Some(transport) = self.transport {
+            field("transport", transport);
+        }
         if let Some(smtp) = &self.smtp {
-            field("smtp", smtp);
+            field(self.transport.unwrap_or("smtp"), smtp);
         }
         if let Some(credential) = self.credential {
             field("credential", credential);
@@ -240,6 +247,7 @@ mod tests {
             outcome: Outcome::Delivered,
             smtp: Some("250 2.0.0 Ok: queued as 4X".into()),
             credential: None,
+            transport: None,
             duration: Duration::from_millis(1500),
             exit: "EX_OK",
             cause: None,
@@ -249,6 +257,18 @@ mod tests {
             record.line(),
             "message-id=<1.ab@host> from=<alerts@contoso.com> to=<a@x.com>,<b@y.org> size=1234 \
              outcome=delivered smtp=\"250 2.0.0 Ok: queued as 4X\" duration=1.500 exit=EX_OK"
+        );
+        let graph = Record {
+            transport: Some("graph"),
+            smtp: Some("202 Accepted request-id=r1".into()),
+            ..record.clone()
+        };
+        assert!(
+            graph
+                .line()
+                .contains("outcome=delivered transport=graph graph=\"202 Accepted request-id=r1\""),
+            "{}",
+            graph.line()
         );
         let failed = Record {
             outcome: Outcome::Failed,

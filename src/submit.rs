@@ -17,9 +17,10 @@ use std::time::Instant;
 use crate::attempt::Attempt;
 use crate::cli::Delivery;
 use crate::clock;
-use crate::config::Config;
+use crate::config::{Config, Transport};
 use crate::envelope::{self, Addresses};
 use crate::error::{Error, Kind, Result};
+use crate::graph;
 use crate::intl;
 use crate::log::{Level, Outcome, Record, Syslog};
 use crate::message::PreparedHeader;
@@ -43,6 +44,10 @@ pub struct Submitter<'c> {
     verbose: bool,
     tokens: TokenSource<'c>,
     relay: Option<Relay>,
+    /// Messages go through Microsoft Graph (`transport`, or `auto` after
+    /// SMTP AUTH was refused by policy).
+    use_graph: bool,
+    graph: Option<graph::Client<'c>>,
     syslog: Syslog,
     delivered_live: bool,
 }
@@ -64,6 +69,12 @@ impl<'c> Submitter<'c> {
             verbose,
             tokens: TokenSource::new(config),
             relay: None,
+            use_graph: match config.transport {
+                Transport::Smtp => false,
+                Transport::Graph => true,
+                Transport::Auto => graph::memo::prefers_graph(config),
+            },
+            graph: None,
             syslog,
             delivered_live: false,
         }
@@ -214,7 +225,7 @@ impl<'c> Submitter<'c> {
             };
             return self.conclude(addresses, header, started, attempt, nothing_kept);
         }
-        if self.relay.is_some() && attempt.complete() {
+        if (self.relay.is_some() || self.graph.is_some()) && attempt.complete() {
             self.delivered_live = true;
         }
         let kept = match (worth_keeping, draft.as_mut(), &spool) {
@@ -282,10 +293,20 @@ impl<'c> Submitter<'c> {
         body: &mut dyn Read,
         size: Option<u64>,
     ) -> Attempt {
+        if self.use_graph {
+            return self.attempt_graph(addresses, header, body);
+        }
+        let auto = self.config.transport == Transport::Auto;
         let reused = self.relay.is_some();
         let utf8_header = !header.is_ascii();
         let relay = match self.relay() {
             Ok(relay) => relay,
+            Err(e) if auto && graph::memo::smtp_auth_refused_by_policy(e.cause()) => {
+                // The same message goes through Graph now, and the next
+                // ones straight away.
+                self.switch_to_graph(&e);
+                return self.attempt_graph(addresses, header, body);
+            }
             Err(e) => return Attempt::no_session(&addresses.recipients, e),
         };
         let caps = relay.capabilities();
@@ -383,7 +404,7 @@ impl<'c> Submitter<'c> {
     /// Whether a message handed over live was delivered and the session is
     /// still open (then queued messages may follow over it).
     pub fn delivered_live(&self) -> bool {
-        self.delivered_live && self.relay.is_some()
+        self.delivered_live && (self.relay.is_some() || self.graph.is_some())
     }
 
     /// Writes one line to syslog.
@@ -419,6 +440,7 @@ impl<'c> Submitter<'c> {
             size: attempt.size,
             smtp: attempt.reply.clone(),
             credential: self.credential_field(),
+            transport: attempt.transport,
             ..Record::delivered(&addresses.sender, &addresses.recipients, started.elapsed())
         };
         let Some(error) = &attempt.error else {
@@ -557,5 +579,6 @@ pub fn addresses_list(list: &[String]) -> String {
         .join(", ")
 }
 
+mod graph_path;
 #[cfg(test)]
 mod tests;

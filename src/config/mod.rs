@@ -128,6 +128,48 @@ pub struct SmtpConfig {
     pub timeout: Duration,
 }
 
+/// How messages leave (`transport`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// SMTP submission with XOAUTH2 (the default).
+    Smtp,
+    /// Microsoft Graph `sendMail`.
+    Graph,
+    /// SMTP, and Graph once the tenant or mailbox refuses SMTP AUTH
+    /// (535 5.7.139), remembered in the cache directory.
+    Auto,
+}
+
+impl Transport {
+    /// The value as written in the configuration.
+    pub fn from_name(name: &str) -> Option<Transport> {
+        match name {
+            "smtp" => Some(Transport::Smtp),
+            "graph" => Some(Transport::Graph),
+            "auto" => Some(Transport::Auto),
+            _ => None,
+        }
+    }
+}
+
+/// `[graph]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphConfig {
+    /// API base without a trailing slash; the token scope is url + `/.default`.
+    pub url: String,
+    /// Whether Graph keeps a copy in the mailbox's Sent Items.
+    pub save_to_sent_items: bool,
+    /// Limit for each request.
+    pub timeout: Duration,
+}
+
+impl GraphConfig {
+    /// The token scope for Graph.
+    pub fn scope(&self) -> String {
+        format!("{}/.default", self.url)
+    }
+}
+
 /// `[token]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenConfig {
@@ -214,6 +256,10 @@ pub struct Config {
     pub cloud: cloud::Cloud,
     /// `[smtp]`.
     pub smtp: SmtpConfig,
+    /// `transport`.
+    pub transport: Transport,
+    /// `[graph]`.
+    pub graph: GraphConfig,
     /// `[token]`.
     pub token: TokenConfig,
     /// `[queue]`.

@@ -8,16 +8,19 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod endpoints;
+
 use super::cloud::Cloud;
 use super::locate::{line_of, toml_error};
 use super::names::{check_tenant, is_domain_name, is_guid, is_host, is_loopback};
 use super::{
     AddressConfig, AssertionAlg, Audience, Config, Credential, CredentialAccess, FromPolicy,
-    ManagedIdentity, QueueConfig, SmtpConfig, TlsMode, TokenConfig,
+    GraphConfig, ManagedIdentity, QueueConfig, SmtpConfig, TlsMode, TokenConfig, Transport,
 };
 use crate::address;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use endpoints::{ARC_KEY_DIR, ARC_URL, IMDS_URL, local_url};
 
 // ---- the file as written -------------------------------------------------
 
@@ -43,8 +46,11 @@ struct RawConfig {
     syslog_socket: S<String>,
     max_message_size: S<i64>,
     cloud: S<String>,
+    transport: S<String>,
     #[serde(default)]
     smtp: RawSmtp,
+    #[serde(default)]
+    graph: RawGraph,
     #[serde(default)]
     token: RawToken,
     #[serde(default)]
@@ -59,6 +65,14 @@ struct RawSmtp {
     host: S<String>,
     port: S<i64>,
     tls: S<String>,
+    timeout: S<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGraph {
+    url: S<String>,
+    save_to_sent_items: S<bool>,
     timeout: S<i64>,
 }
 
@@ -252,6 +266,12 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
     };
     let smtp = smtp_section(&raw.smtp, &v, cloud)?;
     let token = token_section(&raw.token, &v, &tenant_value, cloud)?;
+    let transport = match &raw.transport {
+        None => Transport::Smtp,
+        Some(t) => Transport::from_name(t.get_ref())
+            .ok_or_else(|| v.at(t, "transport", "must be smtp, graph or auto"))?,
+    };
+    let graph = graph_section(&raw.graph, &v, cloud)?;
     let queue = queue_section(&raw.queue, &v)?;
     let addresses = addresses_section(&raw.addresses, &v, &from)?;
 
@@ -278,6 +298,8 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
         max_message_size,
         cloud,
         smtp,
+        transport,
+        graph,
         token,
         queue,
         addresses,
@@ -302,6 +324,27 @@ fn message_size(value: &S<i64>, v: &Validator) -> Result<u64> {
         ));
     }
     Ok(n as u64)
+}
+
+fn graph_section(raw: &RawGraph, v: &Validator, cloud: Cloud) -> Result<GraphConfig> {
+    let url = v
+        .string(&raw.url, "graph.url")?
+        .unwrap_or_else(|| cloud.preset().graph_url.into());
+    let url = url.trim_end_matches('/').to_string();
+    let host = url.strip_prefix("https://").unwrap_or("");
+    if host.is_empty() || host.contains(['/', '?', '#', '@']) || host.contains(char::is_whitespace)
+    {
+        return Err(v.at(
+            raw.url.as_ref().unwrap(),
+            "graph.url",
+            "must be an https:// URL without a path, like https://graph.microsoft.com",
+        ));
+    }
+    Ok(GraphConfig {
+        url,
+        save_to_sent_items: raw.save_to_sent_items.as_ref().is_none_or(|b| *b.get_ref()),
+        timeout: v.seconds(&raw.timeout, "graph.timeout", (1, 3600), 60)?,
+    })
 }
 
 fn credential(raw: &RawConfig, v: &Validator) -> Result<Credential> {
@@ -461,46 +504,6 @@ fn token_section(raw: &RawToken, v: &Validator, tenant: &str, cloud: Cloud) -> R
         arc_url,
         arc_key_dir: PathBuf::from(arc_key_dir),
     })
-}
-
-/// Where Azure's instance metadata service answers (graph.md).
-const IMDS_URL: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
-/// Where the Azure Arc agent answers (graph.md).
-const ARC_URL: &str = "http://127.0.0.1:40342/metadata/identity/oauth2/token";
-/// Where the Arc agent writes its challenge key files on Linux.
-const ARC_KEY_DIR: &str = "/var/opt/azcmagent/tokens";
-
-/// A managed-identity endpoint: plain http (as Azure serves it) and never
-/// across a network: loopback, or Azure's link-local metadata address when
-/// `link_local` is allowed. No proxy is ever used for it.
-fn local_url(
-    v: &Validator,
-    value: &S<String>,
-    key: &str,
-    default: &str,
-    link_local: bool,
-) -> Result<String> {
-    let Some(url) = v.string(value, key)? else {
-        return Ok(default.to_string());
-    };
-    let host = url
-        .strip_prefix("http://")
-        .and_then(|rest| rest.split(['/', '?']).next())
-        .map(|authority| match authority.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => authority,
-        })
-        .map(|h| h.trim_start_matches('[').trim_end_matches(']'));
-    let allowed = host.is_some_and(|h| is_loopback(h) || (link_local && h == "169.254.169.254"));
-    if !allowed || url.contains(char::is_whitespace) {
-        let what = if link_local {
-            "must be an http:// URL on 169.254.169.254 or a loopback address"
-        } else {
-            "must be an http:// URL on a loopback address (the agent's own)"
-        };
-        return Err(v.at(value.as_ref().unwrap(), key, what));
-    }
-    Ok(url)
 }
 
 fn queue_section(raw: &RawQueue, v: &Validator) -> Result<Option<QueueConfig>> {

@@ -50,12 +50,20 @@ pub fn configuration(path: &Path) -> (Step, Option<Config>) {
                 config.cloud.name()
             ))
             .detail(format!("user {}, from {}", config.user, config.from))
-            .detail(format!(
-                "SMTP {}:{} ({tls}); token endpoint {}",
-                config.smtp.host,
-                config.smtp.port,
-                crate::token::endpoint_url(&config)
-            ));
+            .detail(match config.transport {
+                crate::config::Transport::Smtp => format!(
+                    "SMTP {}:{} ({tls}); token endpoint {}",
+                    config.smtp.host, config.smtp.port, crate::token::endpoint_url(&config)
+                ),
+                crate::config::Transport::Graph => format!(
+                    "transport graph: Microsoft Graph {}; token endpoint {}",
+                    config.graph.url, crate::token::endpoint_url(&config)
+                ),
+                crate::config::Transport::Auto => format!(
+                    "transport auto: SMTP {}:{} ({tls}), else Microsoft Graph {}; token endpoint {}",
+                    config.smtp.host, config.smtp.port, config.graph.url, crate::token::endpoint_url(&config)
+                ),
+            });
             (step, Some(config))
         }
         Err(e) if e.cause() == Some("config-invalid") => {

@@ -19,6 +19,7 @@
 
 mod credential;
 mod files;
+mod graph;
 mod identity;
 mod report;
 mod smtp;
@@ -34,6 +35,7 @@ use std::path::Path;
 use crate::address;
 use crate::cli::Invocation;
 use crate::clock;
+use crate::config::Transport;
 use crate::error::Kind;
 use crate::system;
 use crate::token::TokenSource;
@@ -152,7 +154,12 @@ fn run(
     if verdicts_only {
         let why = "not checked for a caller who is not root (no token request, no SMTP login)";
         report.add(Step::skip("tenant", "tenant and cloud", why).public());
-        let tokens = TokenSource::new(&config);
+        let graph_scope = config.graph.scope();
+        let tokens = if config.transport == Transport::Graph {
+            TokenSource::for_scope(&config, &graph_scope)
+        } else {
+            TokenSource::new(&config)
+        };
         report.add(token::cached(&tokens));
         for (id, title) in AFTER_CONFIG {
             if id.starts_with("token.") || id.starts_with("smtp.") {
@@ -168,6 +175,35 @@ fn run(
     }
     report.add(tenant::tenant(&config));
 
+    let helo = system::host_name(&config);
+    if config.transport == Transport::Graph {
+        // No SMTP here: its steps are listed as skipped, Graph's follow.
+        for (id, title) in AFTER_CONFIG
+            .iter()
+            .filter(|(id, _)| id.starts_with("token") || id.starts_with("smtp."))
+        {
+            report.add(Step::skip(id, title, "transport = graph"));
+        }
+        if usable {
+            graph::check(
+                &config,
+                invocation.check_to.as_deref(),
+                &helo,
+                transcript,
+                report,
+            );
+        } else {
+            for (id, title) in &graph::STEPS {
+                if *id != "graph.send" || invocation.check_to.is_some() {
+                    report.add(Step::skip(id, title, "no usable credential"));
+                }
+            }
+        }
+        let graph_tokens = TokenSource::for_scope(&config, &config.graph.scope());
+        report.add(files::cache(&config, graph_tokens.cached_until()));
+        report.add(files::queue(&config));
+        return;
+    }
     let mut tokens = TokenSource::new(&config);
     let token = if usable {
         let (step, token) = token::fetch(&config, &mut tokens, &mut transcript);
@@ -181,14 +217,26 @@ fn run(
         report.add(step);
     }
 
-    let helo = system::host_name(&config);
     let smtp = smtp::SmtpCheck {
         config: &config,
         helo: &helo,
         token: token.as_ref(),
         test_to: invocation.check_to.as_deref(),
     };
-    smtp::smtp(&smtp, transcript, report);
+    if config.transport == Transport::Auto {
+        // Graph is what auto turns to: it must work as well.
+        let graph_transcript = if invocation.verbose {
+            Transcript::stderr()
+        } else {
+            Transcript::off()
+        };
+        smtp::smtp(&smtp, transcript, report);
+        if usable {
+            graph::check(&config, None, &helo, graph_transcript, report);
+        }
+    } else {
+        smtp::smtp(&smtp, transcript, report);
+    }
 
     report.add(files::cache(&config, tokens.cached_until()));
     report.add(files::queue(&config));

@@ -15,7 +15,7 @@ use crate::smtp::capabilities::Capabilities;
 use crate::smtp::session::{Envelope, Session};
 
 /// The header of the test message (CRLF lines, blank line included) and its Message-ID.
-fn test_header(config: &Config, helo: &str, to: &str, now: u64) -> (Vec<u8>, String) {
+pub(super) fn test_header(config: &Config, helo: &str, to: &str, now: u64) -> (Vec<u8>, String) {
     let message_id = clock::message_id(now, clock::random_bytes(), helo);
     let from = format_mailbox(
         Some(config.from_name.as_deref().unwrap_or("oauth2-sendmail")),
@@ -42,7 +42,7 @@ fn test_header(config: &Config, helo: &str, to: &str, now: u64) -> (Vec<u8>, Str
 }
 
 /// The body of the test message.
-fn test_body(config: &Config, helo: &str, to: &str, server: &str) -> String {
+pub(super) fn test_body(config: &Config, helo: &str, to: &str, server: &str) -> String {
     format!(
         "This is a test message from oauth2-sendmail {} on {helo}.\r\n\
          \r\n\

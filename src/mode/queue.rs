@@ -404,6 +404,7 @@ impl Run<'_, '_> {
             message_id: (!meta.message_id.is_empty()).then_some(meta.message_id.as_str()),
             size: attempt.size.or(Some(meta.size)),
             smtp: attempt.reply.clone(),
+            transport: attempt.transport,
             cause: attempt.error.as_ref().and_then(Error::cause),
             error: error_text.as_deref(),
             credential: self.submitter.credential_field(),

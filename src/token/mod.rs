@@ -39,6 +39,7 @@ pub struct Token {
 /// Where tokens come from for one configuration.
 pub struct TokenSource<'a> {
     config: &'a Config,
+    scope: String,
     key: String,
     file: PathBuf,
     lock_file: PathBuf,
@@ -54,16 +55,23 @@ pub struct TokenSource<'a> {
 impl<'a> TokenSource<'a> {
     /// The token source for `config`.
     pub fn new(config: &'a Config) -> Self {
+        Self::for_scope(config, &config.token.scope)
+    }
+
+    /// The token source for `config` and another `scope` (Microsoft
+    /// Graph's): its own cache entry, since the key holds the scope.
+    pub fn for_scope(config: &'a Config, scope: &str) -> Self {
         let t = &config.token;
         let key = cache::key(
             endpoint_url(config),
             &config.tenant,
             &config.client_id,
-            &t.scope,
+            scope,
         );
         let (file, lock_file) = cache::paths(&t.cache_dir, &key);
         TokenSource {
             config,
+            scope: scope.to_string(),
             key,
             file,
             lock_file,
@@ -287,10 +295,10 @@ impl<'a> TokenSource<'a> {
         };
         transcript.note(&format!(
             "token: POST {} grant_type=client_credentials client_id={} scope={} {credential}",
-            endpoint.url, config.client_id, config.token.scope
+            endpoint.url, config.client_id, self.scope
         ));
         self.requests += 1;
-        let fields = request::form(&config.client_id, &config.token.scope, &auth);
+        let fields = request::form(&config.client_id, &self.scope, &auth);
         let started = std::time::Instant::now();
         let (status, body) = request::post(&endpoint, &fields).inspect_err(|e| {
             transcript.note(&format!("token: no answer: {}", e.message()));
@@ -365,7 +373,7 @@ impl TokenSource<'_> {
         let r = managed::Request {
             kind,
             url: endpoint_url(config),
-            resource: managed::resource(&config.token.scope),
+            resource: managed::resource(&self.scope),
             client_id: Some(config.client_id.as_str()).filter(|id| !id.is_empty()),
             key_dir: &config.token.arc_key_dir,
             timeout: config.token.timeout,

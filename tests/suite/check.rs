@@ -342,8 +342,9 @@ fn unknown_client_fails_at_the_token() {
 fn wrong_scope_fails_at_the_token() {
     let _shared = sandbox().shared();
     let (_s, conf) = broken("wrong-scope", |_, s| {
-        // Lands in the [token] section, the last one written.
-        s.extra = "scope = \"https://graph.microsoft.com/.default\"\n".into();
+        // Lands in the [token] section, the last one written. (Graph's
+        // scope is a valid one: the sandbox grants it, for transport = graph.)
+        s.extra = "scope = \"https://outlook.office365.com/SMTP.Send\"\n".into();
     });
     fails_at(
         &conf,
@@ -536,7 +537,7 @@ fn an_unwritable_cache_fails_for_the_user_who_runs_the_check() {
     chown(&secret, Some(NOBODY), Some(NOBODY)).unwrap();
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
     let binary = scratch.join("oauth2-sendmail");
-    std::fs::copy(BIN, &binary).unwrap();
+    common::copy_binary(&binary);
     let cache = scratch.join("cache");
     std::fs::create_dir(&cache).unwrap();
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o755)).unwrap();

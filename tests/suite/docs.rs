@@ -226,6 +226,7 @@ fn every_key_of_the_example_is_documented() {
     for (heading, table) in [
         ("TOP-LEVEL KEYS", ""),
         ("[smtp]", "smtp."),
+        ("[graph]", "graph."),
         ("[token]", "token."),
         ("[queue]", "queue."),
         ("[addresses]", "addresses."),

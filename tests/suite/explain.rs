@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use common::{BIN, Scratch, s, sendmail};
+use common::{Scratch, s, sendmail};
 
 const POSTFIX: &str = "Nov 22 10:00:01 web1 postfix/smtp[1234]: 4BX1C2D3E4: to=<ops@example.com>, relay=smtp.office365.com[52.96.1.2]:587, dsn=4.7.0, status=deferred (SASL authentication failed; server smtp.office365.com[52.96.1.2] said: 535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. [BN9PR03CA0123.namprd03.prod.outlook.com])";
 
@@ -149,7 +149,7 @@ fn a_set_group_id_caller_needs_nothing() {
     let scratch = Scratch::new("explain-setgid");
     std::fs::set_permissions(&scratch.path, std::fs::Permissions::from_mode(0o755)).unwrap();
     let binary = scratch.join("sendmail");
-    std::fs::copy(BIN, &binary).unwrap();
+    common::copy_binary(&binary);
     std::os::unix::fs::chown(&binary, Some(0), Some(GROUP)).unwrap();
     std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o2755)).unwrap();
     let output = Command::new(s(&binary))

@@ -14,6 +14,7 @@ mod delivery;
 mod docs;
 mod explain;
 mod faults;
+mod graph;
 mod hostile;
 mod identity;
 mod input;

@@ -12,7 +12,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use common::{BIN, Run, Scratch, s, sendmail};
+use common::{Run, Scratch, s, sendmail};
 
 const SECRET: &str = "Q~8sFake.Secret-Value_0123456789abcdefXYZ";
 const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
@@ -256,7 +256,7 @@ fn a_set_group_id_caller_is_refused() {
     let scratch = Scratch::new("setup-setgid");
     std::fs::set_permissions(&scratch.path, std::fs::Permissions::from_mode(0o755)).unwrap();
     let binary = scratch.join("sendmail");
-    std::fs::copy(BIN, &binary).unwrap();
+    common::copy_binary(&binary);
     std::os::unix::fs::chown(&binary, Some(0), Some(GROUP)).unwrap();
     std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o2755)).unwrap();
     let output = Command::new(s(&binary))

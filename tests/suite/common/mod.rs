@@ -83,6 +83,15 @@ pub fn sendmail(args: &[&str], input: &[u8]) -> Run {
     run_as(BIN, args, input, &[])
 }
 
+/// Copies the built binary to `to` with `cp`, not `std::fs::copy`: a
+/// descriptor open for writing in this process would be inherited by
+/// whatever another test thread forks meanwhile, and exec'ing the copy
+/// then fails with `ETXTBSY` until that child execs.
+pub fn copy_binary(to: &Path) {
+    let status = Command::new("cp").arg(BIN).arg(to).status().expect("cp");
+    assert!(status.success(), "cp {BIN} {}", to.display());
+}
+
 /// Starts `command`, again while the program file is busy: a test that has
 /// just written a script or copied the binary can see `ETXTBSY` when
 /// another test thread forked while the file was still open for writing

@@ -200,6 +200,33 @@ impl Sandbox {
         json["access_token"].as_str().unwrap().to_string()
     }
 
+    /// Queues answers for the next Graph sendMail requests (graph.py):
+    /// `[{"status": 429, "code": "...", "headers": {...}}, ...]`.
+    pub fn graph_faults(&self, faults: &str) -> Value {
+        let mut response = self
+            .agent()
+            .post(&self.str("graph_control_url"))
+            .header("Content-Type", "application/json")
+            .send(format!("{{\"faults\": {faults}}}"))
+            .unwrap_or_else(|e| panic!("graph faults: {e}"));
+        response.body_mut().read_json().unwrap_or(Value::Null)
+    }
+
+    /// The Graph look-alike's counters (`requests`, `accepted`).
+    pub fn graph_stats(&self) -> Value {
+        let mut response = self
+            .agent()
+            .get(&self.str("graph_control_url"))
+            .call()
+            .unwrap();
+        response.body_mut().read_json().unwrap()
+    }
+
+    /// Every message Graph delivered to `recipient` so far.
+    pub fn graph_mail_for(&self, recipient: &str) -> Vec<Delivered> {
+        self.delivered_in(&PathBuf::from(self.str("graph_mail_dir")), recipient)
+    }
+
     /// Waits until `recipient` has received `count` messages; returns them.
     pub fn wait_for_mail(&self, recipient: &str, count: usize) -> Vec<Delivered> {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -225,9 +252,13 @@ impl Sandbox {
 
     /// Every message delivered to `recipient` so far.
     pub fn mail_for(&self, recipient: &str) -> Vec<Delivered> {
-        let dir = PathBuf::from(self.str("mail_dir"));
+        self.delivered_in(&PathBuf::from(self.str("mail_dir")), recipient)
+    }
+
+    /// The `<id>.env` + `<id>.eml` pairs for `recipient` in `dir`.
+    fn delivered_in(&self, dir: &Path, recipient: &str) -> Vec<Delivered> {
         let mut found = Vec::new();
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
             if path.extension().and_then(|e| e.to_str()) != Some("env") {
                 continue;

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::sandbox::Sandbox;
-use super::{BIN, Run, Scratch};
+use super::{Run, Scratch};
 
 /// The set-group-ID group (stands for `oauth2-sendmail`).
 pub const GROUP: u32 = 3_999_100;
@@ -55,7 +55,7 @@ impl Install {
         std::fs::create_dir_all(&cache).unwrap();
         chown(&cache, 0, GROUP, 0o2770);
         let binary = sbin.join("sendmail");
-        std::fs::copy(BIN, &binary).unwrap();
+        super::copy_binary(&binary);
         chown(&binary, 0, GROUP, 0o2755);
         Install {
             scratch,
