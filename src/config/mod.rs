@@ -15,6 +15,7 @@
 //! and key of a TOML error, `names.rs` checks tenant, GUID and host names,
 //! `credentials.rs` resolves and reads the credential.
 
+mod accounts;
 mod credentials;
 mod locate;
 mod names;
@@ -28,6 +29,7 @@ use std::time::Duration;
 use crate::error::{Error, Result, io_reason};
 use crate::secret::Secret;
 
+pub use accounts::DEFAULT as DEFAULT_ACCOUNT;
 pub use credentials::resolve_credentials;
 pub use names::{is_domain_name, is_guid};
 pub use parse::{parse, parse_for};
@@ -183,6 +185,15 @@ pub struct Config {
     pub queue: Option<QueueConfig>,
     /// `[addresses]`.
     pub addresses: AddressConfig,
+    /// This account's name: `default` for the top level, else the NAME of
+    /// `[accounts.NAME]`.
+    pub account: String,
+    /// `senders`: glob patterns on the sender address (accounts only).
+    pub senders: Vec<String>,
+    /// `callers`: user names and `@group` names bound to this account.
+    pub callers: Vec<String>,
+    /// The `[accounts.NAME]` accounts, in name order (empty in an account).
+    pub accounts: Vec<Config>,
 }
 
 /// Who will see the configuration's error messages.
@@ -221,5 +232,8 @@ pub fn load_for(path: &Path, audience: Audience) -> Result<Config> {
     })?;
     let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
     resolve_credentials(&mut config, credentials.as_deref())?;
+    for account in &mut config.accounts {
+        resolve_credentials(account, credentials.as_deref())?;
+    }
     Ok(config)
 }

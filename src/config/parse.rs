@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
+use toml::de::DeTable;
 
-use super::locate::{line_of, toml_error};
+use super::locate::{line_of, section_above, toml_error};
 use super::names::{check_tenant, is_domain_name, is_guid, is_host, is_loopback};
 use super::{
     AddressConfig, AssertionAlg, Audience, Config, Credential, FromPolicy, QueueConfig, SmtpConfig,
@@ -92,11 +93,24 @@ struct RawAddresses {
 struct Validator<'a> {
     text: &'a str,
     origin: &'a Path,
+    /// The account being validated (`None`: the top level).
+    account: Option<&'a str>,
 }
 
 impl Validator<'_> {
     fn at<T>(&self, value: &Spanned<T>, key: &str, problem: impl std::fmt::Display) -> Error {
         let line = line_of(self.text, value.span().start);
+        let key = match self.account {
+            // A value written in the account's own table: name the account.
+            Some(name)
+                if section_above(self.text, value.span().start).is_some_and(|s| {
+                    s == format!("accounts.{name}") || s.starts_with(&format!("accounts.{name}."))
+                }) =>
+            {
+                format!("accounts.{name}.{key}")
+            }
+            _ => key.to_string(),
+        };
         Error::config(format!(
             "{}:{line}: {key}: {problem}",
             self.origin.display()
@@ -171,9 +185,35 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config> {
 /// # Errors
 /// As [`parse`].
 pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config> {
-    let raw: RawConfig =
-        toml::from_str(text).map_err(|e| toml_error(text, origin, &e, audience))?;
-    let v = Validator { text, origin };
+    let doc = DeTable::parse(text).map_err(|e| toml_error(text, origin, &e, audience))?;
+    let (top, accounts) = super::accounts::split(doc, text, origin)?;
+    let mut config = from_table(top, text, origin, audience, None)?;
+    for account in accounts {
+        let mut one = from_table(account.table, text, origin, audience, Some(&account.name))?;
+        one.account = account.name;
+        one.senders = account.senders;
+        one.callers = account.callers;
+        config.accounts.push(one);
+    }
+    Ok(config)
+}
+
+/// One account's table (the top level, or an account laid over it) to its
+/// validated [`Config`].
+fn from_table(
+    table: Spanned<DeTable>,
+    text: &str,
+    origin: &Path,
+    audience: Audience,
+    account: Option<&str>,
+) -> Result<Config> {
+    let raw = RawConfig::deserialize(toml::de::Deserializer::from(table))
+        .map_err(|e| toml_error(text, origin, &e, audience))?;
+    let v = Validator {
+        text,
+        origin,
+        account,
+    };
 
     let tenant_value = v.required(&raw.tenant, "tenant", "the Directory (tenant) ID")?;
     check_tenant(&tenant_value).map_err(|p| v.at(raw.tenant.as_ref().unwrap(), "tenant", p))?;
@@ -235,6 +275,10 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
         token,
         queue,
         addresses,
+        account: super::accounts::DEFAULT.to_string(),
+        senders: Vec::new(),
+        callers: Vec::new(),
+        accounts: Vec::new(),
     })
 }
 
