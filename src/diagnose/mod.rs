@@ -15,6 +15,7 @@
 //! its claims; `smtp` checks the server, TLS and login (`tls` reads what
 //! the handshake negotiated); `test_message` is what `--to` sends.
 
+mod accounts;
 mod credential;
 mod files;
 mod report;
@@ -124,7 +125,6 @@ fn run(
     transcript: Transcript,
     verdicts_only: bool,
 ) {
-    let mut transcript = transcript;
     let (step, config) = files::configuration(config_path);
     report.add(step);
     let Some(config) = config else {
@@ -140,6 +140,26 @@ fn run(
         }
         return;
     };
+    accounts::check(
+        report,
+        invocation,
+        &config,
+        transcript,
+        verdicts_only,
+        account_steps,
+    );
+}
+
+/// Every step after the configuration, for one account.
+fn account_steps(
+    report: &mut Report,
+    check_to: Option<&str>,
+    config: &crate::config::Config,
+    transcript: Transcript,
+    verdicts_only: bool,
+) {
+    let mut transcript = transcript;
+    let config = config.clone();
     report.add(files::permissions(&config));
     let credential = credential::credential(&config);
     let usable = credential.verdict != Verdict::Fail;
@@ -152,7 +172,7 @@ fn run(
             if id.starts_with("token.") || id.starts_with("smtp.") {
                 report.add(Step::skip(id, title, why).public());
             }
-            if *id == "smtp.auth" && invocation.check_to.is_some() {
+            if *id == "smtp.auth" && check_to.is_some() {
                 report.add(Step::skip("smtp.send", "test message", why).public());
             }
         }
@@ -179,7 +199,7 @@ fn run(
         config: &config,
         helo: &helo,
         token: token.as_ref(),
-        test_to: invocation.check_to.as_deref(),
+        test_to: check_to,
     };
     smtp::smtp(&smtp, transcript, report);
 
