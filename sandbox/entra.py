@@ -39,6 +39,9 @@ TENANT_ALIASES = ("contoso.test",)
 TENANT_ID = "6f2d8c1a-3b4e-4f5a-9c7d-0e1f2a3b4c5d"
 TENANT_NAME = "Contoso (sandbox)"
 MAILBOX = "alerts@contoso.test"
+# The second application's own mailbox (several accounts, issue 15): its
+# token logs in as this mailbox only, and the main app's never does.
+SECOND_MAILBOX = "shop@contoso.test"
 SCOPE = "https://outlook.office365.com/.default"
 RESOURCE = "https://outlook.office365.com"
 EXO_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
@@ -116,6 +119,8 @@ def make_secret_clients():
         Client("expired_secret", "2c6f5e4a-9d3f-4a01-bc8e-7f4d3a2b5c69",
                MAILBOX, [SMTP_ROLE], secret=make_secret(),
                secret_expired=True),
+        Client("second", "4e8b7a6c-bf5b-4c23-9eaf-9b6f5c4d7e8b",
+               SECOND_MAILBOX, [SMTP_ROLE], secret=make_secret()),
     ]
     return {c.name: c for c in clients}
 

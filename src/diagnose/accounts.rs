@@ -117,7 +117,7 @@ fn table(results: &[(&Config, Report)], verdicts_only: bool) -> String {
         .unwrap_or(7)
         .max(7);
     let mut out = format!(
-        "{:width$}  {:7}  {}\n",
+        "\n{:width$}  {:7}  {}\n",
         "account", "result", "mailbox / first failure"
     );
     for (one, sub) in results {
