@@ -16,6 +16,8 @@
 //! `credentials.rs` resolves and reads the credential.
 
 mod accounts;
+#[cfg(test)]
+mod accounts_tests;
 mod credentials;
 mod locate;
 mod names;

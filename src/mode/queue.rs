@@ -382,7 +382,9 @@ impl Run<'_, '_> {
             Ledger::Wait(patience) => patience,
             Ledger::Never => Duration::ZERO,
         };
-        let problem = match rate::reserve(self.spool, self.queue.rate_limit, now, patience) {
+        let ledger = rate::ledger_name(&self.submitter.config().account);
+        let problem = match rate::reserve(self.spool, &ledger, self.queue.rate_limit, now, patience)
+        {
             Ok(Booking::Go) => return true,
             Ok(Booking::Full) => {
                 self.summary.stopped = Some(format!(
