@@ -175,7 +175,9 @@ callers = ["www-site2"]
     #[test]
     fn the_rule_by_table() {
         let config = crate::config::parse(CONF, Path::new("t.conf")).unwrap();
-        let cases: &[(&str, &[&str], Option<&str>, &str, Reason)] = &[
+        // user, groups, sender, the account chosen, why.
+        type Case<'a> = (&'a str, &'a [&'a str], Option<&'a str>, &'a str, Reason);
+        let cases: &[Case] = &[
             ("alice", &[], None, "default", Reason::Default),
             (
                 "alice",
