@@ -256,7 +256,7 @@ pub fn help_text() -> String {
 usage: sendmail [options] [--] [recipient ...] < message
        sendmail -bs            (SMTP on stdin/stdout)
        mailq | newaliases
-       oauth2-sendmail --check [--to ADDR] [--json]
+       oauth2-sendmail --check [--to ADDR] [--account NAME] [--json]
        oauth2-sendmail --explain [TEXT] [--json]   (TEXT or stdin)
        oauth2-sendmail --setup-script [--transport smtp|graph] [--undo]
 ",
