@@ -118,9 +118,13 @@ pub(super) fn split<'i>(
                 merged.get_mut().remove(*k);
             }
         }
-        // A further mailbox sends as itself unless it says otherwise.
+        // A further mailbox sends as itself, under its own name, unless it
+        // says otherwise.
         if table.contains_key("user") && !table.contains_key("from") {
             merged.get_mut().remove("from");
+            if !table.contains_key("from_name") {
+                merged.get_mut().remove("from_name");
+            }
         }
         overlay(merged.get_mut(), table);
         out.push(Overlaid {
@@ -133,19 +137,22 @@ pub(super) fn split<'i>(
     Ok((doc, out))
 }
 
-/// Whether `name` may name an account: letters, digits, `-`, `_`, `.`,
-/// not `default` (the top level's name).
+/// Whether `name` may name an account: a letter or digit, then letters,
+/// digits, `-`, `_`, `.`; not `default` (the top level's name).
 pub fn check_name(name: &str) -> std::result::Result<(), &'static str> {
     if name == DEFAULT {
         return Err("\"default\" is the name of the top level; choose another name");
     }
     if name.is_empty()
         || name.len() > MAX_NAME
+        || !name.starts_with(|c: char| c.is_ascii_alphanumeric())
         || !name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     {
-        return Err("an account name is 1 to 64 letters, digits, '-', '_' or '.'");
+        return Err(
+            "an account name is 1 to 64 letters, digits, '-', '_' or '.', beginning with a letter or digit",
+        );
     }
     Ok(())
 }

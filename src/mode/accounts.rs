@@ -108,3 +108,38 @@ pub fn belongs(top: &Config, account: &Config, meta: &Meta) -> bool {
 pub fn may_send(top: &Config, meta: &Meta) -> Result<()> {
     account::may_send(top, meta.uid, tag_of(meta)).map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const CONF: &str = "tenant = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-2222-3333-4444-555555555555\"\nclient_secret = \"s\"\nuser = \"main@example.com\"\n[accounts.site1]\nuser = \"shop@site1.example\"\n";
+
+    fn meta(account: Option<&str>) -> Meta {
+        Meta {
+            uid: 0,
+            account: account.map(str::to_string),
+            ..Meta::default()
+        }
+    }
+
+    #[test]
+    fn each_run_takes_its_own_accounts_messages_and_the_default_takes_orphans() {
+        let top = crate::config::parse(CONF, Path::new("t")).unwrap();
+        let site1 = &top.accounts[0];
+        for (tag, default_run, site1_run) in [
+            (None, true, false),
+            (Some("site1"), false, true),
+            (Some("gone"), true, false),
+        ] {
+            let m = meta(tag);
+            assert_eq!(belongs(&top, &top, &m), default_run, "{tag:?}");
+            assert_eq!(belongs(&top, site1, &m), site1_run, "{tag:?}");
+        }
+        // An orphan is taken by the default run only to be failed.
+        assert!(may_send(&top, &meta(Some("gone"))).is_err());
+        assert!(may_send(&top, &meta(Some("site1"))).is_ok());
+        assert!(may_send(&top, &meta(None)).is_ok());
+    }
+}

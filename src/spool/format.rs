@@ -195,6 +195,7 @@ pub fn parse_head(bytes: &[u8], file_len: u64) -> Result<(Meta, usize), Corrupt>
 /// `[accounts.NAME]` allows), so a tag read back cannot carry anything else.
 fn is_account_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
@@ -459,6 +460,28 @@ mod tests {
             ..meta()
         };
         assert!(format_head(&evil).is_err());
+    }
+
+    #[test]
+    fn an_account_tag_is_a_plain_name_or_the_file_is_corrupt() {
+        let good = file(
+            &Meta {
+                account: Some("site1".into()),
+                ..meta()
+            },
+            b"x",
+        );
+        let (parsed, _) = parse_head(&good, good.len() as u64).unwrap();
+        assert_eq!(parsed.account.as_deref(), Some("site1"));
+        for bad in ["../x", ".hidden", "a b", "", "default x"] {
+            let text = String::from_utf8(good.clone())
+                .unwrap()
+                .replace("account site1\n", &format!("account {bad}\n"));
+            assert!(
+                parse_head(text.as_bytes(), text.len() as u64).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
