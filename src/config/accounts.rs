@@ -17,6 +17,7 @@ use std::path::Path;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::DEFAULT_ACCOUNT as DEFAULT;
 use super::locate::line_of;
 use crate::error::{Error, Result};
 
@@ -31,10 +32,6 @@ const CREDENTIAL_KEYS: &[&str] = &[
     "client_assertion_file",
     "managed_identity",
 ];
-
-/// The account a configuration without `[accounts]` has, and the name of
-/// the top level.
-pub const DEFAULT: &str = "default";
 
 /// The longest account name (it is written into queue files and logs).
 const MAX_NAME: usize = 64;

@@ -71,6 +71,22 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     })
 }
 
+/// `key` as an error names it: `accounts.NAME.key` when the value at
+/// `offset` is written in the table of `account` (not inherited from the
+/// top level), else `key`.
+pub(super) fn account_key(text: &str, offset: usize, account: Option<&str>, key: &str) -> String {
+    match account {
+        Some(name)
+            if section_above(text, offset).is_some_and(|s| {
+                s == format!("accounts.{name}") || s.starts_with(&format!("accounts.{name}."))
+            }) =>
+        {
+            format!("accounts.{name}.{key}")
+        }
+        _ => key.to_string(),
+    }
+}
+
 /// The `[table]` header nearest above the line of `offset`, if any.
 pub(super) fn section_above(text: &str, offset: usize) -> Option<&str> {
     let offset = offset.min(text.len());

@@ -11,7 +11,8 @@
 //! read only when a token must be fetched ([`Config::client_secret`]), so a
 //! cached token needs no secret.
 //!
-//! `parse.rs` turns the text into a [`Config`], `locate.rs` finds the line
+//! `document.rs` parses the file and `accounts.rs` splits it into accounts;
+//! `parse.rs` turns each into a [`Config`], `locate.rs` finds the line
 //! and key of a TOML error, `names.rs` checks tenant, GUID and host names,
 //! `credentials.rs` resolves and reads the credential.
 
@@ -19,6 +20,7 @@ mod accounts;
 #[cfg(test)]
 mod accounts_tests;
 mod credentials;
+mod document;
 mod locate;
 mod names;
 mod parse;
@@ -31,10 +33,12 @@ use std::time::Duration;
 use crate::error::{Error, Result, io_reason};
 use crate::secret::Secret;
 
-pub use accounts::DEFAULT as DEFAULT_ACCOUNT;
 pub use credentials::resolve_credentials;
+pub use document::{parse, parse_for};
 pub use names::{is_domain_name, is_guid};
-pub use parse::{parse, parse_for};
+
+/// The name of the top level as an account (`[accounts.NAME]` are the others).
+pub const DEFAULT_ACCOUNT: &str = "default";
 
 /// Where the configuration lives unless `-C` names another file.
 pub const DEFAULT_PATH: &str = "/etc/oauth2-sendmail/sendmail.conf";

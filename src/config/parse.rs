@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::DeTable;
 
-use super::locate::{line_of, section_above, toml_error};
+use super::locate::{account_key, line_of, toml_error};
 use super::names::{check_tenant, is_domain_name, is_guid, is_host, is_loopback};
 use super::{
     AddressConfig, AssertionAlg, Audience, Config, Credential, FromPolicy, QueueConfig, SmtpConfig,
@@ -100,17 +100,7 @@ struct Validator<'a> {
 impl Validator<'_> {
     fn at<T>(&self, value: &Spanned<T>, key: &str, problem: impl std::fmt::Display) -> Error {
         let line = line_of(self.text, value.span().start);
-        let key = match self.account {
-            // A value written in the account's own table: name the account.
-            Some(name)
-                if section_above(self.text, value.span().start).is_some_and(|s| {
-                    s == format!("accounts.{name}") || s.starts_with(&format!("accounts.{name}."))
-                }) =>
-            {
-                format!("accounts.{name}.{key}")
-            }
-            _ => key.to_string(),
-        };
+        let key = account_key(self.text, value.span().start, self.account, key);
         Error::config(format!(
             "{}:{line}: {key}: {problem}",
             self.origin.display()
@@ -172,35 +162,9 @@ impl Validator<'_> {
     }
 }
 
-/// Parses configuration text; `origin` names the file in error messages.
-///
-/// # Errors
-/// `Kind::Config` naming the file, line and key.
-pub fn parse(text: &str, origin: &Path) -> Result<Config> {
-    parse_for(text, origin, Audience::Root)
-}
-
-/// [`parse`], with error messages fit for `audience`.
-///
-/// # Errors
-/// As [`parse`].
-pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config> {
-    let doc = DeTable::parse(text).map_err(|e| toml_error(text, origin, &e, audience))?;
-    let (top, accounts) = super::accounts::split(doc, text, origin)?;
-    let mut config = from_table(top, text, origin, audience, None)?;
-    for account in accounts {
-        let mut one = from_table(account.table, text, origin, audience, Some(&account.name))?;
-        one.account = account.name;
-        one.senders = account.senders;
-        one.callers = account.callers;
-        config.accounts.push(one);
-    }
-    Ok(config)
-}
-
 /// One account's table (the top level, or an account laid over it) to its
 /// validated [`Config`].
-fn from_table(
+pub(super) fn from_table(
     table: Spanned<DeTable>,
     text: &str,
     origin: &Path,
@@ -275,7 +239,7 @@ fn from_table(
         token,
         queue,
         addresses,
-        account: super::accounts::DEFAULT.to_string(),
+        account: super::DEFAULT_ACCOUNT.to_string(),
         senders: Vec::new(),
         callers: Vec::new(),
         accounts: Vec::new(),
