@@ -39,6 +39,9 @@ TENANT_ALIASES = ("contoso.test",)
 TENANT_ID = "6f2d8c1a-3b4e-4f5a-9c7d-0e1f2a3b4c5d"
 TENANT_NAME = "Contoso (sandbox)"
 MAILBOX = "alerts@contoso.test"
+# The second application's own mailbox (several accounts, issue 15): its
+# token logs in as this mailbox only, and the main app's never does.
+SECOND_MAILBOX = "shop@contoso.test"
 SCOPE = "https://outlook.office365.com/.default"
 # Exchange resources of the US government clouds, by tenant_region_sub_scope.
 CLOUD_RESOURCES = {"DODCON": "https://outlook.office365.us",
@@ -134,6 +137,8 @@ def make_secret_clients():
         # Graph Mail.Send without Mail.ReadWrite: small messages only.
         Client("graph_send_only", "4e8b7a6c-bf5b-4c23-9e0a-9b6f5c4d7e8b",
                MAILBOX, [], secret=make_secret()),
+        Client("second", "4e8b7a6c-bf5b-4c23-9eaf-9b6f5c4d7e8b",
+               SECOND_MAILBOX, [SMTP_ROLE], secret=make_secret()),
     ]
     by_name = {c.name: c for c in clients}
     by_name["main"].graph_roles = [GRAPH_SEND, GRAPH_READWRITE]

@@ -506,6 +506,22 @@ def test_smtp(h, sb, big):
     s, code, text = smtp_login(sb, "alerts@contoso.test", "garbage")
     check(code == 535, "garbage token -> %d" % code)
     s.close()
+    # Two mailboxes, two applications: each token logs in as its own
+    # application's mailbox only, and sends only as that mailbox.
+    second = sb["other_clients"]["second"]
+    t2 = h.token(second)[1]["access_token"]
+    s, code, text = smtp_login(sb, "alerts@contoso.test", t2)
+    check(code == 535, "second app's token for the main mailbox -> %d" % code)
+    s.close()
+    s, code, text = smtp_login(sb, second["user"], tok)
+    check(code == 535, "main token for the second mailbox -> %d" % code)
+    s.close()
+    s, code, text = smtp_login(sb, second["user"], t2)
+    code2 = s.docmd("MAIL", "FROM:<alerts@contoso.test>")
+    check(code == 235 and code2[0] == 553,
+          "second app's token for its own mailbox -> %d, MAIL FROM the main one -> %d"
+          % (code, code2[0]))
+    s.quit()
     cc = sb["other_clients"]["certificate"]
     st, body, _ = h.post(h.token_url(), {
         "grant_type": "client_credentials", "scope": sb["scope"],

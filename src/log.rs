@@ -174,6 +174,8 @@ pub enum Level {
 /// The connection to the local syslog daemon, if there is one.
 pub struct Syslog {
     logger: Option<syslog::Logger<syslog::LoggerBackend, syslog::Formatter3164>>,
+    /// `account=NAME`, put first on every line when the file has accounts.
+    account: Option<String>,
 }
 
 impl Syslog {
@@ -201,7 +203,17 @@ impl Syslog {
                 _ => {}
             }
         }
-        Syslog { logger }
+        Syslog {
+            logger,
+            account: None,
+        }
+    }
+
+    /// Every further line starts with `account=NAME`.
+    #[must_use]
+    pub fn for_account(mut self, name: &str) -> Self {
+        self.account = Some(format!("account={}", quote(name)));
+        self
     }
 
     /// Connects to `socket` (the configuration's `syslog_socket`), or
@@ -212,13 +224,24 @@ impl Syslog {
 
     /// A logger that drops everything.
     pub fn none() -> Self {
-        Syslog { logger: None }
+        Syslog {
+            logger: None,
+            account: None,
+        }
     }
 
     /// Sends one line; a failure disables logging for the rest of the run.
     pub fn log(&mut self, level: Level, line: &str) {
         let Some(logger) = self.logger.as_mut() else {
             return;
+        };
+        let tagged;
+        let line = match &self.account {
+            Some(account) => {
+                tagged = format!("{account} {line}");
+                tagged.as_str()
+            }
+            None => line,
         };
         let sent = match level {
             Level::Info => logger.info(line),

@@ -139,6 +139,11 @@ pub const OPTIONS: &[OptionDoc] = &[
         Some("ADDR"),
         "with --check: then send a test message to ADDR",
     ),
+    honoured(
+        &["--account"],
+        Some("NAME"),
+        "with --check: check only the account NAME ([accounts.NAME], or default)",
+    ),
     honoured(&["--json"], None, "with --check or --explain: JSON output"),
     honoured(
         &["--explain"],

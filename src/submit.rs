@@ -274,6 +274,8 @@ impl<'c> Submitter<'c> {
             message_id: header.message_id.clone(),
             delivery: delivery.clone(),
             size: 0,
+            account: (self.config.account != crate::config::DEFAULT_ACCOUNT)
+                .then(|| self.config.account.clone()),
         };
         match Draft::create(spool, meta.clone(), &header.bytes) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {

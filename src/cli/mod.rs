@@ -81,6 +81,8 @@ pub struct Invocation {
     pub delivery: Delivery,
     /// `--to ADDR` with `--check`: send a test message there.
     pub check_to: Option<String>,
+    /// `--account NAME` with `--check`: check that account only.
+    pub account: Option<String>,
     /// `--json` with `--check` or `--explain`: machine-readable output.
     pub json: bool,
     /// `--transport smtp|graph` with `--setup-script`.
@@ -102,6 +104,7 @@ impl Invocation {
             config_path: None,
             delivery: Delivery::default(),
             check_to: None,
+            account: None,
             json: false,
             transport: None,
             undo: false,
@@ -171,6 +174,7 @@ where
             Long("check") => inv.mode = Mode::Check,
             Long("to") => inv.check_to = Some(value(&mut parser)?),
             Long("json") => inv.json = true,
+            Long("account") => inv.account = Some(value(&mut parser)?),
             Long("explain") => {
                 inv.mode = Mode::Explain;
                 if let Some(text) = parser.optional_value() {
@@ -188,6 +192,9 @@ where
     }
     if inv.check_to.is_some() && inv.mode != Mode::Check {
         return Err(Error::usage("--to goes with --check"));
+    }
+    if inv.account.is_some() && inv.mode != Mode::Check {
+        return Err(Error::usage("--account goes with --check"));
     }
     if inv.json && !matches!(inv.mode, Mode::Check | Mode::Explain) {
         return Err(Error::usage("--json goes with --check or --explain"));
@@ -249,7 +256,7 @@ pub fn help_text() -> String {
 usage: sendmail [options] [--] [recipient ...] < message
        sendmail -bs            (SMTP on stdin/stdout)
        mailq | newaliases
-       oauth2-sendmail --check [--to ADDR] [--json]
+       oauth2-sendmail --check [--to ADDR] [--account NAME] [--json]
        oauth2-sendmail --explain [TEXT] [--json]   (TEXT or stdin)
        oauth2-sendmail --setup-script [--transport smtp|graph] [--undo]
 ",

@@ -191,6 +191,7 @@ fn usage_errors_name_the_option() {
     err("-bd", "not a daemon");
     err("-bz", "-bz");
     err("--to a@x", "--check");
+    err("--account site1", "--check");
     err("--json", "--explain");
     err("--undo", "--setup-script");
     err("--transport smtp", "--setup-script");
@@ -234,7 +235,7 @@ fn option_table_matches_the_parser() {
                 }
             }
             for mut form in forms {
-                if ["--to", "--json"].contains(name) {
+                if ["--to", "--json", "--account"].contains(name) {
                     form.insert(0, "--check".into());
                 }
                 if ["--transport", "--undo"].contains(name) {
@@ -291,6 +292,7 @@ fn help_lists_every_option() {
         "-B",
         "--check",
         "--to",
+        "--account",
         "--json",
         "--explain",
         "--setup-script",

@@ -65,16 +65,38 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
         return None;
     }
-    let table = text[..line_start]
+    Some(match section_above(text, offset) {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
+    })
+}
+
+/// `key` as an error names it: `accounts.NAME.key` when the value at
+/// `offset` is written in the table of `account` (not inherited from the
+/// top level), else `key`.
+pub(super) fn account_key(text: &str, offset: usize, account: Option<&str>, key: &str) -> String {
+    match account {
+        Some(name)
+            if section_above(text, offset).is_some_and(|s| {
+                s == format!("accounts.{name}") || s.starts_with(&format!("accounts.{name}."))
+            }) =>
+        {
+            format!("accounts.{name}.{key}")
+        }
+        _ => key.to_string(),
+    }
+}
+
+/// The `[table]` header nearest above the line of `offset`, if any.
+pub(super) fn section_above(text: &str, offset: usize) -> Option<&str> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    text[..line_start]
         .lines()
         .rev()
         .map(str::trim)
         .find(|l| l.starts_with('[') && l.ends_with(']'))
-        .map(|l| l.trim_matches(['[', ']']).trim());
-    Some(match table {
-        Some(t) => format!("{t}.{key}"),
-        None => key.to_string(),
-    })
+        .map(|l| l.trim_matches(['[', ']']).trim())
 }
 
 #[cfg(test)]

@@ -11,12 +11,17 @@
 //! read only when a token must be fetched ([`Config::client_secret`]), so a
 //! cached token needs no secret.
 //!
-//! `parse.rs` turns the text into a [`Config`], `locate.rs` finds the line
+//! `document.rs` parses the file and `accounts.rs` splits it into accounts;
+//! `parse.rs` turns each into a [`Config`], `locate.rs` finds the line
 //! and key of a TOML error, `names.rs` checks tenant, GUID and host names,
 //! `credentials.rs` resolves and reads the credential.
 
+mod accounts;
+#[cfg(test)]
+mod accounts_tests;
 pub mod cloud;
 mod credentials;
+mod document;
 mod locate;
 mod names;
 mod parse;
@@ -31,8 +36,11 @@ use crate::secret::Secret;
 
 pub use cloud::Cloud;
 pub use credentials::resolve_credentials;
+pub use document::{parse, parse_for};
 pub use names::{is_domain_name, is_guid};
-pub use parse::{parse, parse_for};
+
+/// The name of the top level as an account (`[accounts.NAME]` are the others).
+pub const DEFAULT_ACCOUNT: &str = "default";
 
 /// Where the configuration lives unless `-C` names another file.
 pub const DEFAULT_PATH: &str = "/etc/oauth2-sendmail/sendmail.conf";
@@ -266,6 +274,15 @@ pub struct Config {
     pub queue: Option<QueueConfig>,
     /// `[addresses]`.
     pub addresses: AddressConfig,
+    /// This account's name: `default` for the top level, else the NAME of
+    /// `[accounts.NAME]`.
+    pub account: String,
+    /// `senders`: glob patterns on the sender address (accounts only).
+    pub senders: Vec<String>,
+    /// `callers`: user names and `@group` names bound to this account.
+    pub callers: Vec<String>,
+    /// The `[accounts.NAME]` accounts, in name order (empty in an account).
+    pub accounts: Vec<Config>,
 }
 
 /// Who will see the configuration's error messages.
@@ -304,5 +321,8 @@ pub fn load_for(path: &Path, audience: Audience) -> Result<Config> {
     })?;
     let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
     resolve_credentials(&mut config, credentials.as_deref())?;
+    for account in &mut config.accounts {
+        resolve_credentials(account, credentials.as_deref())?;
+    }
     Ok(config)
 }

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
+use toml::de::DeTable;
 
 mod endpoints;
 
 use super::cloud::Cloud;
-use super::locate::{line_of, toml_error};
+use super::locate::{account_key, line_of, toml_error};
 use super::names::{check_tenant, is_domain_name, is_guid, is_host, is_loopback};
 use super::{
     AddressConfig, AssertionAlg, Audience, Config, Credential, CredentialAccess, FromPolicy,
@@ -114,11 +115,14 @@ struct RawAddresses {
 struct Validator<'a> {
     text: &'a str,
     origin: &'a Path,
+    /// The account being validated (`None`: the top level).
+    account: Option<&'a str>,
 }
 
 impl Validator<'_> {
     fn at<T>(&self, value: &Spanned<T>, key: &str, problem: impl std::fmt::Display) -> Error {
         let line = line_of(self.text, value.span().start);
+        let key = account_key(self.text, value.span().start, self.account, key);
         Error::config(format!(
             "{}:{line}: {key}: {problem}",
             self.origin.display()
@@ -175,22 +179,22 @@ impl Validator<'_> {
     }
 }
 
-/// Parses configuration text; `origin` names the file in error messages.
-///
-/// # Errors
-/// `Kind::Config` naming the file, line and key.
-pub fn parse(text: &str, origin: &Path) -> Result<Config> {
-    parse_for(text, origin, Audience::Root)
-}
-
-/// [`parse`], with error messages fit for `audience`.
-///
-/// # Errors
-/// As [`parse`].
-pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config> {
-    let raw: RawConfig =
-        toml::from_str(text).map_err(|e| toml_error(text, origin, &e, audience))?;
-    let v = Validator { text, origin };
+/// One account's table (the top level, or an account laid over it) to its
+/// validated [`Config`].
+pub(super) fn from_table(
+    table: Spanned<DeTable>,
+    text: &str,
+    origin: &Path,
+    audience: Audience,
+    account: Option<&str>,
+) -> Result<Config> {
+    let raw = RawConfig::deserialize(toml::de::Deserializer::from(table))
+        .map_err(|e| toml_error(text, origin, &e, audience))?;
+    let v = Validator {
+        text,
+        origin,
+        account,
+    };
 
     let credential = credential(&raw, &v)?;
     // A managed identity knows its tenant, and is the system-assigned one
@@ -303,6 +307,10 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
         token,
         queue,
         addresses,
+        account: super::DEFAULT_ACCOUNT.to_string(),
+        senders: Vec::new(),
+        callers: Vec::new(),
+        accounts: Vec::new(),
     })
 }
 

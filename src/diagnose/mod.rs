@@ -17,6 +17,7 @@
 //! its claims; `smtp` checks the server, TLS and login (`tls` reads what
 //! the handshake negotiated); `test_message` is what `--to` sends.
 
+mod accounts;
 mod credential;
 mod files;
 mod graph;
@@ -131,7 +132,6 @@ fn run(
     transcript: Transcript,
     verdicts_only: bool,
 ) {
-    let mut transcript = transcript;
     let (step, config) = files::configuration(config_path);
     report.add(step);
     let Some(config) = config else {
@@ -147,6 +147,26 @@ fn run(
         }
         return;
     };
+    accounts::check(
+        report,
+        invocation,
+        &config,
+        transcript,
+        verdicts_only,
+        account_steps,
+    );
+}
+
+/// Every step after the configuration, for one account.
+fn account_steps(
+    report: &mut Report,
+    check_to: Option<&str>,
+    config: &crate::config::Config,
+    transcript: Transcript,
+    verdicts_only: bool,
+) {
+    let mut transcript = transcript;
+    let config = config.clone();
     report.add(files::permissions(&config));
     let credential = credential::credential(&config);
     let usable = credential.verdict != Verdict::Fail;
@@ -165,7 +185,7 @@ fn run(
             if id.starts_with("token.") || id.starts_with("smtp.") {
                 report.add(Step::skip(id, title, why).public());
             }
-            if *id == "smtp.auth" && invocation.check_to.is_some() {
+            if *id == "smtp.auth" && check_to.is_some() {
                 report.add(Step::skip("smtp.send", "test message", why).public());
             }
         }
@@ -185,16 +205,10 @@ fn run(
             report.add(Step::skip(id, title, "transport = graph"));
         }
         if usable {
-            graph::check(
-                &config,
-                invocation.check_to.as_deref(),
-                &helo,
-                transcript,
-                report,
-            );
+            graph::check(&config, check_to, &helo, transcript, report);
         } else {
             for (id, title) in &graph::STEPS {
-                if *id != "graph.send" || invocation.check_to.is_some() {
+                if *id != "graph.send" || check_to.is_some() {
                     report.add(Step::skip(id, title, "no usable credential"));
                 }
             }
@@ -221,11 +235,11 @@ fn run(
         config: &config,
         helo: &helo,
         token: token.as_ref(),
-        test_to: invocation.check_to.as_deref(),
+        test_to: check_to,
     };
     if config.transport == Transport::Auto {
         // Graph is what auto turns to: it must work as well.
-        let graph_transcript = if invocation.verbose {
+        let graph_transcript = if transcript.is_on() {
             Transcript::stderr()
         } else {
             Transcript::off()

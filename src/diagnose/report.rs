@@ -293,6 +293,11 @@ impl Report {
         self.steps.push(step);
     }
 
+    /// Adds a step without printing it (already shown another way).
+    pub fn add_quietly(&mut self, step: Step) {
+        self.steps.push(step);
+    }
+
     /// The steps so far.
     pub fn steps(&self) -> &[Step] {
         &self.steps

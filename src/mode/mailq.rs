@@ -80,6 +80,10 @@ pub fn render(entries: &[Entry], extras: &Extras, now: u64) -> String {
                 meta.size,
                 arrival(meta.arrival)
             );
+            // The default account's messages look as before accounts existed.
+            if let Some(account) = &meta.account {
+                let _ = writeln!(out, "(account {account})");
+            }
             if state.attempts > 0 {
                 let next = if state.next_attempt <= now {
                     "next try at the next queue run".to_string()
@@ -250,5 +254,32 @@ mod tests {
         );
         assert!(text.contains("-- 2 messages in /var/spool/oauth2-sendmail/failed"));
         assert!(text.contains("-- 1 file in /var/spool/oauth2-sendmail/corrupt"));
+    }
+}
+
+#[cfg(test)]
+mod account_tests {
+    use super::*;
+
+    #[test]
+    fn a_message_of_another_account_says_which() {
+        let mut tagged = Entry {
+            meta: Meta {
+                id: "66701A2BDEADBEEF0001".into(),
+                sender: "shop@site1.example".into(),
+                recipients: vec!["a@example.com".into()],
+                account: Some("site1".into()),
+                ..Meta::default()
+            },
+            state: State::default(),
+        };
+        let text = render(std::slice::from_ref(&tagged), &Extras::default(), 0);
+        assert!(
+            text.contains("shop@site1.example\n(account site1)\n"),
+            "{text}"
+        );
+        tagged.meta.account = None;
+        let text = render(&[tagged], &Extras::default(), 0);
+        assert!(!text.contains("(account"), "{text}");
     }
 }

@@ -9,6 +9,7 @@
 //! - [`newaliases`]: `newaliases` / `-bi`, which checks the aliases file;
 //! - `--check` runs `crate::diagnose`, which reports on stdout itself.
 
+mod accounts;
 pub mod mailq;
 pub mod newaliases;
 pub mod queue;
@@ -96,7 +97,13 @@ fn load_config(invocation: &Invocation) -> Result<config::Config> {
     let path = config_path(invocation);
     let caller = privilege::Caller::current();
     config::load_for(path, caller.audience())
-        .and_then(|config| privilege::check_files(&config, &caller).map(|()| config))
+        .and_then(|config| {
+            // Every account's files: any of them may be used by this caller.
+            std::iter::once(&config)
+                .chain(&config.accounts)
+                .try_for_each(|account| privilege::check_files(account, &caller))
+                .map(|()| config)
+        })
         .inspect_err(|e| {
             let line = format!(
                 "outcome=failed exit={} cause={} error=\"{}\"",

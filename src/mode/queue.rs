@@ -35,6 +35,8 @@ use crate::spool::{cant_use, describe_error, no_queue};
 use crate::submit::{Submitter, addresses_list};
 use crate::system;
 
+use super::accounts;
+
 use crate::spool::caller;
 use crate::spool::format::{Corrupt, State};
 use crate::spool::rate::{self, Booking};
@@ -103,24 +105,35 @@ pub fn from_command(invocation: &Invocation, config: &Config, syslog: Syslog) ->
         Mode::RunDueQueue => Selection::Due,
         _ => Selection::All,
     };
-    // The transcript shows only messages this caller may touch.
-    let mut submitter = Submitter::new(
-        config,
-        system::host_name(config),
-        Delivery::default(),
-        invocation.verbose,
-        syslog,
-    );
-    // With credential_access = "service" the queue service keeps the token
-    // cache warm for callers; a set-group-ID caller's -q only uses it.
-    if privileged {
-        submitter.callers_only();
-    } else {
-        submitter.warm_token();
+    // One session per account, each sending only its own messages; the
+    // transcript shows only messages this caller may touch.
+    let mut summary = Summary::default();
+    for account in std::iter::once(config).chain(&config.accounts) {
+        let Some(account_queue) = &account.queue else {
+            continue;
+        };
+        let mut syslog = Syslog::open(account.syslog_socket.as_deref());
+        accounts::tag(&mut syslog, config, account);
+        let mut submitter = Submitter::new(
+            account,
+            system::host_name(account),
+            Delivery::default(),
+            invocation.verbose,
+            syslog,
+        );
+        // With credential_access = "service" the queue service keeps each
+        // account's token cache warm for callers; a set-group-ID caller's
+        // -q only uses it.
+        if privileged {
+            submitter.callers_only();
+        } else {
+            submitter.warm_token();
+        }
+        let one = run(&mut submitter, config, account_queue, selection, None);
+        submitter.finish();
+        summary.add(one?);
     }
-    let summary = run(&mut submitter, queue, selection, None);
-    submitter.finish();
-    let summary = summary?;
+    drop(syslog);
     if selection == Selection::All {
         let left = spool.ids().map_or(0, |(ids, _)| {
             ids.iter()
@@ -136,16 +149,28 @@ pub fn from_command(invocation: &Invocation, config: &Config, syslog: Syslog) ->
 /// holds due messages (this caller's own, for a set-group-ID caller),
 /// sends them over the same session within the configured time budget;
 /// then QUIT.
-pub fn finish_with_flush(mut submitter: Submitter) {
+pub fn finish_with_flush(mut submitter: Submitter, top: &Config) {
     let config = submitter.config();
     if let Some(queue) = &config.queue
         && submitter.delivered_live()
         && !queue.flush_budget.is_zero()
     {
         let deadline = Instant::now() + queue.flush_budget;
-        let _ = run(&mut submitter, queue, Selection::Due, Some(deadline));
+        let _ = run(&mut submitter, top, queue, Selection::Due, Some(deadline));
     }
     submitter.finish();
+}
+
+impl Summary {
+    /// Adds another account's run to this one.
+    fn add(&mut self, other: Summary) {
+        self.delivered += other.delivered;
+        self.deferred += other.deferred;
+        self.failed += other.failed;
+        self.busy += other.busy;
+        self.set_aside += other.set_aside;
+        self.stopped = self.stopped.take().or(other.stopped);
+    }
 }
 
 /// One line for people: what the run did, what is left, why it stopped.
@@ -173,6 +198,7 @@ pub fn describe(summary: &Summary, left: usize) -> String {
 /// The queue directory cannot be read.
 pub fn run(
     submitter: &mut Submitter,
+    top: &Config,
     queue: &QueueConfig,
     selection: Selection,
     deadline: Option<Instant>,
@@ -226,7 +252,22 @@ pub fn run(
         match spool.claim(id) {
             // Not this caller's: released at once, untouched.
             Ok(Claim::Taken(claimed)) if owner.is_some_and(|uid| claimed.meta.uid != uid) => {}
-            Ok(Claim::Taken(claimed)) => run.one(*claimed, selection),
+            // Another account's: its own run sends it, with its own session.
+            Ok(Claim::Taken(claimed))
+                if !accounts::belongs(top, run.submitter.config(), &claimed.meta) => {}
+            Ok(Claim::Taken(claimed)) => match accounts::may_send(top, &claimed.meta) {
+                Ok(()) => run.one(*claimed, selection),
+                // A caller's own run leaves it; root's and the service's fail it.
+                Err(_) if owner.is_some() => {}
+                Err(e) => {
+                    let line = format!("queue-id={id} not sent: {}", e.message());
+                    let state = State {
+                        last_error: e.message().to_string(),
+                        ..State::default()
+                    };
+                    run.give_up_logged(*claimed, &state, &line);
+                }
+            },
             Ok(Claim::Busy) if owner.is_none() => run.summary.busy += 1,
             Ok(Claim::Corrupt(why)) if owner.is_none() => run.set_aside(id, &why),
             Ok(Claim::Busy | Claim::Gone | Claim::Corrupt(_)) => {}
@@ -361,7 +402,9 @@ impl Run<'_, '_> {
             Ledger::Wait(patience) => patience,
             Ledger::Never => Duration::ZERO,
         };
-        let problem = match rate::reserve(self.spool, self.queue.rate_limit, now, patience) {
+        let ledger = rate::ledger_name(&self.submitter.config().account);
+        let problem = match rate::reserve(self.spool, &ledger, self.queue.rate_limit, now, patience)
+        {
             Ok(Booking::Go) => return true,
             Ok(Booking::Full) => {
                 self.summary.stopped = Some(format!(

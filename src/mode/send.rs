@@ -38,7 +38,8 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
         ))
     };
     let composed = compose(invocation, config, &mut input, &mut syslog);
-    let (addresses, prepared, host) = composed.inspect_err(|e| {
+    let top = config;
+    let (config, (addresses, prepared, host)) = composed.inspect_err(|e| {
         // One syslog line per message, even one refused before it was sent.
         let from = invocation.sender.as_deref().unwrap_or(&config.from);
         let record = Record::refused(from, &invocation.recipients, started.elapsed(), e);
@@ -46,21 +47,22 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
     })?;
     let mut submitter = Submitter::for_invocation(config, host, invocation, syslog);
     let result = submitter.submit(&addresses, &prepared, &mut input);
-    super::queue::finish_with_flush(submitter);
+    super::queue::finish_with_flush(submitter, top);
     result.map(drop)
 }
 
 /// The checks and rewriting before anything is sent: `-F`, the header
-/// block, aliases and From policy; returns the envelope, the header to
-/// send and this host's name.
-fn compose(
+/// block, the account, aliases and From policy; returns the account, the
+/// envelope, the header to send and this host's name.
+fn compose<'c>(
     invocation: &Invocation,
-    config: &Config,
+    config: &'c Config,
     input: &mut dyn BufRead,
     syslog: &mut Syslog,
-) -> Result<(Addresses, PreparedHeader, String)> {
+) -> Result<(&'c Config, (Addresses, PreparedHeader, String))> {
     check_full_name(invocation)?;
     let block = header::read_header_block(input, header::MAX_HEADER_BLOCK)?;
+    let config = super::accounts::choose(invocation, config, &block, syslog)?;
     let mut composer = Composer::new(
         config,
         system::host_name(config),
@@ -71,7 +73,7 @@ fn compose(
         block,
         syslog,
     )?;
-    Ok((addresses, prepared, composer.host().to_string()))
+    Ok((config, (addresses, prepared, composer.host().to_string())))
 }
 
 /// `-F` ends up in a header: a line break there would inject header fields.

@@ -59,13 +59,18 @@ fn serve<R: BufRead, W: Write>(
     input: &mut R,
     output: &mut W,
 ) -> Result<()> {
+    let top = config;
+    let mut syslog = syslog;
+    // One account for the whole dialogue: the caller's binding, else the
+    // default; a bound caller's MAIL FROM cannot reach another account.
+    let config = super::accounts::for_session(invocation, config, &mut syslog)?;
     let host = system::host_name(config);
     let mut server = Server::new(&host, config.max_message_size);
     let mut composer = Composer::new(config, host.clone(), invocation.full_name.clone());
     let mut submitter = Submitter::for_invocation(config, host, invocation, syslog);
     let result = dialogue(&mut server, &mut composer, &mut submitter, input, output);
     // As in the stdin mode: due queued messages may follow over this session.
-    super::queue::finish_with_flush(submitter);
+    super::queue::finish_with_flush(submitter, top);
     result
 }
 

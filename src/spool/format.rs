@@ -44,6 +44,9 @@ pub struct Meta {
     pub delivery: Delivery,
     /// Message octets after the head.
     pub size: u64,
+    /// The `[accounts.NAME]` it is sent with; `None` for the default account
+    /// (no line in the head, as in files written before accounts existed).
+    pub account: Option<String>,
 }
 
 /// Why a file is not a queued message.
@@ -74,6 +77,9 @@ pub fn format_head(meta: &Meta) -> Result<Vec<u8>, Corrupt> {
     line("arrival", &meta.arrival.to_string())?;
     line("uid", &meta.uid.to_string())?;
     line("sender", &meta.sender)?;
+    if let Some(account) = &meta.account {
+        line("account", account)?;
+    }
     for r in &meta.recipients {
         line("recipient", r)?;
     }
@@ -149,6 +155,7 @@ pub fn parse_head(bytes: &[u8], file_len: u64) -> Result<(Meta, usize), Corrupt>
                 meta.uid = u32::try_from(number()?).map_err(|_| bad("uid is out of range"))?;
             }
             "sender" => meta.sender = value.to_string(),
+            "account" if is_account_name(value) => meta.account = Some(value.to_string()),
             "recipient" if !value.is_empty() => meta.recipients.push(value.to_string()),
             "message-id" => meta.message_id = value.to_string(),
             "notify" => meta.delivery.notify = Some(value.to_string()),
@@ -182,6 +189,16 @@ pub fn parse_head(bytes: &[u8], file_len: u64) -> Result<(Meta, usize), Corrupt>
         )));
     }
     Ok((meta, body_start))
+}
+
+/// Whether `name` has the shape of an account name (what
+/// `[accounts.NAME]` allows), so a tag read back cannot carry anything else.
+fn is_account_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// The first 40 characters of `line`, for messages about foreign files.
@@ -309,6 +326,7 @@ mod tests {
                 body: Some("8BITMIME".into()),
             },
             size: 0,
+            account: None,
         }
     }
 
@@ -353,6 +371,10 @@ mod tests {
                 sender: String::new(),
                 delivery: Delivery::default(),
                 message_id: "folded\r\n id".into(),
+                ..meta()
+            },
+            Meta {
+                account: Some("site1".into()),
                 ..meta()
             },
         ] {
@@ -438,6 +460,28 @@ mod tests {
             ..meta()
         };
         assert!(format_head(&evil).is_err());
+    }
+
+    #[test]
+    fn an_account_tag_is_a_plain_name_or_the_file_is_corrupt() {
+        let good = file(
+            &Meta {
+                account: Some("site1".into()),
+                ..meta()
+            },
+            b"x",
+        );
+        let (parsed, _) = parse_head(&good, good.len() as u64).unwrap();
+        assert_eq!(parsed.account.as_deref(), Some("site1"));
+        for bad in ["../x", ".hidden", "a b", "", "default x"] {
+            let text = String::from_utf8(good.clone())
+                .unwrap()
+                .replace("account site1\n", &format!("account {bad}\n"));
+            assert!(
+                parse_head(text.as_bytes(), text.len() as u64).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

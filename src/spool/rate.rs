@@ -7,6 +7,9 @@
 //! minute, read and rewritten under an exclusive lock, so two runs at once
 //! share one budget. The ledger is advisory: if it cannot be used, mail
 //! still goes (Exchange's own throttling reply then stops the run).
+//!
+//! The limit is per mailbox, so each `[accounts.NAME]` has its own ledger,
+//! `rate.NAME` ([`ledger_name`]); the default account keeps `rate`.
 
 use std::fs::TryLockError;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -14,6 +17,15 @@ use std::time::{Duration, Instant};
 
 use super::schedule;
 use super::store::Spool;
+
+/// The ledger file of the account called `account` (`default`: `rate`).
+pub fn ledger_name(account: &str) -> String {
+    if account == "default" {
+        "rate".to_string()
+    } else {
+        format!("rate.{account}")
+    }
+}
 
 /// What booking a send gave.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,12 +52,18 @@ pub enum Booking {
 ///
 /// # Errors
 /// The ledger cannot be opened, locked, read or written.
-pub fn reserve(spool: &Spool, limit: u32, now: u64, patience: Duration) -> io::Result<Booking> {
+pub fn reserve(
+    spool: &Spool,
+    ledger: &str,
+    limit: u32,
+    now: u64,
+    patience: Duration,
+) -> io::Result<Booking> {
     if limit == 0 {
         return Ok(Booking::Go);
     }
     let mut file =
-        crate::safe_fs::open_shared(spool.root(), &spool.root().join("rate"), spool.file_mode())?;
+        crate::safe_fs::open_shared(spool.root(), &spool.root().join(ledger), spool.file_mode())?;
     let deadline = Instant::now() + patience;
     loop {
         match file.try_lock() {
@@ -77,7 +95,13 @@ mod tests {
     use super::*;
 
     fn book(spool: &Spool, limit: u32, now: u64) -> Booking {
-        reserve(spool, limit, now, Duration::ZERO).unwrap()
+        reserve(spool, "rate", limit, now, Duration::ZERO).unwrap()
+    }
+
+    #[test]
+    fn each_account_has_its_own_ledger() {
+        assert_eq!(ledger_name("default"), "rate");
+        assert_eq!(ledger_name("site1"), "rate.site1");
     }
 
     #[test]
@@ -107,7 +131,7 @@ mod tests {
         let holder = std::fs::File::open(dir.join("rate")).unwrap();
         holder.lock().unwrap();
         assert_eq!(
-            reserve(&spool, 5, 1001, Duration::from_millis(50)).unwrap(),
+            reserve(&spool, "rate", 5, 1001, Duration::from_millis(50)).unwrap(),
             Booking::Busy
         );
         drop(holder);

@@ -5,6 +5,8 @@
 
 mod common;
 
+mod accounts;
+mod accounts_setgid;
 mod callers;
 mod catalogue;
 mod certificate;
