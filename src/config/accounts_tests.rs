@@ -126,23 +126,3 @@ fn keys_of_transports_and_identities_work_inside_an_account() {
     assert_eq!(m.token.imds_url, "http://127.0.0.1:9/t");
     assert_ne!(m.token.arc_url, c.token.arc_url);
 }
-
-#[test]
-fn a_graph_account_has_its_own_token_and_transport_memory() {
-    let c = parse(concat!(
-        "[accounts.g]\n",
-        "user = \"shop@example.com\"\n",
-        "transport = \"graph\"\n",
-        "client_id = \"99999999-2222-3333-4444-555555555555\"\n",
-        "client_secret = \"t\"\n",
-    ))
-    .unwrap();
-    let g = &c.accounts[0];
-    let key = |c: &crate::config::Config, scope: &str| {
-        crate::token::cache::key(&c.token.url, &c.tenant, &c.client_id, scope)
-    };
-    assert_ne!(key(g, &g.graph.scope()), key(&c, &c.token.scope));
-    assert_ne!(key(g, &g.graph.scope()), key(&c, &c.graph.scope()));
-    // transport = "auto"'s memory is keyed by the mailbox too.
-    assert_ne!(key(g, &g.user), key(&c, &c.user));
-}

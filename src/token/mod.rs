@@ -401,3 +401,37 @@ impl TokenSource<'_> {
         result
     }
 }
+
+#[cfg(test)]
+mod account_tests {
+    use super::TokenSource;
+
+    #[test]
+    fn each_account_has_its_own_cache_entry_per_transport() {
+        let top = crate::config::parse(
+            concat!(
+                "tenant = \"contoso.onmicrosoft.com\"\n",
+                "client_id = \"11111111-2222-3333-4444-555555555555\"\n",
+                "client_secret = \"s\"\n",
+                "user = \"main@example.com\"\n",
+                "[accounts.g]\n",
+                "user = \"shop@example.com\"\n",
+                "transport = \"graph\"\n",
+                "client_id = \"99999999-2222-3333-4444-555555555555\"\n",
+                "client_secret = \"t\"\n",
+                "[accounts.same]\n",
+                "user = \"other@example.com\"\n",
+            ),
+            std::path::Path::new("/etc/x.conf"),
+        )
+        .unwrap();
+        let (g, same) = (&top.accounts[0], &top.accounts[1]);
+        let smtp = TokenSource::new(&top).file;
+        let graph = TokenSource::for_scope(g, &g.graph.scope()).file;
+        assert_ne!(graph, smtp);
+        assert_ne!(graph, TokenSource::for_scope(&top, &top.graph.scope()).file);
+        assert_ne!(graph, TokenSource::new(g).file);
+        // Another mailbox of the same application shares its token.
+        assert_eq!(TokenSource::new(same).file, smtp);
+    }
+}
