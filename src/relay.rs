@@ -9,6 +9,9 @@
 //! a protocol failure into the program's error, with the catalogue's hint.
 
 use std::io::Read;
+use std::net::SocketAddr;
+
+use openssl::ssl::SslRef;
 
 use crate::catalogue;
 use crate::config::{Config, TlsMode};
@@ -180,10 +183,69 @@ impl Retry<'_> {
 fn connect(
     config: &Config,
     helo: &str,
-    mut transcript: Transcript,
+    transcript: Transcript,
 ) -> Result<(Session<Stream>, Capabilities)> {
+    connect_watched(config, helo, transcript, &mut ()).map_err(|(_, e)| e)
+}
+
+/// A step of setting up a session, as [`connect_watched`] reaches it.
+pub enum Setup<'a> {
+    /// The TCP connection is up, to this address.
+    Reached(Option<SocketAddr>),
+    /// The TLS handshake is done (at once for implicit TLS, else after
+    /// STARTTLS).
+    Secured(&'a SslRef),
+    /// The server's greeting.
+    Greeted(&'a Reply),
+    /// The answer to EHLO: before TLS, and again on it.
+    Ehlo(&'a Capabilities),
+}
+
+/// Where setting up a session failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetupStage {
+    /// The TCP connection.
+    Reach,
+    /// The TLS context (roots, `ca_file`).
+    TlsContext,
+    /// The TLS handshake.
+    Handshake,
+    /// The server's greeting.
+    Greeting,
+    /// EHLO, before or after TLS.
+    Ehlo,
+    /// The STARTTLS command.
+    StartTls,
+}
+
+/// Watches [`connect_watched`] step by step: `--check` reports each step
+/// of the very code that sends.
+pub trait Watcher {
+    /// Called as each step succeeds.
+    fn step(&mut self, step: Setup<'_>);
+}
+
+/// Sending watches nothing.
+impl Watcher for () {
+    fn step(&mut self, _: Setup<'_>) {}
+}
+
+/// [`connect`], telling `watcher` of each step.
+///
+/// # Errors
+/// The stage that failed and the error sending reports for it.
+pub fn connect_watched(
+    config: &Config,
+    helo: &str,
+    mut transcript: Transcript,
+    watcher: &mut dyn Watcher,
+) -> std::result::Result<(Session<Stream>, Capabilities), (SetupStage, Error)> {
+    use SetupStage as At;
     let smtp = &config.smtp;
     let server = format!("{}:{}", smtp.host, smtp.port);
+    let server = server.as_str();
+    let failed = |stage: SetupStage| move |e: SmtpError| (stage, smtp_failure(e, server));
+    let secured = |ssl: &SslRef| format!("TLS established: {} {}", ssl.version_str(), cipher(ssl));
     transcript.note(&format!(
         "connecting to {server} ({})",
         match smtp.tls {
@@ -192,38 +254,47 @@ fn connect(
             TlsMode::None => "no TLS, loopback only",
         }
     ));
-    let tcp = net::connect(&smtp.host, smtp.port, smtp.timeout)?;
+    let tcp = net::connect(&smtp.host, smtp.port, smtp.timeout).map_err(|e| (At::Reach, e))?;
+    watcher.step(Setup::Reached(tcp.peer_addr().ok()));
     let connector = match smtp.tls {
         TlsMode::None => None,
-        _ => Some(net::tls_connector(config.ca_file.as_deref())?),
+        _ => Some(net::tls_connector(config.ca_file.as_deref()).map_err(|e| (At::TlsContext, e))?),
     };
     let stream = match (&connector, smtp.tls) {
         (Some(c), TlsMode::Implicit) => {
-            let tls = net::handshake(c, &smtp.host, tcp)?;
-            transcript.note("TLS established");
+            let tls = net::handshake(c, &smtp.host, tcp).map_err(|e| (At::Handshake, e))?;
+            transcript.note(&secured(tls.ssl()));
+            watcher.step(Setup::Secured(tls.ssl()));
             Stream::Tls(Box::new(tls))
         }
         _ => Stream::Plain(tcp),
     };
     let mut session = Session::new(stream, transcript);
-    session.greeting().map_err(|e| smtp_failure(e, &server))?;
-    let caps = session.ehlo(helo).map_err(|e| smtp_failure(e, &server))?;
+    let greeting = session.greeting().map_err(failed(At::Greeting))?;
+    watcher.step(Setup::Greeted(&greeting));
+    let caps = session.ehlo(helo).map_err(failed(At::Ehlo))?;
+    watcher.step(Setup::Ehlo(&caps));
     if smtp.tls != TlsMode::StartTls {
         return Ok((session, caps));
     }
-    session
-        .starttls(&caps)
-        .map_err(|e| smtp_failure(e, &server))?;
+    session.starttls(&caps).map_err(failed(At::StartTls))?;
     let (stream, mut transcript) = session.into_parts();
     let Stream::Plain(tcp) = stream else {
         unreachable!("STARTTLS runs on a plain connection");
     };
     let connector = connector.expect("a connector exists for STARTTLS");
-    let tls = net::handshake(&connector, &smtp.host, tcp)?;
-    transcript.note("TLS established");
+    let tls = net::handshake(&connector, &smtp.host, tcp).map_err(|e| (At::Handshake, e))?;
+    transcript.note(&secured(tls.ssl()));
+    watcher.step(Setup::Secured(tls.ssl()));
     let mut session = Session::new(Stream::Tls(Box::new(tls)), transcript);
-    let caps = session.ehlo(helo).map_err(|e| smtp_failure(e, &server))?;
+    let caps = session.ehlo(helo).map_err(failed(At::Ehlo))?;
+    watcher.step(Setup::Ehlo(&caps));
     Ok((session, caps))
+}
+
+/// The negotiated cipher's name, for the transcript.
+fn cipher(ssl: &SslRef) -> &str {
+    ssl.current_cipher().map_or("", |c| c.name())
 }
 
 /// Whether the server refused the token itself (535 or an XOAUTH2 error
