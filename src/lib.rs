@@ -33,6 +33,7 @@ mod proptests;
 mod relay;
 mod secret;
 pub mod smtp;
+mod smtp_error;
 pub mod spool;
 mod submit;
 mod system;

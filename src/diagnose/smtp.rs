@@ -19,10 +19,11 @@ use super::x509::days;
 use crate::config::{Config, TlsMode};
 use crate::error::Error;
 use crate::net::Stream;
-use crate::relay::{self, Setup, SetupStage, smtp_failure, token_rejected};
+use crate::relay::{self, Setup, SetupStage};
 use crate::secret::Secret;
 use crate::smtp::capabilities::Capabilities;
 use crate::smtp::session::Session;
+use crate::smtp_error::{smtp_failure, token_rejected};
 use crate::token::claims;
 use crate::transcript::Transcript;
 

@@ -10,9 +10,9 @@ use crate::config::Config;
 use crate::log::{Level, Outcome, Record, Syslog};
 use crate::message::format_mailbox;
 use crate::net::Stream;
-use crate::relay::smtp_failure;
 use crate::smtp::capabilities::Capabilities;
 use crate::smtp::session::{Envelope, Session};
+use crate::smtp_error::smtp_failure;
 
 /// The header of the test message (CRLF lines, blank line included) and its Message-ID.
 fn test_header(config: &Config, helo: &str, to: &str, now: u64) -> (Vec<u8>, String) {
