@@ -295,43 +295,46 @@ impl<'c> Submitter<'c> {
             self.syslog.log(Level::Info, &record.line());
             return Ok(Outcome::Delivered);
         };
-        let queued = matches!(conclusion.kept, Some((_, Area::Messages)));
-        let (level, outcome, shown) = if queued {
-            // Safe in the queue; only permanently refused recipients are an error.
-            let shown = (!attempt.refused.is_empty()).then(|| {
-                Error::new(
-                    Kind::NoUser,
-                    format!(
-                        "{}; the message is queued for {}",
-                        error.message(),
-                        addresses_list(&attempt.deferred)
-                    ),
-                )
-            });
-            (Level::Warning, Outcome::Queued, shown)
-        } else if !attempt.deferred.is_empty() && conclusion.queue_configured {
-            // It should have been queued and could not be: say so, exit 75.
-            let problem = conclusion
-                .queue_problem
-                .unwrap_or_else(|| "the queue is not usable".into());
-            let shown = Error::new(
-                Kind::Temporary,
-                format!("{}; it could not be queued: {problem}", error.message()),
-            )
-            .with_hint("nothing was kept; the message must be sent again later")
-            .with_cause("queue-write-failed");
-            (Level::Error, Outcome::Failed, Some(shown))
-        } else {
-            if let Some(problem) = &conclusion.queue_problem {
-                self.syslog.log(
-                    Level::Warning,
-                    &format!("could not keep a copy in failed/: {problem}"),
-                );
+        let kept = conclusion.kept.as_ref().map(|(_, area)| *area);
+        let (level, outcome, shown) = match ending(&attempt, kept, conclusion.queue_configured) {
+            Ending::Queued { refused } => {
+                // Safe in the queue; only permanently refused recipients are an error.
+                let shown = refused.then(|| {
+                    Error::new(
+                        Kind::NoUser,
+                        format!(
+                            "{}; the message is queued for {}",
+                            error.message(),
+                            addresses_list(&attempt.deferred)
+                        ),
+                    )
+                });
+                (Level::Warning, Outcome::Queued, shown)
             }
-            if attempt.delivered.is_empty() {
-                (Level::Error, Outcome::Failed, None)
-            } else {
-                (Level::Warning, Outcome::Partial, None)
+            Ending::NotQueued => {
+                // It should have been queued and could not be: say so, exit 75.
+                let problem = conclusion
+                    .queue_problem
+                    .unwrap_or_else(|| "the queue is not usable".into());
+                let shown = Error::new(
+                    Kind::Temporary,
+                    format!("{}; it could not be queued: {problem}", error.message()),
+                )
+                .with_hint("nothing was kept; the message must be sent again later")
+                .with_cause("queue-write-failed");
+                (Level::Error, Outcome::Failed, Some(shown))
+            }
+            ending => {
+                if let Some(problem) = &conclusion.queue_problem {
+                    self.syslog.log(
+                        Level::Warning,
+                        &format!("could not keep a copy in failed/: {problem}"),
+                    );
+                }
+                match ending {
+                    Ending::Partial => (Level::Warning, Outcome::Partial, None),
+                    _ => (Level::Error, Outcome::Failed, None),
+                }
             }
         };
         let reported = shown.as_ref().unwrap_or(error);
@@ -357,6 +360,36 @@ impl<'c> Submitter<'c> {
             (_, Some(shown)) => Err(shown),
             _ => Err(attempt.error.expect("checked above")),
         }
+    }
+}
+
+/// How a live message that was not delivered to everyone ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    /// Safe in the queue for the deferred recipients; an error for the
+    /// caller only if some were `refused` for good.
+    Queued { refused: bool },
+    /// Recipients should have been queued and could not be (exit 75).
+    NotQueued,
+    /// Accepted for some recipients, refused for the others.
+    Partial,
+    /// Accepted for nobody (kept in `failed/`, or nowhere).
+    Failed,
+}
+
+/// The decision behind [`Submitter::conclude`]: from what the attempt did,
+/// where the message was `kept`, and whether there is a queue at all.
+fn ending(attempt: &Attempt, kept: Option<Area>, queue_configured: bool) -> Ending {
+    if kept == Some(Area::Messages) {
+        Ending::Queued {
+            refused: !attempt.refused.is_empty(),
+        }
+    } else if !attempt.deferred.is_empty() && queue_configured {
+        Ending::NotQueued
+    } else if attempt.delivered.is_empty() {
+        Ending::Failed
+    } else {
+        Ending::Partial
     }
 }
 
@@ -392,4 +425,51 @@ pub fn addresses_list(list: &[String]) -> String {
         .map(|r| format!("<{r}>"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An attempt that served `delivered`, refused `refused` and deferred
+    /// `deferred` recipients (counts), and failed.
+    fn attempt(delivered: usize, refused: usize, deferred: usize) -> Attempt {
+        let some = |n: usize, name: &str| (0..n).map(|i| format!("{name}{i}@x")).collect();
+        Attempt {
+            delivered: some(delivered, "ok"),
+            refused: some(refused, "no"),
+            deferred: some(deferred, "later"),
+            error: Some(Error::temporary("451 4.3.0 try later")),
+            reply: None,
+            size: None,
+            no_session: false,
+            throttled: false,
+        }
+    }
+
+    #[test]
+    fn endings() {
+        use Ending::*;
+        let queued = Some(Area::Messages);
+        let failed = Some(Area::Failed);
+        // (delivered, refused, deferred), where it was kept, queue configured, ending
+        let table = [
+            ((0, 0, 2), queued, true, Queued { refused: false }),
+            ((1, 0, 1), queued, true, Queued { refused: false }),
+            ((0, 1, 1), queued, true, Queued { refused: true }),
+            ((0, 0, 2), None, true, NotQueued),
+            ((1, 1, 1), failed, true, NotQueued),
+            ((0, 0, 2), None, false, Failed),
+            ((0, 2, 0), failed, true, Failed),
+            ((0, 2, 0), None, false, Failed),
+            ((1, 1, 0), failed, true, Partial),
+            ((1, 0, 1), None, false, Partial),
+        ];
+        for (i, ((delivered, refused, deferred), kept, configured, want)) in
+            table.into_iter().enumerate()
+        {
+            let got = ending(&attempt(delivered, refused, deferred), kept, configured);
+            assert_eq!(got, want, "row {i}");
+        }
+    }
 }
