@@ -32,6 +32,67 @@ use crate::spool::rate;
 use crate::spool::schedule;
 use crate::spool::store::{Area, Claim, Claimed, Spool};
 
+/// What a run does with a claimed message before trying it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plan {
+    /// Its retry time has not come (`--queue-run`): leave it.
+    NotDue,
+    /// Everyone was served already: remove it.
+    Served,
+    /// No session can be had this run: record another failed attempt.
+    Wait,
+    /// Send it.
+    Try,
+}
+
+/// The decision at the start of [`Run::one`], for a message whose retry
+/// time is `next_attempt` and that still goes to `pending`.
+fn plan(
+    selection: Selection,
+    next_attempt: u64,
+    now: u64,
+    pending: &[String],
+    session_down: bool,
+) -> Plan {
+    if selection == Selection::Due && !schedule::is_due(next_attempt, now) {
+        Plan::NotDue
+    } else if pending.is_empty() {
+        Plan::Served
+    } else if session_down {
+        Plan::Wait
+    } else {
+        Plan::Try
+    }
+}
+
+/// What an attempt means for a queued message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Settlement {
+    /// Everyone is served: remove it.
+    Done,
+    /// The rest were refused for good: into `failed/` (`partial` when
+    /// this attempt served some).
+    GiveUp { partial: bool },
+    /// Still pending, and older than `queue.max_age`: into `failed/`.
+    Expired,
+    /// Still pending: try again later.
+    Retry,
+}
+
+/// The decision behind [`Run::settle`]: `pending` are the recipients not
+/// yet served after the attempt, `expired` whether the message is past
+/// `queue.max_age`.
+fn settlement(pending: &[String], attempt: &Attempt, expired: bool) -> Settlement {
+    match (pending.is_empty(), attempt.refused.is_empty()) {
+        (true, true) => Settlement::Done,
+        (true, false) => Settlement::GiveUp {
+            partial: !attempt.delivered.is_empty(),
+        },
+        (false, _) if expired => Settlement::Expired,
+        (false, _) => Settlement::Retry,
+    }
+}
+
 /// Which messages a run takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Selection {
@@ -242,19 +303,22 @@ impl Run<'_, '_> {
             }
         };
         let now = clock::now();
-        if selection == Selection::Due && !schedule::is_due(state.next_attempt, now) {
-            return;
-        }
         let pending = state.pending(&claimed.meta);
-        if pending.is_empty() {
-            // Everyone was served before a crash could record the end.
-            let _ = self.spool.remove(claimed);
-            return;
-        }
-        if let Some(reason) = self.session_down.clone() {
-            let attempt = Attempt::no_session(&pending, Error::temporary(reason));
-            self.settle(claimed, state, &attempt, Instant::now());
-            return;
+        let session_down = self.session_down.is_some();
+        match plan(selection, state.next_attempt, now, &pending, session_down) {
+            Plan::NotDue => return,
+            Plan::Served => {
+                // Everyone was served before a crash could record the end.
+                let _ = self.spool.remove(claimed);
+                return;
+            }
+            Plan::Wait => {
+                let reason = self.session_down.clone().unwrap_or_default();
+                let attempt = Attempt::no_session(&pending, Error::temporary(reason));
+                self.settle(claimed, state, &attempt, Instant::now());
+                return;
+            }
+            Plan::Try => {}
         }
         match rate::reserve(self.spool, self.queue.rate_limit, now) {
             Ok(true) => {}
@@ -331,7 +395,10 @@ impl Run<'_, '_> {
             ..Record::delivered(&meta.sender, &tried, started.elapsed())
         };
         let pending = state.pending(&meta);
-        if pending.is_empty() && attempt.refused.is_empty() {
+        let max_age = self.queue.max_age.as_secs();
+        let expired = schedule::is_expired(meta.arrival, max_age, now);
+        let settlement = settlement(&pending, attempt, expired);
+        if settlement == Settlement::Done {
             match self.spool.remove(claimed) {
                 Ok(()) => {
                     self.summary.delivered += 1;
@@ -343,12 +410,12 @@ impl Run<'_, '_> {
         }
         let kind = attempt.error.as_ref().map_or(Kind::Temporary, Error::kind);
         state.last_error = error_text.clone().unwrap_or_default();
-        if pending.is_empty() {
+        if let Settlement::GiveUp { partial } = settlement {
             // Refused for good: kept for the administrator.
-            record.outcome = if attempt.delivered.is_empty() {
-                Outcome::Failed
-            } else {
+            record.outcome = if partial {
                 Outcome::Partial
+            } else {
+                Outcome::Failed
             };
             record.exit = kind.exit_name();
             self.give_up(claimed, &state, &record);
@@ -357,8 +424,7 @@ impl Run<'_, '_> {
         state.attempts = state.attempts.saturating_add(1);
         state.last_attempt = now;
         state.next_attempt = now + schedule::retry_delay(state.attempts);
-        let max_age = self.queue.max_age.as_secs();
-        if schedule::is_expired(meta.arrival, max_age, now) {
+        if settlement == Settlement::Expired {
             state.last_error = format!(
                 "gave up after {} attempts in {} (max_age): {}; not delivered to {}",
                 state.attempts,
@@ -433,6 +499,62 @@ impl Run<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names(n: usize, name: &str) -> Vec<String> {
+        (0..n).map(|i| format!("{name}{i}@x")).collect()
+    }
+
+    #[test]
+    fn plans() {
+        use Plan::*;
+        use Selection::{All, Due};
+        // (selection, next attempt, pending recipients, session down), plan; now = 100
+        let table = [
+            ((Due, 200, 1, false), NotDue),
+            ((Due, 200, 0, true), NotDue),
+            ((All, 200, 1, false), Try),
+            ((Due, 100, 1, false), Try),
+            ((Due, 50, 0, false), Served),
+            ((All, 200, 0, true), Served),
+            ((Due, 50, 2, true), Wait),
+            ((All, 200, 1, true), Wait),
+        ];
+        for (i, ((selection, next, pending, down), want)) in table.into_iter().enumerate() {
+            let got = plan(selection, next, 100, &names(pending, "p"), down);
+            assert_eq!(got, want, "row {i}");
+        }
+    }
+
+    #[test]
+    fn settlements() {
+        use Settlement::*;
+        // (delivered, refused by this attempt, still pending, expired), settlement
+        let table = [
+            ((1, 0, 0, false), Done),
+            ((1, 0, 0, true), Done),
+            ((0, 0, 0, false), Done),
+            ((0, 1, 0, false), GiveUp { partial: false }),
+            ((2, 1, 0, true), GiveUp { partial: true }),
+            ((0, 0, 1, false), Retry),
+            ((1, 1, 1, false), Retry),
+            ((0, 0, 1, true), Expired),
+            ((1, 1, 1, true), Expired),
+        ];
+        for (i, ((delivered, refused, pending, expired), want)) in table.into_iter().enumerate() {
+            let attempt = Attempt {
+                delivered: names(delivered, "ok"),
+                refused: names(refused, "no"),
+                deferred: names(pending, "later"),
+                error: None,
+                reply: None,
+                size: None,
+                no_session: false,
+                throttled: false,
+            };
+            let got = settlement(&names(pending, "later"), &attempt, expired);
+            assert_eq!(got, want, "row {i}");
+        }
+    }
 
     #[test]
     fn summaries_for_people() {
