@@ -8,6 +8,7 @@ use std::path::Path;
 use openssl::hash::MessageDigest;
 
 use super::report::Step;
+use super::step_id::StepId;
 use super::x509::{days, expiry, unix_seconds, x509_name};
 use crate::clock;
 use crate::config::{Config, Credential, is_guid};
@@ -18,8 +19,7 @@ use crate::token::assertion::Credentials;
 /// The credential: present, plausible, and for a certificate: valid now,
 /// matching its key, with the thumbprint the portal shows.
 pub fn credential(config: &Config) -> Step {
-    const ID: &str = "credential";
-    const TITLE: &str = "credential";
+    const ID: StepId = StepId::Credential;
     let origin = match &config.credential {
         Credential::Certificate {
             certificate_file,
@@ -30,7 +30,7 @@ pub fn credential(config: &Config) -> Step {
     };
     let secret = match config.client_secret() {
         Ok(secret) => secret,
-        Err(e) => return Step::fail(ID, TITLE, &e),
+        Err(e) => return Step::fail(ID, &e),
     };
     let value = secret.expose().trim();
     // A GUID is what the portal's "Secret ID" column shows, pasted by
@@ -38,7 +38,6 @@ pub fn credential(config: &Config) -> Step {
     if is_guid(value) {
         return Step::fail(
             ID,
-            TITLE,
             &Error::config(format!(
                 "{origin} holds a GUID: that is the secret's ID, not its Value"
             ))
@@ -49,13 +48,12 @@ pub fn credential(config: &Config) -> Step {
     if value.len() != secret.expose().len() || value.contains(char::is_whitespace) {
         return Step::warn(
             ID,
-            TITLE,
             format!("{origin}: the secret contains white space"),
             "Entra secrets contain no spaces: check that only the Value was pasted, on one line",
         )
         .cause("secret-whitespace");
     }
-    Step::pass(ID, TITLE, format!("client secret in {origin}"))
+    Step::pass(ID, format!("client secret in {origin}"))
 }
 
 /// Days before expiry from which a certificate earns a warning.
@@ -63,12 +61,10 @@ const EXPIRY_WARNING_DAYS: i64 = 30;
 
 /// The certificate credential, checked as of `now`.
 fn certificate(certificate_file: &Path, private_key_file: &Path, now: u64) -> Step {
-    const ID: &str = "credential";
-    const TITLE: &str = "credential";
+    const ID: StepId = StepId::Credential;
     let fail = |message: String, cause: &'static str, hint: &str| {
         Step::fail(
             ID,
-            TITLE,
             &Error::config(message).with_hint(hint).with_cause(cause),
         )
     };
@@ -76,7 +72,7 @@ fn certificate(certificate_file: &Path, private_key_file: &Path, now: u64) -> St
     // neither asks for a passphrase.
     let cert = match Credentials::load(certificate_file, private_key_file) {
         Ok(credentials) => credentials.certificate,
-        Err(e) => return Step::fail(ID, TITLE, &e),
+        Err(e) => return Step::fail(ID, &e),
     };
     let sha1 = cert
         .digest(MessageDigest::sha1())
@@ -112,7 +108,6 @@ fn certificate(certificate_file: &Path, private_key_file: &Path, now: u64) -> St
     } else if days < EXPIRY_WARNING_DAYS {
         Step::warn(
             ID,
-            TITLE,
             format!(
                 "certificate {} expires in {}",
                 certificate_file.display(),
@@ -124,7 +119,6 @@ fn certificate(certificate_file: &Path, private_key_file: &Path, now: u64) -> St
     } else {
         Step::pass(
             ID,
-            TITLE,
             format!(
                 "certificate {} with its private key",
                 certificate_file.display()

@@ -19,6 +19,7 @@ mod credential;
 mod files;
 mod report;
 mod smtp;
+mod step_id;
 mod test_message;
 mod tls;
 mod token;
@@ -35,21 +36,22 @@ use crate::system;
 use crate::token::TokenSource;
 use crate::transcript::Transcript;
 use report::{Report, Step, Style, Verdict};
+use step_id::StepId;
 
 /// Every step after the configuration, for when there is none to check with.
-const AFTER_CONFIG: &[(&str, &str)] = &[
-    ("permissions", "file permissions"),
-    ("credential", "credential"),
-    ("token", "token"),
-    ("token.aud", "token audience"),
-    ("token.roles", "token roles"),
-    ("token.tid", "token tenant"),
-    ("token.appid", "token application"),
-    ("smtp.connect", "SMTP server"),
-    ("smtp.tls", "TLS"),
-    ("smtp.auth", "SMTP login"),
-    ("cache", "token cache"),
-    ("queue", "queue"),
+const AFTER_CONFIG: &[StepId] = &[
+    StepId::Permissions,
+    StepId::Credential,
+    StepId::Token,
+    StepId::TokenAud,
+    StepId::TokenRoles,
+    StepId::TokenTid,
+    StepId::TokenAppid,
+    StepId::SmtpConnect,
+    StepId::SmtpTls,
+    StepId::SmtpAuth,
+    StepId::Cache,
+    StepId::Queue,
 ];
 
 /// Runs the check with the configuration at `config_path`; returns the exit code.
@@ -111,14 +113,10 @@ fn run(report: &mut Report, invocation: &Invocation, config_path: &Path, transcr
     let (step, config) = files::configuration(config_path);
     report.add(step);
     let Some(config) = config else {
-        for (id, title) in AFTER_CONFIG {
-            report.add(Step::skip(id, title, "no usable configuration"));
-            if *id == "smtp.auth" && invocation.check_to.is_some() {
-                report.add(Step::skip(
-                    "smtp.send",
-                    "test message",
-                    "no usable configuration",
-                ));
+        for &step in AFTER_CONFIG {
+            report.add(Step::skip(step, "no usable configuration"));
+            if step == StepId::SmtpAuth && invocation.check_to.is_some() {
+                report.add(Step::skip(StepId::SmtpSend, "no usable configuration"));
             }
         }
         return;
@@ -134,7 +132,7 @@ fn run(report: &mut Report, invocation: &Invocation, config_path: &Path, transcr
         report.add(step);
         token
     } else {
-        report.add(Step::skip("token", "token", "no usable credential"));
+        report.add(Step::skip(StepId::Token, "no usable credential"));
         None
     };
     for step in token::claim_steps(&config, token.as_ref()) {

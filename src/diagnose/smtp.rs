@@ -13,6 +13,7 @@
 use std::time::Instant;
 
 use super::report::{Report, Step};
+use super::step_id::StepId;
 use super::test_message;
 use super::tls::{self, Negotiated};
 use super::x509::days;
@@ -66,10 +67,7 @@ const SERVER_CERT_WARNING_DAYS: i64 = 14;
 fn tls_step(negotiated: &Negotiated, caps: &Capabilities, how: &str) -> Step {
     let summary = format!("{how}: {}, {}", negotiated.version, negotiated.cipher);
     let step = if negotiated.days_left < SERVER_CERT_WARNING_DAYS {
-        Step::warn(
-            "smtp.tls",
-            "TLS",
-            format!(
+        Step::warn(StepId::SmtpTls, format!(
                 "{summary}; the server's certificate expires in {}",
                 days(negotiated.days_left)
             ),
@@ -77,7 +75,7 @@ fn tls_step(negotiated: &Negotiated, caps: &Capabilities, how: &str) -> Step {
         )
         .cause("tls-certificate-expiring")
     } else {
-        Step::pass("smtp.tls", "TLS", summary)
+        Step::pass(StepId::SmtpTls, summary)
     };
     step.detail(format!("certificate {}", negotiated.subject))
         .detail(format!("issued by {}", negotiated.issuer))
@@ -101,32 +99,27 @@ pub struct SmtpCheck<'a> {
     pub test_to: Option<&'a str>,
 }
 
-/// The SMTP steps in order: identifier and title.
-const STEPS: [(&str, &str); 4] = [
-    ("smtp.connect", "SMTP server"),
-    ("smtp.tls", "TLS"),
-    ("smtp.auth", "SMTP login"),
-    ("smtp.send", "test message"),
+/// The SMTP steps in order.
+const STEPS: [StepId; 4] = [
+    StepId::SmtpConnect,
+    StepId::SmtpTls,
+    StepId::SmtpAuth,
+    StepId::SmtpSend,
 ];
-
-fn title(id: &str) -> &'static str {
-    STEPS
-        .iter()
-        .find(|(i, _)| *i == id)
-        .map_or("SMTP", |(_, t)| t)
-}
 
 /// Where the SMTP steps stopped: the failed step, and why the ones after
 /// it are skipped.
 struct Stop {
+    id: StepId,
     step: Box<Step>,
     why: &'static str,
 }
 
 impl Stop {
-    fn at(id: &'static str, error: &Error, started: Instant, why: &'static str) -> Stop {
+    fn at(id: StepId, error: &Error, started: Instant, why: &'static str) -> Stop {
         Stop {
-            step: Box::new(Step::fail(id, title(id), error).took(started.elapsed())),
+            id,
+            step: Box::new(Step::fail(id, error).took(started.elapsed())),
             why,
         }
     }
@@ -138,15 +131,14 @@ pub fn smtp(check: &SmtpCheck, transcript: Transcript, report: &mut Report) {
     let Err(stop) = run(check, transcript, report) else {
         return;
     };
-    let failed = stop.step.id;
     report.add(*stop.step);
     let after = STEPS
         .iter()
-        .position(|(id, _)| *id == failed)
+        .position(|id| *id == stop.id)
         .map_or(STEPS.len(), |p| p + 1);
-    for (id, title) in &STEPS[after..] {
-        if *id != "smtp.send" || check.test_to.is_some() {
-            report.add(Step::skip(id, title, stop.why));
+    for &id in &STEPS[after..] {
+        if id != StepId::SmtpSend || check.test_to.is_some() {
+            report.add(Step::skip(id, stop.why));
         }
     }
 }
@@ -172,8 +164,7 @@ fn secure(
             if check.config.smtp.tls == TlsMode::None {
                 watch.report.add(
                     Step::warn(
-                        "smtp.tls",
-                        "TLS",
+                        StepId::SmtpTls,
                         "none: smtp.tls = \"none\" (allowed only towards loopback)",
                         "use smtp.tls = \"starttls\" for any real server",
                     )
@@ -231,19 +222,21 @@ impl<'a> Watch<'a> {
     fn failed(&mut self, stage: SetupStage, error: &Error) -> Stop {
         let implicit = self.tls == TlsMode::Implicit;
         let (id, why) = match stage {
-            SetupStage::Reach => ("smtp.connect", "the server was not reached"),
-            SetupStage::Greeting if !implicit => ("smtp.connect", "the server did not greet"),
-            SetupStage::Ehlo if !self.connected && !implicit => ("smtp.connect", "EHLO failed"),
-            SetupStage::TlsContext => ("smtp.tls", "TLS could not be set up"),
-            SetupStage::Handshake if implicit => ("smtp.tls", "TLS failed"),
-            SetupStage::Greeting | SetupStage::Ehlo if implicit => {
-                ("smtp.tls", "the server did not greet")
+            SetupStage::Reach => (StepId::SmtpConnect, "the server was not reached"),
+            SetupStage::Greeting if !implicit => (StepId::SmtpConnect, "the server did not greet"),
+            SetupStage::Ehlo if !self.connected && !implicit => {
+                (StepId::SmtpConnect, "EHLO failed")
             }
-            _ => ("smtp.tls", "no TLS, so no credential was sent"),
+            SetupStage::TlsContext => (StepId::SmtpTls, "TLS could not be set up"),
+            SetupStage::Handshake if implicit => (StepId::SmtpTls, "TLS failed"),
+            SetupStage::Greeting | SetupStage::Ehlo if implicit => {
+                (StepId::SmtpTls, "the server did not greet")
+            }
+            _ => (StepId::SmtpTls, "no TLS, so no credential was sent"),
         };
-        if id == "smtp.tls" && !self.connected {
+        if id == StepId::SmtpTls && !self.connected {
             let reached = format!("{} reached", self.reached);
-            self.connected(Step::pass("smtp.connect", "SMTP server", reached));
+            self.connected(Step::pass(StepId::SmtpConnect, reached));
         }
         Stop::at(id, error, self.started, why)
     }
@@ -257,7 +250,7 @@ impl relay::Watcher for Watch<'_> {
                 self.reached = format!("{} ({address})", self.server);
                 if self.tls == TlsMode::Implicit {
                     let reached = format!("{} reached", self.reached);
-                    self.connected(Step::pass("smtp.connect", "SMTP server", reached));
+                    self.connected(Step::pass(StepId::SmtpConnect, reached));
                 }
             }
             Setup::Secured(ssl) => self.negotiated = Some(tls::negotiated(ssl)),
@@ -273,12 +266,9 @@ impl relay::Watcher for Watch<'_> {
                 }
                 None => {
                     let greeting = self.greeting.take().unwrap_or_default();
-                    let step = Step::pass(
-                        "smtp.connect",
-                        "SMTP server",
-                        format!("{}: {greeting}", self.reached),
-                    )
-                    .detail(format!("EHLO {}: {}", self.helo, describe(caps)));
+                    let step =
+                        Step::pass(StepId::SmtpConnect, format!("{}: {greeting}", self.reached))
+                            .detail(format!("EHLO {}: {}", self.helo, describe(caps)));
                     self.connected(step);
                 }
             },
@@ -297,11 +287,8 @@ fn login_and_send(
     let server = format!("{}:{}", config.smtp.host, config.smtp.port);
     let Some(token) = check.token else {
         return Err(Stop {
-            step: Box::new(Step::skip(
-                "smtp.auth",
-                "SMTP login",
-                "no token to log in with",
-            )),
+            id: StepId::SmtpAuth,
+            step: Box::new(Step::skip(StepId::SmtpAuth, "no token to log in with")),
             why: "no token to log in with",
         });
     };
@@ -319,12 +306,11 @@ fn login_and_send(
             {
                 error = error.with_hint(fix).with_cause(cause);
             }
-            Stop::at("smtp.auth", &error, started, "the login failed")
+            Stop::at(StepId::SmtpAuth, &error, started, "the login failed")
         })?;
     report.add(
         Step::pass(
-            "smtp.auth",
-            "SMTP login",
+            StepId::SmtpAuth,
             format!("XOAUTH2 as {} accepted: {reply}", config.user),
         )
         .took(started.elapsed()),
