@@ -41,3 +41,4 @@ mod system;
 mod testing;
 mod token;
 mod transcript;
+mod transport;

@@ -1,8 +1,8 @@
 //! Submitting messages: one authenticated session, reused, one log line
 //! per message, and the queue for what cannot go now.
 //!
-//! A [`Submitter`] opens the SMTP relay when the first message needs it and
-//! keeps it for the next (a `-bs` dialogue or a queue run sends several over
+//! A [`Submitter`] opens the transport (`transport`: SMTP today) when the
+//! first message needs it and keeps it for the next (a `-bs` dialogue or a queue run sends several over
 //! one login). [`Submitter::submit`] sends one message handed over by a
 //! caller. With `[queue] dir` set, the message is copied into a draft in
 //! the queue as it streams to the server; a temporary failure (or one that
@@ -18,12 +18,10 @@ use crate::attempt::Attempt;
 use crate::cli::Delivery;
 use crate::clock;
 use crate::config::Config;
-use crate::envelope::{self, Addresses};
+use crate::envelope::Addresses;
 use crate::error::{Error, Kind, Result};
 use crate::log::{Level, Outcome, Record, Syslog};
 use crate::message::PreparedHeader;
-use crate::relay::Relay;
-use crate::smtp::session::Failure;
 use crate::spool::caller;
 use crate::spool::describe_error;
 use crate::spool::draft::{Draft, Tee};
@@ -32,6 +30,7 @@ use crate::spool::schedule;
 use crate::spool::store::{Area, Spool};
 use crate::token::TokenSource;
 use crate::transcript::Transcript;
+use crate::transport::{self, Transport};
 
 /// Sends messages for one invocation.
 pub struct Submitter<'c> {
@@ -40,7 +39,7 @@ pub struct Submitter<'c> {
     delivery: Delivery,
     verbose: bool,
     tokens: TokenSource<'c>,
-    relay: Option<Relay>,
+    transport: Option<Box<dyn Transport>>,
     syslog: Syslog,
     delivered_live: bool,
 }
@@ -61,7 +60,7 @@ impl<'c> Submitter<'c> {
             delivery,
             verbose,
             tokens: TokenSource::new(config),
-            relay: None,
+            transport: None,
             syslog,
             delivered_live: false,
         }
@@ -135,7 +134,7 @@ impl<'c> Submitter<'c> {
             };
             return self.conclude(addresses, header, started, attempt, nothing_kept);
         }
-        if self.relay.is_some() && attempt.complete() {
+        if self.transport.is_some() && attempt.complete() {
             self.delivered_live = true;
         }
         let kept = match (worth_keeping, draft.as_mut(), &spool) {
@@ -201,44 +200,32 @@ impl<'c> Submitter<'c> {
         header: &[u8],
         body: &mut dyn Read,
     ) -> Attempt {
-        let relay = match self.relay() {
-            Ok(relay) => relay,
+        let transport = match self.transport() {
+            Ok(transport) => transport,
             Err(e) => return Attempt::no_session(&addresses.recipients, e),
         };
-        let envelope = envelope::esmtp(addresses, delivery, relay.capabilities());
-        match relay.send(&envelope, header, body) {
-            Ok(receipt) => Attempt::sent(&receipt),
-            Err(e) => {
-                let server = relay.server().to_string();
-                // After a refusal the session can go on; after a broken
-                // connection or protocol it cannot.
-                let usable = !matches!(
-                    e.failure,
-                    Failure::Io(_) | Failure::Malformed(_) | Failure::Input(_)
-                );
-                if !(usable && relay.reset().is_ok()) {
-                    self.relay = None;
-                }
-                Attempt::failed(&addresses.recipients, e, &server)
-            }
+        let sent = transport.send(addresses, delivery, header, body);
+        if !sent.reusable {
+            self.transport = None;
         }
+        sent.attempt
     }
 
-    /// The relay, opened on first use.
-    fn relay(&mut self) -> Result<&mut Relay> {
-        if self.relay.is_none() {
+    /// The transport, opened on first use.
+    fn transport(&mut self) -> Result<&mut Box<dyn Transport>> {
+        if self.transport.is_none() {
             let transcript = if self.verbose {
                 Transcript::stderr()
             } else {
                 Transcript::off()
             };
-            let opened = Relay::open(self.config, &mut self.tokens, &self.helo, transcript);
+            let opened = transport::open(self.config, &mut self.tokens, &self.helo, transcript);
             for warning in self.tokens.warnings.drain(..) {
                 self.syslog.log(Level::Warning, &warning);
             }
-            self.relay = Some(opened?);
+            self.transport = Some(opened?);
         }
-        Ok(self.relay.as_mut().expect("opened above"))
+        Ok(self.transport.as_mut().expect("opened above"))
     }
 
     /// The configuration.
@@ -249,7 +236,7 @@ impl<'c> Submitter<'c> {
     /// Whether a message handed over live was delivered and the session is
     /// still open (then queued messages may follow over it).
     pub fn delivered_live(&self) -> bool {
-        self.delivered_live && self.relay.is_some()
+        self.delivered_live && self.transport.is_some()
     }
 
     /// Whether the transcript goes to stderr (`-v`).
@@ -269,8 +256,8 @@ impl<'c> Submitter<'c> {
 
     /// Ends the session (QUIT without waiting).
     pub fn finish(mut self) {
-        if let Some(relay) = self.relay.take() {
-            relay.close();
+        if let Some(transport) = self.transport.take() {
+            transport.close();
         }
     }
 
