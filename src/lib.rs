@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+mod account;
 pub mod address;
 mod aliases;
 mod attempt;

@@ -14,6 +14,7 @@
 use std::io::{self, Read};
 use std::time::Instant;
 
+use crate::account::Account;
 use crate::attempt::Attempt;
 use crate::cli::Delivery;
 use crate::clock;
@@ -28,17 +29,15 @@ use crate::spool::draft::{Draft, Tee};
 use crate::spool::format::{self, Meta, State};
 use crate::spool::schedule;
 use crate::spool::store::{Area, Spool};
-use crate::token::TokenSource;
 use crate::transcript::Transcript;
 use crate::transport::{self, Transport};
 
 /// Sends messages for one invocation.
 pub struct Submitter<'c> {
-    config: &'c Config,
+    account: Account<'c>,
     helo: String,
     delivery: Delivery,
     verbose: bool,
-    tokens: TokenSource<'c>,
     transport: Option<Box<dyn Transport>>,
     syslog: Syslog,
     delivered_live: bool,
@@ -55,11 +54,10 @@ impl<'c> Submitter<'c> {
         syslog: Syslog,
     ) -> Self {
         Submitter {
-            config,
+            account: Account::from_config(config),
             helo,
             delivery,
             verbose,
-            tokens: TokenSource::new(config),
             transport: None,
             syslog,
             delivered_live: false,
@@ -97,7 +95,12 @@ impl<'c> Submitter<'c> {
         body: &mut dyn Read,
     ) -> Result<Outcome> {
         let started = Instant::now();
-        let spool = self.config.queue.as_ref().map(|q| Spool::new(&q.dir));
+        let spool = self
+            .account
+            .config
+            .queue
+            .as_ref()
+            .map(|q| Spool::new(&q.dir));
         let (mut draft, mut queue_problem) = match &spool {
             Some(spool) => match self.start_draft(spool, addresses, header) {
                 Ok(draft) => (Some(draft), None),
@@ -219,8 +222,8 @@ impl<'c> Submitter<'c> {
             } else {
                 Transcript::off()
             };
-            let opened = transport::open(self.config, &mut self.tokens, &self.helo, transcript);
-            for warning in self.tokens.warnings.drain(..) {
+            let opened = transport::open(&mut self.account, &self.helo, transcript);
+            for warning in self.account.tokens.warnings.drain(..) {
                 self.syslog.log(Level::Warning, &warning);
             }
             self.transport = Some(opened?);
@@ -230,7 +233,7 @@ impl<'c> Submitter<'c> {
 
     /// The configuration.
     pub fn config(&self) -> &'c Config {
-        self.config
+        self.account.config
     }
 
     /// Whether a message handed over live was delivered and the session is

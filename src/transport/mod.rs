@@ -1,7 +1,7 @@
 //! The transport seam: how a message reaches Microsoft 365 for one
 //! account. The [`Submitter`](crate::submit::Submitter), and through it
 //! the default mode, `-bs` and the queue runner, sees only [`Transport`]:
-//! open it for the configuration, send an envelope, a header and a body
+//! open it for an [`Account`], send an envelope, a header and a body
 //! stream, get what became of each recipient as an [`Attempt`].
 //!
 //! - [`smtp`]: SMTP with STARTTLS and AUTH XOAUTH2 (`relay`), the one
@@ -14,12 +14,11 @@ mod smtp;
 
 use std::io::Read;
 
+use crate::account::Account;
 use crate::attempt::Attempt;
 use crate::cli::Delivery;
-use crate::config::Config;
 use crate::envelope::Addresses;
 use crate::error::Result;
-use crate::token::TokenSource;
 use crate::transcript::Transcript;
 
 /// An open way to send mail, reused for every message of an invocation or
@@ -49,16 +48,16 @@ pub struct Sent {
     pub reusable: bool,
 }
 
-/// Opens the configured transport: takes a token from `tokens` and logs in.
+/// Opens the transport `account` is configured for: takes one of its
+/// tokens and logs in; `helo` names this host.
 ///
 /// # Errors
 /// Token, network, TLS and authentication failures, each with its kind
 /// and hint.
 pub fn open(
-    config: &Config,
-    tokens: &mut TokenSource,
+    account: &mut Account,
     helo: &str,
     transcript: Transcript,
 ) -> Result<Box<dyn Transport>> {
-    smtp::open(config, tokens, helo, transcript)
+    smtp::open(account, helo, transcript)
 }

@@ -5,24 +5,23 @@
 use std::io::Read;
 
 use super::{Sent, Transport};
+use crate::account::Account;
 use crate::attempt::Attempt;
 use crate::cli::Delivery;
-use crate::config::Config;
 use crate::envelope::{self, Addresses};
 use crate::error::Result;
 use crate::relay::Relay;
 use crate::smtp::session::Failure;
-use crate::token::TokenSource;
 use crate::transcript::Transcript;
 
-/// Connects to the configured SMTP server and logs in.
+/// Connects to the account's SMTP server and logs in as its mailbox.
 pub fn open(
-    config: &Config,
-    tokens: &mut TokenSource,
+    account: &mut Account,
     helo: &str,
     transcript: Transcript,
 ) -> Result<Box<dyn Transport>> {
-    Ok(Box::new(Relay::open(config, tokens, helo, transcript)?))
+    let relay = Relay::open(account.config, &mut account.tokens, helo, transcript)?;
+    Ok(Box::new(relay))
 }
 
 impl Transport for Relay {
