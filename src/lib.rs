@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+mod account;
 pub mod address;
 mod aliases;
 mod attempt;
@@ -39,6 +40,7 @@ mod secret;
 mod setup_script;
 mod size;
 pub mod smtp;
+mod smtp_error;
 pub mod spool;
 mod submit;
 mod system;
@@ -46,3 +48,4 @@ mod system;
 mod testing;
 mod token;
 mod transcript;
+mod transport;
