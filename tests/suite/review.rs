@@ -1,0 +1,312 @@
+//! The acceptance review of issue 11: each item driven again through the
+//! real binary with other payloads than the tests written with the fixes
+//! (`protocol/`, `setgid_attacks.rs`) use, so that the class is fixed and
+//! not one example. Against the scripted peer where the point is what
+//! crosses the wire; the set-group-ID installation for the local items.
+
+use crate::common;
+use crate::common::fake_smtp::{Behaviour, FakeSmtp, sandbox_identity};
+use crate::common::sandbox::{Sandbox, sandbox};
+use crate::common::{Scratch, Settings, s, sendmail};
+
+fn good() -> Behaviour {
+    Behaviour::good(sandbox_identity(&sandbox().dir))
+}
+
+fn settings_for(sb: &Sandbox, fake: &FakeSmtp, scratch: &Scratch) -> Settings {
+    let mut settings = sb.settings(scratch);
+    settings.host = "localhost".into();
+    settings.port = fake.port;
+    settings.timeout = 10;
+    settings
+}
+
+/// The header of a message as the peer got it (up to the empty line).
+fn header_of(message: &[u8]) -> String {
+    let text = String::from_utf8_lossy(message);
+    text.split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Field names of a CRLF header, in order.
+fn names(header: &str) -> Vec<String> {
+    header
+        .split("\r\n")
+        .filter(|l| !l.starts_with([' ', '\t']))
+        .filter_map(|l| l.split(':').next())
+        .map(|n| n.trim().to_ascii_lowercase())
+        .collect()
+}
+
+// ---- message 1: the header checked is the header sent --------------------------
+
+#[test]
+fn header_variants_with_bare_crs_and_nuls_send_what_was_checked() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let fake = FakeSmtp::start(good());
+    let scratch = Scratch::new("review-cr");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let cases: [&[u8]; 6] = [
+        // A bare CR inside a folded continuation line.
+        b"Subject: a\r\n folded\rBcc: hid0@example.com\r\n\r\nbody\r\n",
+        // A header of CRs only, the separator too.
+        b"Subject: a\rBcc: hid1@example.com\rFrom: Boss <boss@elsewhere.example>\r\rbody\r",
+        // A CR before the separator's CRLF, then a Bcc in what is the body.
+        b"Subject: a\r\r\nBcc: hid2@example.com\r\n\r\nbody\r\n",
+        // A NUL in a field, then a Bcc after a bare CR.
+        b"Subject: a\0b\rBcc: hid3@example.com\r\n\r\nbody\r\n",
+        // A NUL in a field name: not a field; the body begins there.
+        b"Subject: a\r\nBc\0c: hid4@example.com\r\nBcc: hid4b@example.com\r\n\r\nbody\r\n",
+        // Obsolete white space before the colon, after a bare CR.
+        b"Subject: a\rBcc \t: hid5@example.com\r\n\r\nbody\r\n",
+    ];
+    for (n, message) in cases.iter().enumerate() {
+        let run = sendmail(&["-C", s(&conf), "-i", "cr-to@example.com"], message);
+        run.expect(0);
+        let r = fake.record();
+        let sent = r.messages.last().unwrap();
+        let header = header_of(sent);
+        let names = names(&header);
+        assert!(
+            !names.iter().any(|n| n == "bcc"),
+            "case {n}: a Bcc went out:\n{header:?}"
+        );
+        for needed in ["date", "message-id", "from"] {
+            assert_eq!(
+                names.iter().filter(|n| *n == needed).count(),
+                1,
+                "case {n}: {needed} in the header sent once:\n{header:?}"
+            );
+        }
+        assert!(
+            !sent.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n'),
+            "case {n}: a bare CR went out"
+        );
+    }
+}
+
+// ---- message 2: only CRLF.CRLF ends DATA in -bs -------------------------------
+
+#[test]
+fn bs_end_of_data_variants_never_start_a_second_transaction() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let fake = FakeSmtp::start(good());
+    let scratch = Scratch::new("review-smuggle");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    // What follows DATA's 354, each before a real CRLF.CRLF; none may end
+    // the message early nor let the MAIL line after it be a command.
+    let bodies: [&[u8]; 6] = [
+        b"\n.\nMAIL FROM:<evil@example.com>\r\nRCPT TO:<inner@example.com>\r\nDATA\r\nx",
+        b".\nMAIL FROM:<evil@example.com>\r\nRCPT TO:<inner@example.com>\r\nDATA\r\nx",
+        b"Subject: s\r\n\r\nx\r\n.\rMAIL FROM:<evil@example.com>\r\nRCPT TO:<inner@example.com>\r\n",
+        b"Subject: s\r\n\r\nx\r\n.\r.\r\nMAIL FROM:<evil@example.com>\r\nRCPT TO:<inner@example.com>\r\n",
+        b"Subject: s\r\n\r\nx\r\n..\r\nMAIL FROM:<evil@example.com>\r\nRCPT TO:<inner@example.com>\r\n",
+        b"Subject: s\r\n\r\nx\r\n. \r\nMAIL FROM:<evil@example.com>\r\nRCPT TO:<inner@example.com>\r\n",
+    ];
+    for (n, body) in bodies.iter().enumerate() {
+        let mut input =
+            b"EHLO c\r\nMAIL FROM:<app@example.com>\r\nRCPT TO:<outer@example.com>\r\nDATA\r\n"
+                .to_vec();
+        input.extend_from_slice(body);
+        input.extend_from_slice(b"\r\n.\r\nQUIT\r\n");
+        let before = fake.record().messages.len();
+        let run = sendmail(&["-C", s(&conf), "-bs"], &input);
+        run.expect(0);
+        let r = fake.record();
+        assert_eq!(r.messages.len(), before + 1, "case {n}: one message");
+        assert!(
+            !r.commands
+                .iter()
+                .any(|c| c.contains("evil@") || c.contains("inner@")),
+            "case {n}: smuggled: {:?}",
+            r.commands
+        );
+        let raw = r.raw_messages.last().unwrap();
+        let wire = [b"\r\n".as_slice(), raw].concat();
+        assert!(
+            !wire.windows(5).any(|w| w == b"\r\n.\r\n"),
+            "case {n}: an end-of-data line inside the message: {:?}",
+            String::from_utf8_lossy(raw)
+        );
+    }
+}
+
+// ---- message 10: argv recipients with control characters -----------------------
+
+#[test]
+fn argv_recipients_with_a_cr_or_control_characters_are_refused() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let fake = FakeSmtp::start(good());
+    let scratch = Scratch::new("review-argv");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    for argument in [
+        "Boss\rBcc: x <argv-c0@example.com>",
+        "argv-c1@example.com\r",
+        "<argv-c2@example.com>\rRCPT TO:<argv-evil@example.com>",
+        "argv\x1bc3@example.com",
+        "argv-c4@exa\x7fmple.com",
+        "argv\tc5@example.com",
+        "Name\x0b<argv-c6@example.com>",
+    ] {
+        let run = sendmail(&["-C", s(&conf), argument], b"Subject: x\n\nbody\n");
+        assert!(
+            run.code == 64 || run.code == 65,
+            "{argument:?}: exit {}: {}",
+            run.code,
+            run.stderr
+        );
+        assert_eq!(
+            run.stderr.lines().count(),
+            1,
+            "{argument:?}: {}",
+            run.stderr
+        );
+    }
+    let r = fake.record();
+    assert!(r.messages.is_empty(), "{:?}", r.commands);
+}
+
+// ---- message 8 and 10: quoted local parts, groups with comments ---------------
+
+#[test]
+fn quoted_local_parts_with_escapes_and_groups_with_comments() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let fake = FakeSmtp::start(good());
+    let scratch = Scratch::new("review-quoted");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let message = b"To: \"a\\\"b\"@example.com, \"c\\\\d\"@example.com\n\
+                    Cc: Team (the night one): nightops (Ops), \"x y\"@example.com (Ex);, \
+                    (lead) Lead <lead@example.com>\n\
+                    Subject: quoted\n\nbody\n";
+    let run = sendmail(&["-C", s(&conf), "-t"], message);
+    run.expect(0);
+    let r = fake.record();
+    let rcpts: Vec<&String> = r
+        .commands
+        .iter()
+        .filter(|c| c.starts_with("RCPT TO:"))
+        .collect();
+    for want in [
+        "RCPT TO:<\"a\\\"b\"@example.com>",
+        "RCPT TO:<\"c\\\\d\"@example.com>",
+        "RCPT TO:<\"x y\"@example.com>",
+        "RCPT TO:<lead@example.com>",
+    ] {
+        assert!(rcpts.iter().any(|c| *c == want), "{want}: {rcpts:?}");
+    }
+    assert!(
+        rcpts.iter().any(|c| c.starts_with("RCPT TO:<nightops@")),
+        "{rcpts:?}"
+    );
+    let header = header_of(r.messages.last().unwrap());
+    assert!(header.contains("Team (the night one)\": "), "{header}");
+    assert!(header.contains("<\"x y\"@example.com>;"), "{header}");
+}
+
+// ---- message 7: UTF-8 addresses to a server without SMTPUTF8 -------------------
+
+#[test]
+fn utf8_in_the_local_part_or_the_domain_never_goes_raw() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let fake = FakeSmtp::start(good()); // no SMTPUTF8
+    let scratch = Scratch::new("review-utf8");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    // An IDN domain in -f, and in a To written in the header.
+    let run = sendmail(
+        &["-C", s(&conf), "-t", "-f", "app@bücher.example"],
+        "To: Jörg <leser@müller.example>\nSubject: idn\n\nbody\n".as_bytes(),
+    );
+    run.expect(0);
+    let r = fake.record();
+    assert!(r.commands.iter().all(|c| c.is_ascii()), "{:?}", r.commands);
+    assert!(
+        r.commands
+            .iter()
+            .any(|c| c == "RCPT TO:<leser@xn--mller-kva.example>"),
+        "{:?}",
+        r.commands
+    );
+    // A UTF-8 local part in the header (-t) or in -f: refused, nothing sent.
+    for (args, message) in [
+        (vec!["-t"], "To: jörg@example.com\nSubject: x\n\nb\n"),
+        (
+            vec!["-f", "jörg@example.com", "plain@example.com"],
+            "Subject: x\n\nb\n",
+        ),
+    ] {
+        let mut all = vec!["-C", s(&conf)];
+        all.extend(args.iter().copied());
+        let run = sendmail(&all, message.as_bytes());
+        let r = fake.record();
+        assert!(r.commands.iter().all(|c| c.is_ascii()), "{:?}", r.commands);
+        // -t: refused (no ASCII form); -f: the envelope sender is the
+        // configured mailbox, so the UTF-8 one never reaches the wire.
+        let want = if args[0] == "-t" { 65 } else { 0 };
+        run.expect(want);
+    }
+}
+
+// ---- message 4: the size limit at its edge -------------------------------------
+
+#[test]
+fn max_message_size_at_the_limit_and_one_octet_over() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let fake = FakeSmtp::start(good());
+    let scratch = Scratch::new("review-size");
+    let limit = 65_536usize;
+    let conf = scratch.join("sendmail.conf");
+    let text = format!(
+        "max_message_size = {limit}\n{}",
+        settings_for(sb, &fake, &scratch).render()
+    );
+    common::write_private(&conf, &text);
+    // A complete header, so nothing is added to it.
+    let head = "From: someone@example.com\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n\
+                Message-ID: <edge@example.com>\nSubject: edge\n\n";
+    let exact = |octets: usize| {
+        let mut m = head.as_bytes().to_vec();
+        while m.len() < octets {
+            let line = (octets - m.len()).min(70);
+            m.extend(std::iter::repeat_n(b'z', line - 1));
+            m.push(b'\n');
+        }
+        assert_eq!(m.len(), octets);
+        m
+    };
+    sendmail(&["-C", s(&conf), "-i", "edge@example.com"], &exact(limit)).expect(0);
+    let run = sendmail(
+        &["-C", s(&conf), "-i", "edge@example.com"],
+        &exact(limit + 1),
+    );
+    run.expect(65);
+    assert!(run.stderr.contains("max_message_size"), "{}", run.stderr);
+    assert_eq!(fake.record().messages.len(), 1);
+}
+
+// ---- message 3: a 421 at RCPT and at DATA ----------------------------------------
+
+#[test]
+fn a_421_at_rcpt_or_at_data_is_temporary_and_named() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let mut b = good();
+    b.rcpt_replies.insert(
+        "r421@example.com".into(),
+        "421 4.4.2 fake.test Error: timeout exceeded".into(),
+    );
+    let fake = FakeSmtp::start(b);
+    let scratch = Scratch::new("review-421");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let run = sendmail(&["-C", s(&conf), "r421@example.com"], b"Subject: x\n\nb\n");
+    run.expect(75);
+    assert!(!run.stderr.contains("refused the sender"), "{}", run.stderr);
+    assert!(run.stderr.contains("421"), "{}", run.stderr);
+}
