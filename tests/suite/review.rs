@@ -315,3 +315,107 @@ fn a_421_at_rcpt_or_at_data_is_temporary_and_named() {
     assert!(!run.stderr.contains("refused the sender"), "{}", run.stderr);
     assert!(run.stderr.contains("421"), "{}", run.stderr);
 }
+
+// ---- local 6: --check by a caller, with -v, --json, a broken configuration ----
+
+#[test]
+fn check_by_a_caller_with_v_json_or_a_broken_configuration_shows_nothing() {
+    use crate::common::setgid::*;
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let install = Install::new("review-check");
+    install.configure(sb, &format!("client_secret_file = \"{ETC}/client-secret\""));
+    // A cached token first (root's send), so --check has one to judge.
+    install
+        .run(
+            None,
+            &["-i", "review-check@example.com"],
+            b"Subject: c\n\nx\n",
+            &[],
+        )
+        .expect(0);
+    let token = install.cached_token();
+    let secret = sb.str("client_secret");
+    // The installed configuration's path is no secret to a send's error
+    // line; --check names no path at all.
+    let hidden = |out: &str, path_too: bool| {
+        let path = if path_too {
+            ETC.to_string()
+        } else {
+            secret.clone()
+        };
+        for value in [
+            sb.str("tenant"),
+            sb.str("client_id"),
+            sb.str("user"),
+            secret.clone(),
+            token.clone(),
+            install.cache.display().to_string(),
+            path,
+        ] {
+            assert!(!out.contains(&value), "{value} shown to a caller:\n{out}");
+        }
+    };
+    for args in [
+        &["--check", "-v"][..],
+        &["--check", "--json", "-v"],
+        &["-v", "--check", "--to", "x@example.com"],
+    ] {
+        let run = install.run(Some(USER), args, b"", &[]);
+        assert_ne!(run.code, -1);
+        hidden(&run.output(), true);
+    }
+    // A configuration that no longer parses, its secret on the bad line.
+    let text = install.config_text(
+        sb,
+        &format!("client_secret = \"{secret}\nclient_secret_file = \"x\""),
+        true,
+    );
+    install.put("sendmail.conf", text.as_bytes(), GROUP, 0o640);
+    for args in [
+        &["--check", "-v"][..],
+        &["--check", "--json"],
+        &["-i", "a@example.com"],
+    ] {
+        let run = install.run(Some(USER), args, b"Subject: c\n\nx\n", &[]);
+        assert_ne!(run.code, 0, "{args:?}");
+        hidden(&run.output(), args[0] == "--check");
+    }
+}
+
+// ---- local: a hostile caller's resource limits -------------------------------
+
+#[test]
+fn a_caller_with_few_file_descriptors_loses_no_message() {
+    use crate::common::setgid::*;
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let install = Install::new("review-nofile");
+    let queue = install.queue_areas();
+    install.configure_queue(sb, &queue);
+    for limit in [6, 7, 8, 9, 10, 12, 16] {
+        let rcpt = format!("nofile-{limit}@example.com");
+        let run = install.run_after(
+            Some(USER),
+            &format!("ulimit -n {limit}"),
+            &["-i", &rcpt],
+            b"Subject: n\n\nx\n",
+            &[],
+        );
+        assert_ne!(run.code, -1, "limit {limit}: hung");
+        let listing = install.run(None, &["-bp"], b"", &[]).stdout;
+        if run.code == 0 {
+            assert!(
+                listing.contains(&rcpt),
+                "limit {limit}: exit 0 but not queued:\n{}\n{listing}",
+                run.output()
+            );
+        } else {
+            // The caller is told (an EMFILE reading a configured file is
+            // reported as that file's problem, exit 78: the caller's own
+            // doing, not a lost message).
+            assert!(run.code > 0, "limit {limit}: {}", run.output());
+            assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        }
+    }
+}
