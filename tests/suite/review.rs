@@ -419,3 +419,83 @@ fn a_caller_with_few_file_descriptors_loses_no_message() {
         }
     }
 }
+
+// ---- local 1: a caller's run never locks another user's message --------------
+
+/// The lines of an strace of `args` run by `who` through the installation
+/// (as `Install::run` does), each system call's descriptors shown with
+/// their paths (`-y`).
+fn traced(
+    install: &crate::common::setgid::Install,
+    who: (u32, u32),
+    args: &[&str],
+) -> (crate::common::Run, String) {
+    let out = install.scratch.join("strace.out");
+    let script = r#"mount -t overlay overlay -o "lowerdir=$1:/etc" /etc || exit 90
+uid=$2; gid=$3; shift 3
+exec setpriv --reuid="$uid" --regid="$gid" --clear-groups -- "$@""#;
+    let mut command = std::process::Command::new("strace");
+    command
+        .args(["-f", "-qq", "-y", "-e", "trace=flock", "-o"])
+        .arg(&out)
+        .args(["unshare", "--mount", "--propagation", "private", "--"])
+        .args(["sh", "-c", script, "sh"])
+        .arg(&install.layer)
+        .args([who.0.to_string(), who.1.to_string()])
+        .arg(&install.binary)
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    let run =
+        crate::common::setgid::run_with_deadline(command, b"", std::time::Duration::from_secs(60));
+    (run, std::fs::read_to_string(&out).unwrap_or_default())
+}
+
+#[test]
+fn a_callers_run_never_locks_another_users_message() {
+    use crate::common::setgid::*;
+    use crate::setgid_attacks::{make_due, queue_from};
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let install = Install::new("review-claim");
+    let queue = install.queue_areas();
+    // Another user's message, due; the server still down.
+    queue_from(&install, sb, &queue, &[(OTHER, "claim-theirs@example.com")]);
+    let id = std::fs::read_dir(queue.join("msg"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    // And one of the caller's own, which its run does lock.
+    queue_from(&install, sb, &queue, &[(USER, "claim-mine@example.com")]);
+    make_due(&queue);
+    // A caller who stops its own run while it holds that lock would keep
+    // the message from everyone's runs for as long as it likes.
+    for args in [&["-q"][..], &["--queue-run"]] {
+        make_due(&queue);
+        let (run, trace) = traced(&install, USER, args);
+        run.expect(0);
+        assert!(
+            trace.contains("/msg/"),
+            "the caller's own message: {}\n{trace}",
+            run.output()
+        );
+        let locked: Vec<&str> = trace
+            .lines()
+            .filter(|l| l.contains("flock(") && l.contains(&format!("/msg/{id}>")))
+            .collect();
+        assert!(locked.is_empty(), "{args:?}: {locked:?}");
+    }
+    // Root's run still takes it.
+    let (run, trace) = traced(&install, (0, 0), &["-q"]);
+    run.expect(0);
+    assert!(
+        trace
+            .lines()
+            .any(|l| l.contains("flock(") && l.contains(&format!("/msg/{id}>"))),
+        "{trace}"
+    );
+}

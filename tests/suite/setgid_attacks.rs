@@ -65,7 +65,7 @@ fn as_group_member(script: &str) {
 }
 
 /// Makes every queued message due now, keeping each state file's owner.
-fn make_due(queue: &Path) {
+pub(crate) fn make_due(queue: &Path) {
     for entry in std::fs::read_dir(queue.join("state")).unwrap().flatten() {
         let text = std::fs::read_to_string(entry.path()).unwrap();
         let edited: String = text
@@ -90,7 +90,7 @@ fn root_mailq(install: &Install) -> String {
 }
 
 /// Queues one message from each of `who` (the token endpoint is down).
-fn queue_from(
+pub(crate) fn queue_from(
     install: &Install,
     sb: &common::sandbox::Sandbox,
     queue: &Path,
