@@ -499,3 +499,112 @@ fn a_callers_run_never_locks_another_users_message() {
         "{trace}"
     );
 }
+
+// ---- message 4: 552 and the server's SIZE, other variants -----------------------
+
+/// A message of exactly `octets` octets whose header the program leaves
+/// as it is (the mailbox's own From, Date, Message-ID, a CR LF empty line).
+fn sized_message(sb: &Sandbox, octets: usize) -> Vec<u8> {
+    let mut m = format!(
+        "From: {}\nDate: Mon, 1 Jan 2024 00:00:00 +0000\nMessage-ID: <sz@example.com>\n\
+         Subject: sz\n\r\n",
+        sb.str("user")
+    )
+    .into_bytes();
+    while m.len() < octets {
+        let line = (octets - m.len()).min(70);
+        m.extend(std::iter::repeat_n(b'q', line - 1));
+        m.push(b'\n');
+    }
+    m
+}
+
+#[test]
+fn size_refusals_in_other_places_are_permanent_and_never_queued() {
+    use crate::common::queue::{Setup, Target};
+    let sb = sandbox();
+    let _shared = sb.shared();
+    // The server's SIZE at the message's size passes; one octet over it is
+    // refused before DATA ends, and nothing is queued.
+    let mut b = good();
+    b.size_limit = 70_000;
+    let fake = FakeSmtp::start(b);
+    let setup = Setup::new("review-size-server");
+    let conf = setup.config("up.conf", Target::Fake(fake.port), "");
+    sendmail(
+        &["-C", s(&conf), "-i", "sz@example.com"],
+        &sized_message(sb, 70_000),
+    )
+    .expect(0);
+    let run = sendmail(
+        &["-C", s(&conf), "-i", "sz@example.com"],
+        &sized_message(sb, 70_001),
+    );
+    run.expect(65);
+    assert!(run.stderr.contains("SIZE"), "{}", run.stderr);
+    assert_eq!(fake.record().messages.len(), 1);
+    for area in ["msg", "failed", "tmp"] {
+        assert!(
+            setup.area(area).is_empty(),
+            "{area}: {:?}",
+            setup.area(area)
+        );
+    }
+
+    // A 552 or 554 5.3.4 after the final dot, or mid-DATA as a 554: never
+    // queued to be uploaded again.
+    for (n, (after_dot, reply)) in [
+        (true, "552 5.3.4 Message size exceeds fixed limit"),
+        (true, "554 5.3.4 Message too big for system"),
+        (false, "554 5.3.4 Message too big for system"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut b = good();
+        if *after_dot {
+            b.final_reply = reply.to_string();
+        } else {
+            b.refuse_in_data_after = Some((20_000, reply.to_string()));
+        }
+        let fake = FakeSmtp::start(b);
+        let setup = Setup::new(&format!("review-552-{n}"));
+        let conf = setup.config("up.conf", Target::Fake(fake.port), "");
+        let run = sendmail(
+            &["-C", s(&conf), "-i", "sz@example.com"],
+            &sized_message(sb, 200_000),
+        );
+        assert!(
+            run.code != 0 && run.code != 75,
+            "{reply}: exit {}: {}",
+            run.code,
+            run.stderr
+        );
+        assert!(run.stderr.contains("5.3.4"), "{}", run.stderr);
+        assert!(
+            setup.area("msg").is_empty(),
+            "{reply}: {:?}",
+            setup.area("msg")
+        );
+    }
+}
+
+// ---- message 6: the AUTH line cut at other lengths ----------------------------
+
+#[test]
+fn an_auth_line_cut_anywhere_is_tried_again_in_two_steps() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    for limit in [16, 512, 1000, 2047] {
+        let mut b = good();
+        b.line_length_limit = Some(limit);
+        let fake = FakeSmtp::start(b);
+        let scratch = Scratch::new("review-auth-cut");
+        let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+        let run = sendmail(&["-C", s(&conf), "cut@example.com"], b"Subject: c\n\nb\n");
+        run.expect(0);
+        let r = fake.record();
+        assert_eq!(r.messages.len(), 1, "limit {limit}");
+        assert_eq!(r.connections, 1, "limit {limit}: on the same session");
+    }
+}
