@@ -608,3 +608,52 @@ fn an_auth_line_cut_anywhere_is_tried_again_in_two_steps() {
         assert_eq!(r.connections, 1, "limit {limit}: on the same session");
     }
 }
+
+// ---- message 3: a 421 at MAIL of the next transaction --------------------------
+
+#[test]
+fn a_421_at_the_next_mail_of_a_long_bs_dialogue_opens_the_session_again() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let mut b = good();
+    b.mail_reply_after = Some((1, "421 4.4.2 fake.test Error: timeout exceeded".into()));
+    let fake = FakeSmtp::start(b);
+    let scratch = Scratch::new("review-421-mail");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let mut input = String::from("EHLO c\r\n");
+    for n in 0..3 {
+        input.push_str(&format!(
+            "MAIL FROM:<app@example.com>\r\nRCPT TO:<m421-{n}@example.com>\r\nDATA\r\n\
+             Subject: {n}\r\n\r\nbody\r\n.\r\n"
+        ));
+    }
+    input.push_str("QUIT\r\n");
+    let run = sendmail(&["-C", s(&conf), "-bs"], input.as_bytes());
+    run.expect(0);
+    assert_eq!(run.stdout.matches("250 2.0.0 Ok:").count(), 3, "{}", run.stdout);
+    assert!(!run.stdout.contains("refused the sender"), "{}", run.stdout);
+    assert_eq!(fake.record().messages.len(), 3);
+}
+
+// ---- message 7: UTF-8 addresses from a -bs client --------------------------------
+
+#[test]
+fn utf8_addresses_from_a_bs_client_never_go_raw() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let fake = FakeSmtp::start(good()); // no SMTPUTF8, no 8BITMIME
+    let scratch = Scratch::new("review-bs-utf8");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let input = "EHLO c\r\nMAIL FROM:<app@bücher.example> SMTPUTF8 BODY=8BITMIME\r\n\
+                 RCPT TO:<leser@müller.example>\r\nRCPT TO:<jörg@example.com>\r\nDATA\r\n\
+                 Subject: ü\r\n\r\nbödy\r\n.\r\nQUIT\r\n";
+    let run = sendmail(&["-C", s(&conf), "-bs"], input.as_bytes());
+    assert_ne!(run.code, -1);
+    let r = fake.record();
+    assert!(r.commands.iter().all(|c| c.is_ascii()), "{:?}", r.commands);
+    assert!(
+        !r.commands.iter().any(|c| c.contains("SMTPUTF8") || c.contains("BODY=")),
+        "parameters the server did not offer: {:?}",
+        r.commands
+    );
+}
