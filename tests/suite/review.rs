@@ -657,3 +657,40 @@ fn utf8_addresses_from_a_bs_client_never_go_raw() {
         r.commands
     );
 }
+
+// ---- local: a caller that closes its standard descriptors ---------------------
+
+#[test]
+fn closed_standard_descriptors_write_nothing_into_queue_or_cache_files() {
+    use crate::common::setgid::*;
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let install = Install::new("review-closed-fds");
+    let queue = install.queue_areas();
+    install.configure_queue(sb, &queue);
+    for closing in ["exec 1>&- 2>&-", "exec 2>&-", "exec 0<&- 1>&- 2>&-"] {
+        let _ = install.run_after(
+            Some(USER),
+            closing,
+            &["-i", "-v", "fds@example.com"],
+            b"Subject: fds\n\nthe body\n",
+            &[],
+        );
+    }
+    for area in ["msg", "state", "tmp", "failed"] {
+        for entry in std::fs::read_dir(queue.join(area)).unwrap().flatten() {
+            let text = String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap()).into_owned();
+            assert!(
+                !text.contains("oauth2-sendmail:") && !text.contains("queued"),
+                "{area}/{:?}: {text}",
+                entry.file_name()
+            );
+        }
+    }
+    for entry in std::fs::read_dir(&install.cache).unwrap().flatten() {
+        let text = String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap()).into_owned();
+        assert!(!text.contains("oauth2-sendmail:"), "{text}");
+    }
+    let listing = install.run(None, &["-bp"], b"", &[]).stdout;
+    assert!(listing.contains("fds@example.com"), "{listing}");
+}
