@@ -694,3 +694,39 @@ fn closed_standard_descriptors_write_nothing_into_queue_or_cache_files() {
     let listing = install.run(None, &["-bp"], b"", &[]).stdout;
     assert!(listing.contains("fds@example.com"), "{listing}");
 }
+
+#[test]
+fn header_variants_in_a_bs_dialogue_send_what_was_checked() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let fake = FakeSmtp::start(good());
+    let scratch = Scratch::new("review-bs-cr");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let datas: [&[u8]; 3] = [
+        b"Subject: a\rBcc: bshid0@example.com\rFrom: Boss <boss@elsewhere.example>\r\n\r\nbody\r\n",
+        b"Subject: a\r\n folded\rBcc: bshid1@example.com\r\n\r\nbody\r\n",
+        b"Subject: a\r\r\nBcc: bshid2@example.com\r\n\r\nbody\r\n",
+    ];
+    for (n, data) in datas.iter().enumerate() {
+        let mut input =
+            b"EHLO c\r\nMAIL FROM:<app@example.com>\r\nRCPT TO:<bs-cr@example.com>\r\nDATA\r\n"
+                .to_vec();
+        input.extend_from_slice(data);
+        input.extend_from_slice(b".\r\nQUIT\r\n");
+        sendmail(&["-C", s(&conf), "-bs"], &input).expect(0);
+        let r = fake.record();
+        let header = header_of(r.messages.last().unwrap());
+        let names = names(&header);
+        assert!(!names.iter().any(|n| n == "bcc"), "case {n}:\n{header}");
+        assert_eq!(
+            names.iter().filter(|n| *n == "from").count(),
+            1,
+            "case {n}:\n{header}"
+        );
+        let from = header
+            .split("\r\n")
+            .find(|l| l.to_ascii_lowercase().starts_with("from:"))
+            .unwrap();
+        assert!(!from.contains("boss@elsewhere"), "case {n}: unchecked From:\n{header}");
+    }
+}
