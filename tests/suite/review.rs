@@ -630,7 +630,12 @@ fn a_421_at_the_next_mail_of_a_long_bs_dialogue_opens_the_session_again() {
     input.push_str("QUIT\r\n");
     let run = sendmail(&["-C", s(&conf), "-bs"], input.as_bytes());
     run.expect(0);
-    assert_eq!(run.stdout.matches("250 2.0.0 Ok:").count(), 3, "{}", run.stdout);
+    assert_eq!(
+        run.stdout.matches("250 2.0.0 Ok:").count(),
+        3,
+        "{}",
+        run.stdout
+    );
     assert!(!run.stdout.contains("refused the sender"), "{}", run.stdout);
     assert_eq!(fake.record().messages.len(), 3);
 }
@@ -652,7 +657,9 @@ fn utf8_addresses_from_a_bs_client_never_go_raw() {
     let r = fake.record();
     assert!(r.commands.iter().all(|c| c.is_ascii()), "{:?}", r.commands);
     assert!(
-        !r.commands.iter().any(|c| c.contains("SMTPUTF8") || c.contains("BODY=")),
+        !r.commands
+            .iter()
+            .any(|c| c.contains("SMTPUTF8") || c.contains("BODY=")),
         "parameters the server did not offer: {:?}",
         r.commands
     );
@@ -727,6 +734,55 @@ fn header_variants_in_a_bs_dialogue_send_what_was_checked() {
             .split("\r\n")
             .find(|l| l.to_ascii_lowercase().starts_with("from:"))
             .unwrap();
-        assert!(!from.contains("boss@elsewhere"), "case {n}: unchecked From:\n{header}");
+        assert!(
+            !from.contains("boss@elsewhere"),
+            "case {n}: unchecked From:\n{header}"
+        );
+    }
+}
+
+// ---- message 10: encoded words folded, other ways in -------------------------
+
+#[test]
+fn long_non_ascii_names_from_f_and_a_written_from_are_folded() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let fake = FakeSmtp::start(good());
+    let scratch = Scratch::new("review-fold");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let long = "Ünïcödé Ñåmé ".repeat(12);
+    let cases = [
+        (vec!["-F", long.trim()], "Subject: f\n\nb\n".to_string()),
+        // (A From the caller wrote for the mailbox itself goes as written.)
+        (vec!["-F", "Ünïcödé"], "Subject: w\n\nb\n".to_string()),
+        (
+            vec![],
+            format!(
+                "From: \"{}\" <someone@elsewhere.example>\nSubject: p\n\nb\n",
+                long.trim()
+            ),
+        ),
+    ];
+    for (n, (extra, message)) in cases.iter().enumerate() {
+        let mut args = vec!["-C", s(&conf), "-i"];
+        args.extend(extra.iter().copied());
+        args.push("fold@example.com");
+        sendmail(&args, message.as_bytes()).expect(0);
+        let r = fake.record();
+        let header = header_of(r.messages.last().unwrap());
+        let mut in_from = false;
+        for line in header.split("\r\n") {
+            if !line.starts_with([' ', '\t']) {
+                in_from = line.to_ascii_lowercase().starts_with("from:");
+            }
+            if in_from {
+                assert!(
+                    line.len() <= 78,
+                    "case {n}: {} octets: {line:?}\n{header}",
+                    line.len()
+                );
+                assert!(line.is_ascii(), "case {n}: {line:?}");
+            }
+        }
     }
 }
