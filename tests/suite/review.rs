@@ -786,3 +786,40 @@ fn long_non_ascii_names_from_f_and_a_written_from_are_folded() {
         }
     }
 }
+
+// ---- message 9: 452 for other reasons than the number of recipients ----------
+
+#[test]
+fn a_452_that_is_not_about_the_number_ends_and_exits_67() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let mut b = good();
+    for (rcpt, reply) in [
+        ("full@example.com", "452 4.2.2 Mailbox full"),
+        ("many@example.com", "452 4.5.3 Error: too many recipients"),
+    ] {
+        b.rcpt_replies.insert(rcpt.into(), reply.into());
+    }
+    let fake = FakeSmtp::start(b);
+    let scratch = Scratch::new("review-452");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let mut command = std::process::Command::new(common::BIN);
+    command.args([
+        "-C",
+        s(&conf),
+        "-i",
+        "ok@example.com",
+        "full@example.com",
+        "many@example.com",
+    ]);
+    let run = common::setgid::run_with_deadline(
+        command,
+        b"Subject: p\n\nb\n",
+        std::time::Duration::from_secs(60),
+    );
+    assert_ne!(run.code, -1, "it never ended");
+    run.expect(67);
+    assert!(run.stderr.contains("full@example.com"), "{}", run.stderr);
+    let r = fake.record();
+    assert!(r.messages.len() <= 3, "{} transactions", r.messages.len());
+}
