@@ -823,3 +823,35 @@ fn a_452_that_is_not_about_the_number_ends_and_exits_67() {
     let r = fake.record();
     assert!(r.messages.len() <= 3, "{} transactions", r.messages.len());
 }
+
+// ---- local 3: the size limit after a failure in the middle of DATA -----------
+
+#[test]
+fn the_rest_of_stdin_after_a_dropped_connection_is_limited_too() {
+    use crate::common::queue::{Setup, Target};
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let mut b = good();
+    b.drop_in_data_after = Some(20_000);
+    let fake = FakeSmtp::start(b);
+    let setup = Setup::new("review-drop-size");
+    let path = setup.config("up.conf", Target::Fake(fake.port), "");
+    let text = std::fs::read_to_string(&path).unwrap();
+    common::write_private(&path, &format!("max_message_size = 100000\n{text}"));
+    let run = sendmail(
+        &["-C", s(&path), "-i", "drop@example.com"],
+        &sized_message(sb, 400_000),
+    );
+    run.expect(65);
+    assert!(run.stderr.contains("max_message_size"), "{}", run.stderr);
+    for area in ["msg", "failed", "tmp"] {
+        assert!(setup.area(area).is_empty(), "{area}: {:?}", setup.area(area));
+    }
+    // Under the limit, the same failure queues the whole message.
+    let run = sendmail(
+        &["-C", s(&path), "-i", "drop@example.com"],
+        &sized_message(sb, 90_000),
+    );
+    run.expect(0);
+    assert_eq!(setup.area("msg").len(), 1);
+}
