@@ -855,3 +855,39 @@ fn the_rest_of_stdin_after_a_dropped_connection_is_limited_too() {
     run.expect(0);
     assert_eq!(setup.area("msg").len(), 1);
 }
+
+// ---- message 2 and 7: odd -bs commands ------------------------------------------
+
+#[test]
+fn odd_bs_commands_get_replies_not_a_crash() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let fake = FakeSmtp::start(good());
+    let scratch = Scratch::new("review-bs-odd");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let long = "x".repeat(100_000);
+    let input = format!(
+        "EHLO c\r\n\
+         MAIL FROM:<a@example.com> SIZE=99999999999999999999999\r\n\
+         MAIL FROM:<a@example.com> SIZE=-1\r\n\
+         MAIL FROM:<a@example.com> BODY=8BITMIME BODY=7BIT\r\n\
+         MAIL FROM:<a@example.com>\r\n\
+         RCPT TO:<>\r\n\
+         RCPT TO:<b@example.com>\rRCPT TO:<evil@example.com>\r\n\
+         RCPT TO:<{long}@example.com>\r\n\
+         RCPT TO:<ok@example.com>\r\n\
+         DATA\r\n\
+         Subject: odd\r\n\r\nbody\r\n.\r\n\
+         QUIT\r\n"
+    );
+    let run = sendmail(&["-C", s(&conf), "-bs"], input.as_bytes());
+    assert!(run.code == 0 || run.code > 0 && run.code < 100, "{}", run.output());
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let r = fake.record();
+    assert!(
+        !r.commands.iter().any(|c| c.contains("evil@")),
+        "{:?}",
+        r.commands
+    );
+    assert_eq!(r.messages.len(), 1, "{}", run.stdout);
+}
