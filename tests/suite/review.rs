@@ -845,7 +845,11 @@ fn the_rest_of_stdin_after_a_dropped_connection_is_limited_too() {
     run.expect(65);
     assert!(run.stderr.contains("max_message_size"), "{}", run.stderr);
     for area in ["msg", "failed", "tmp"] {
-        assert!(setup.area(area).is_empty(), "{area}: {:?}", setup.area(area));
+        assert!(
+            setup.area(area).is_empty(),
+            "{area}: {:?}",
+            setup.area(area)
+        );
     }
     // Under the limit, the same failure queues the whole message.
     let run = sendmail(
@@ -881,7 +885,11 @@ fn odd_bs_commands_get_replies_not_a_crash() {
          QUIT\r\n"
     );
     let run = sendmail(&["-C", s(&conf), "-bs"], input.as_bytes());
-    assert!(run.code == 0 || run.code > 0 && run.code < 100, "{}", run.output());
+    assert!(
+        run.code == 0 || run.code > 0 && run.code < 100,
+        "{}",
+        run.output()
+    );
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     let r = fake.record();
     assert!(
@@ -890,4 +898,27 @@ fn odd_bs_commands_get_replies_not_a_crash() {
         r.commands
     );
     assert_eq!(r.messages.len(), 1, "{}", run.stdout);
+}
+
+#[test]
+fn a_bs_size_at_the_limit_is_taken_and_one_over_is_552() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let fake = FakeSmtp::start(good());
+    let scratch = Scratch::new("review-bs-size");
+    let conf = scratch.join("sendmail.conf");
+    let text = format!(
+        "max_message_size = 65536\n{}",
+        settings_for(sb, &fake, &scratch).render()
+    );
+    common::write_private(&conf, &text);
+    let input = "EHLO c\r\nMAIL FROM:<a@example.com> SIZE=65537\r\nMAIL FROM:<a@example.com> SIZE=65536\r\nQUIT\r\n";
+    let run = sendmail(&["-C", s(&conf), "-bs"], input.as_bytes());
+    let replies: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("250-") && !l.starts_with("220") && !l.starts_with("221"))
+        .collect();
+    assert!(replies[1].starts_with("552"), "{replies:?}");
+    assert!(replies[2].starts_with("250"), "{replies:?}");
 }
