@@ -13,6 +13,7 @@ use mail_parser::{Address, HeaderValue, MessageParser};
 use crate::address;
 use crate::error::{Error, Result};
 use crate::header::{self, Field, HeaderBlock};
+use crate::quoted_local;
 
 /// A mailbox as written in a header.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,11 +53,15 @@ pub fn groups<'a>(fields: impl IntoIterator<Item = &'a Field>) -> Vec<Group> {
         }
     }
     raw.push(b'\n');
-    let (raw, quoted) = protect_quoted_locals(&raw);
+    let (raw, quoted) = quoted_local::protect(&raw);
     let Some(message) = MessageParser::new().parse_headers(&raw) else {
         return Vec::new();
     };
-    let read = |addr: &mail_parser::Addr| restore_quoted_local(mailbox(addr), &quoted);
+    let read = |addr: &mail_parser::Addr| {
+        let mut m = mailbox(addr);
+        m.address = m.address.map(|a| quoted_local::restore(a, &quoted));
+        m
+    };
     let mut out = Vec::new();
     for header in message.headers() {
         match &header.value {
@@ -74,69 +79,6 @@ pub fn groups<'a>(fields: impl IntoIterator<Item = &'a Field>) -> Vec<Group> {
         }
     }
     out
-}
-
-/// The local part mail-parser is shown instead of the `n`th quoted one.
-const QUOTED_STAND_IN: &str = "o2s-quoted-local-";
-
-/// Replaces each quoted local part (`"first last"@`, outside comments)
-/// in `raw` with an atom, and returns the quoted parts as written:
-/// mail-parser reads a quoted local part as a display name and adds any
-/// comment after the address to it (`"x y"@example.com (Ex)` would be the
-/// address `"x y (Ex)"@example.com`), so it never sees one.
-fn protect_quoted_locals(raw: &[u8]) -> (Vec<u8>, Vec<String>) {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut quoted = Vec::new();
-    let mut i = 0;
-    let mut comment = 0usize;
-    while i < raw.len() {
-        let b = raw[i];
-        match b {
-            b'\\' if comment > 0 => {
-                out.extend_from_slice(&raw[i..(i + 2).min(raw.len())]);
-                i += 2;
-                continue;
-            }
-            b'(' => comment += 1,
-            b')' => comment = comment.saturating_sub(1),
-            b'"' if comment == 0 => {
-                let mut end = i + 1;
-                while end < raw.len() && raw[end] != b'"' {
-                    end += if raw[end] == b'\\' { 2 } else { 1 };
-                }
-                if end < raw.len() && raw.get(end + 1) == Some(&b'@') {
-                    let text: Vec<u8> = raw[i..=end]
-                        .iter()
-                        .copied()
-                        .filter(|&c| c != b'\r' && c != b'\n')
-                        .collect();
-                    out.extend_from_slice(format!("{QUOTED_STAND_IN}{}", quoted.len()).as_bytes());
-                    quoted.push(String::from_utf8_lossy(&text).into_owned());
-                } else {
-                    out.extend_from_slice(&raw[i..(end + 1).min(raw.len())]);
-                }
-                i = end + 1;
-                continue;
-            }
-            _ => {}
-        }
-        out.push(b);
-        i += 1;
-    }
-    (out, quoted)
-}
-
-/// `mailbox` with the quoted local part [`protect_quoted_locals`] took out put back.
-fn restore_quoted_local(mut mailbox: Mailbox, quoted: &[String]) -> Mailbox {
-    let original = mailbox.address.as_deref().and_then(|addr| {
-        let (local, domain) = addr.rsplit_once('@')?;
-        let n: usize = local.strip_prefix(QUOTED_STAND_IN)?.parse().ok()?;
-        Some(format!("{}@{domain}", quoted.get(n)?))
-    });
-    if original.is_some() {
-        mailbox.address = original;
-    }
-    mailbox
 }
 
 /// One mailbox as mail-parser read it, with its two misreadings undone.

@@ -922,3 +922,42 @@ fn a_bs_size_at_the_limit_is_taken_and_one_over_is_552() {
     assert!(replies[1].starts_with("552"), "{replies:?}");
     assert!(replies[2].starts_with("250"), "{replies:?}");
 }
+
+// ---- local 2 and 3: a file size limit that cuts the queued copy -------------
+
+#[test]
+fn a_queued_copy_cut_by_rlimit_fsize_is_never_reported_as_queued() {
+    use crate::common::setgid::*;
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let install = Install::new("review-fsize-cut");
+    let queue = install.queue_areas();
+    install.configure_queue(sb, &queue);
+    let mut message = b"Subject: cut\n\n".to_vec();
+    for n in 0..200 {
+        message.extend_from_slice(
+            format!("line {n} of a message longer than 512 octets\n").as_bytes(),
+        );
+    }
+    for blocks in [1, 4] {
+        let run = install.run_after(
+            Some(USER),
+            &format!("trap '' XFSZ; ulimit -f {blocks}"),
+            &["-i", "fsize-cut@example.com"],
+            &message,
+            &[],
+        );
+        assert_ne!(run.code, 0, "{blocks}: {}", run.output());
+        assert_ne!(run.code, -1, "{blocks}: hung");
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    }
+    for area in ["msg", "state"] {
+        assert!(
+            std::fs::read_dir(queue.join(area))
+                .unwrap()
+                .next()
+                .is_none(),
+            "{area}: a cut copy was kept"
+        );
+    }
+}
