@@ -961,3 +961,79 @@ fn a_queued_copy_cut_by_rlimit_fsize_is_never_reported_as_queued() {
         );
     }
 }
+
+// ---- local 8: every directory on the way to a named file ----------------------
+
+#[test]
+fn a_user_owned_directory_anywhere_above_a_named_file_is_refused() {
+    use crate::common::setgid::*;
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let install = Install::new("review-ancestors");
+    // etc/oauth2-sendmail/a (a user's) / b (root's) / client-secret: the
+    // user may rename b and put its own b, with its own files, in place.
+    let a = install.etc.join("a");
+    let b = a.join("b");
+    std::fs::create_dir_all(&b).unwrap();
+    chown(&a, USER.0, USER.1, 0o755);
+    chown(&b, 0, 0, 0o755);
+    install.put(
+        "a/b/client-secret",
+        sb.str("client_secret").as_bytes(),
+        GROUP,
+        0o640,
+    );
+    install.configure(
+        sb,
+        &format!("client_secret_file = \"{ETC}/a/b/client-secret\""),
+    );
+    let run = install.run(
+        Some(USER),
+        &["-i", "anc@example.com"],
+        b"Subject: a\n\nx\n",
+        &[],
+    );
+    run.expect(78);
+    assert!(
+        run.stderr.contains(&format!(
+            "the directory {ETC}/a of a file the configuration names"
+        )),
+        "{}",
+        run.stderr
+    );
+    // The same through a link in a root directory to the user's tree.
+    chown(&a, 0, 0, 0o755);
+    let user_dir = install.scratch.join("users-tree");
+    std::fs::create_dir_all(user_dir.join("b")).unwrap();
+    chown(&user_dir, USER.0, USER.1, 0o755);
+    std::fs::copy(b.join("client-secret"), user_dir.join("b/client-secret")).unwrap();
+    chown(&user_dir.join("b/client-secret"), 0, GROUP, 0o640);
+    std::fs::remove_dir_all(&b).unwrap();
+    std::os::unix::fs::symlink(user_dir.join("b"), &b).unwrap();
+    let run = install.run(
+        Some(USER),
+        &["-i", "anc@example.com"],
+        b"Subject: a\n\nx\n",
+        &[],
+    );
+    run.expect(78);
+    assert!(run.stderr.contains("users-tree"), "{}", run.stderr);
+    // Root's own directories all the way: it sends.
+    std::fs::remove_file(&b).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    chown(&b, 0, 0, 0o755);
+    install.put(
+        "a/b/client-secret",
+        sb.str("client_secret").as_bytes(),
+        GROUP,
+        0o640,
+    );
+    install
+        .run(
+            Some(USER),
+            &["-i", "anc@example.com"],
+            b"Subject: a\n\nx\n",
+            &[],
+        )
+        .expect(0);
+}
