@@ -323,15 +323,23 @@ pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
             continue;
         }
         let resolved = std::fs::canonicalize(path).ok();
-        let ancestors = path
-            .ancestors()
-            .skip(1)
-            .chain(resolved.iter().flat_map(|r| r.ancestors().skip(1)))
-            .filter(|d| !d.as_os_str().is_empty());
-        for dir in ancestors {
-            if let Ok(meta) = std::fs::metadata(dir)
-                && (meta.uid() != 0 || meta.mode() & 0o022 != 0)
-            {
+        let written: Vec<&Path> = path.ancestors().collect();
+        let real: Vec<&Path> = resolved.iter().flat_map(|r| r.ancestors()).collect();
+        // (entry, the directory holding it), nearest first.
+        let steps = written
+            .windows(2)
+            .chain(real.windows(2))
+            .filter(|pair| !pair[1].as_os_str().is_empty());
+        for pair in steps {
+            let (entry, dir) = (pair[0], pair[1]);
+            let Ok(meta) = std::fs::metadata(dir) else {
+                continue;
+            };
+            // In a sticky directory (/tmp, /nix/store) only an entry's
+            // owner may rename it: root's entry there is safe.
+            let sticky_and_roots = meta.mode() & 0o1000 != 0
+                && std::fs::symlink_metadata(entry).is_ok_and(|m| m.uid() == 0);
+            if meta.uid() != 0 || meta.mode() & 0o022 != 0 && !sticky_and_roots {
                 let whose = if *label == "configuration file" {
                     "the configuration file"
                 } else {

@@ -1036,4 +1036,22 @@ fn a_user_owned_directory_anywhere_above_a_named_file_is_refused() {
             &[],
         )
         .expect(0);
+    // Root's directory in a sticky one (the scratch directory in /tmp):
+    // nobody else may rename it, so it passes.
+    let sticky_secret = install.scratch.join("sticky-secret");
+    std::fs::write(&sticky_secret, sb.str("client_secret")).unwrap();
+    chown(&sticky_secret, 0, GROUP, 0o640);
+    chown(&install.scratch.path, 0, 0, 0o755);
+    install.configure(
+        sb,
+        &format!("client_secret_file = \"{}\"", sticky_secret.display()),
+    );
+    install
+        .run(
+            Some(USER),
+            &["-i", "anc@example.com"],
+            b"Subject: a\n\nx\n",
+            &[],
+        )
+        .expect(0);
 }
