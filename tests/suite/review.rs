@@ -1055,3 +1055,30 @@ fn a_user_owned_directory_anywhere_above_a_named_file_is_refused() {
         )
         .expect(0);
 }
+
+// ---- message 9: a refused recipient in a -bs dialogue --------------------------
+
+#[test]
+fn a_recipient_refused_upstream_is_never_acknowledged_silently_in_bs() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let mut b = good();
+    b.rcpt_replies
+        .insert("gone@example.com".into(), "550 5.1.1 User unknown".into());
+    let fake = FakeSmtp::start(b);
+    let scratch = Scratch::new("review-bs-partial");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let input = "EHLO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<ok@example.com>\r\n\
+                 RCPT TO:<gone@example.com>\r\nDATA\r\nSubject: p\r\n\r\nb\r\n.\r\nQUIT\r\n";
+    let run = sendmail(&["-C", s(&conf), "-bs"], input.as_bytes());
+    let said_550 = run
+        .stdout
+        .lines()
+        .any(|l| l.starts_with("550") || l.starts_with("554"));
+    let all_250 = run.stdout.lines().filter(|l| l.starts_with("250 ")).count() >= 4;
+    assert!(
+        said_550 || !all_250,
+        "gone@ was acknowledged and nobody learns it was refused:\n{}",
+        run.stdout
+    );
+}
