@@ -1082,3 +1082,44 @@ fn a_recipient_refused_upstream_is_never_acknowledged_silently_in_bs() {
         run.stdout
     );
 }
+
+// ---- message 11: QUIT after other error paths ------------------------------------
+
+#[test]
+fn quit_follows_other_refusals_too() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let cases: Vec<(&str, Behaviour)> = vec![
+        ("every recipient refused", {
+            let mut b = good();
+            b.rcpt_replies
+                .insert("q@example.com".into(), "550 5.1.1 User unknown".into());
+            b
+        }),
+        ("a 554 after the dot", {
+            let mut b = good();
+            b.final_reply = "554 5.6.0 Message rejected".into();
+            b
+        }),
+        ("a 452 at MAIL", {
+            let mut b = good();
+            b.mail_reply = Some("452 4.3.1 Insufficient system storage".into());
+            b
+        }),
+    ];
+    for (what, b) in cases {
+        let fake = FakeSmtp::start(b);
+        let scratch = Scratch::new("review-quit");
+        let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+        let run = sendmail(&["-C", s(&conf), "q@example.com"], b"Subject: q\n\nb\n");
+        assert_ne!(run.code, 0, "{what}");
+        let r = fake.record();
+        assert_eq!(
+            r.commands.last().map(String::as_str),
+            Some("QUIT"),
+            "{what}: {:?}",
+            r.commands
+        );
+        assert_eq!(r.clean_tls_closes, vec![true], "{what}: close_notify");
+    }
+}
