@@ -387,3 +387,39 @@ fn a_bs_size_at_the_limit_is_taken_and_one_over_is_552() {
     assert!(replies[1].starts_with("552"), "{replies:?}");
     assert!(replies[2].starts_with("250"), "{replies:?}");
 }
+
+#[test]
+fn utf8_in_an_overriding_envelope_sender_never_goes_raw() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let fake = FakeSmtp::start(good()); // no SMTPUTF8
+    let scratch = Scratch::new("review-f-utf8");
+    let mut settings = settings_for(sb, &fake, &scratch);
+    settings.extra = "\n[addresses]\nallow_from_override = true\n".into();
+    let conf = settings.write(&scratch);
+    let run = sendmail(
+        &[
+            "-C",
+            s(&conf),
+            "-f",
+            "bounce@bücher.example",
+            "a@example.com",
+        ],
+        b"Subject: f\n\nb\n",
+    );
+    run.expect(0);
+    let run = sendmail(
+        &["-C", s(&conf), "-f", "jörg@example.com", "a@example.com"],
+        b"Subject: f\n\nb\n",
+    );
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    let r = fake.record();
+    assert!(r.commands.iter().all(|c| c.is_ascii()), "{:?}", r.commands);
+    assert!(
+        r.commands
+            .iter()
+            .any(|c| c.starts_with("MAIL FROM:<bounce@xn--bcher-kva.example>")),
+        "{:?}",
+        r.commands
+    );
+}
