@@ -423,3 +423,22 @@ fn utf8_in_an_overriding_envelope_sender_never_goes_raw() {
         r.commands
     );
 }
+
+#[test]
+fn quoted_local_parts_from_a_bs_client_are_delivered() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let fake = FakeSmtp::start(good());
+    let scratch = Scratch::new("review-bs-quoted");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let input = "EHLO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<\"first last\"@example.com>\r\n\
+                 RCPT TO:<\"a\\\"b\"@example.com>\r\nDATA\r\nSubject: q\r\n\r\nb\r\n.\r\nQUIT\r\n";
+    sendmail(&["-C", s(&conf), "-bs"], input.as_bytes()).expect(0);
+    let r = fake.record();
+    for want in [
+        "RCPT TO:<\"first last\"@example.com>",
+        "RCPT TO:<\"a\\\"b\"@example.com>",
+    ] {
+        assert!(r.commands.iter().any(|c| c == want), "{want}: {:?}", r.commands);
+    }
+}
