@@ -355,3 +355,76 @@ fn a_user_owned_directory_anywhere_above_a_named_file_is_refused() {
         )
         .expect(0);
 }
+
+// ---- local 5: links at a message's name and at a failure's reason ---------------
+
+#[test]
+fn links_at_a_message_name_and_a_failure_reason_change_no_root_file() {
+    use crate::common::setgid::*;
+    use crate::setgid_attacks::{as_group_member, assert_untouched, make_due, queue_from, victim};
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let install = Install::new("review-links");
+    let queue = install.queue_areas();
+    queue_from(&install, sb, &queue, &[(USER, "links-gone@example.com")]);
+    make_due(&queue);
+    let id = std::fs::read_dir(queue.join("msg"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    let victims: Vec<_> = ["msg", "reason"]
+        .iter()
+        .map(|n| victim(&install, &format!("victim-{n}")))
+        .collect();
+    // A link with a queue id's name in msg/, and one where the failure's
+    // reason will be written.
+    let planted = [
+        (queue.join("msg").join("00000000000000000001"), &victims[0]),
+        (
+            queue.join("failed").join(format!("{id}.reason")),
+            &victims[1],
+        ),
+    ];
+    for (link, target) in &planted {
+        as_group_member(&format!(
+            "ln -s '{}' '{}'",
+            target.display(),
+            link.display()
+        ));
+    }
+    // A server that refuses the recipient for good: the message fails and
+    // its reason is written.
+    let mut b = crate::common::queue::good();
+    b.rcpt_replies.insert(
+        "links-gone@example.com".into(),
+        "550 5.1.1 User unknown".into(),
+    );
+    let fake = FakeSmtp::start(b);
+    install.configure_sending_queue(sb, &queue, "");
+    let conf = install.etc.join("sendmail.conf");
+    let text = std::fs::read_to_string(&conf).unwrap().replace(
+        &format!("port = {}", sb.port("smtp_port")),
+        &format!("port = {}", fake.port),
+    );
+    install.put("sendmail.conf", text.as_bytes(), GROUP, 0o640);
+    let run = install.run(None, &["-q"], b"", &[]);
+    run.expect(0);
+    assert!(run.stdout.contains("1 failed"), "{}", run.stdout);
+    for v in &victims {
+        assert_untouched(v);
+    }
+    let reason =
+        std::fs::symlink_metadata(queue.join("failed").join(format!("{id}.reason"))).unwrap();
+    assert!(
+        reason.file_type().is_file(),
+        "the reason was written over the link"
+    );
+    assert!(
+        !queue.join("msg").join("00000000000000000001").exists(),
+        "the planted link was set aside"
+    );
+}

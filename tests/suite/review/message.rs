@@ -439,6 +439,10 @@ fn quoted_local_parts_from_a_bs_client_are_delivered() {
         "RCPT TO:<\"first last\"@example.com>",
         "RCPT TO:<\"a\\\"b\"@example.com>",
     ] {
-        assert!(r.commands.iter().any(|c| c == want), "{want}: {:?}", r.commands);
+        assert!(
+            r.commands.iter().any(|c| c == want),
+            "{want}: {:?}",
+            r.commands
+        );
     }
 }
