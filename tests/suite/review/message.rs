@@ -446,3 +446,36 @@ fn quoted_local_parts_from_a_bs_client_are_delivered() {
         );
     }
 }
+
+#[test]
+fn a_second_from_or_sender_is_checked_too() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let fake = FakeSmtp::start(good());
+    let scratch = Scratch::new("review-two-from");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let user = sb.str("user");
+    for (n, message) in [
+        format!("From: {user}\nFrom: CEO <ceo@elsewhere.example>\nSubject: 2\n\nb\n"),
+        format!("From: {user}\rFrom: CEO <ceo@elsewhere.example>\nSubject: 2\n\nb\n"),
+        format!("From: CEO <ceo@elsewhere.example>, {user}\nSubject: 2\n\nb\n"),
+        format!("From: {user}\nSender: CEO <ceo@elsewhere.example>\nSubject: 2\n\nb\n"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let run = sendmail(&["-C", s(&conf), "-i", "two@example.com"], message.as_bytes());
+        if run.code != 0 {
+            assert_eq!(run.code, 65, "case {n}: {}", run.stderr);
+            continue;
+        }
+        let r = fake.record();
+        let header = header_of(r.messages.last().unwrap());
+        for line in header.split("\r\n") {
+            let lower = line.to_ascii_lowercase();
+            if lower.starts_with("from:") || lower.starts_with("sender:") {
+                assert!(!line.contains("ceo@elsewhere"), "case {n}: {line}\n{header}");
+            }
+        }
+    }
+}
