@@ -464,7 +464,10 @@ fn a_second_from_or_sender_is_checked_too() {
     .iter()
     .enumerate()
     {
-        let run = sendmail(&["-C", s(&conf), "-i", "two@example.com"], message.as_bytes());
+        let run = sendmail(
+            &["-C", s(&conf), "-i", "two@example.com"],
+            message.as_bytes(),
+        );
         if run.code != 0 {
             assert_eq!(run.code, 65, "case {n}: {}", run.stderr);
             continue;
@@ -474,7 +477,10 @@ fn a_second_from_or_sender_is_checked_too() {
         for line in header.split("\r\n") {
             let lower = line.to_ascii_lowercase();
             if lower.starts_with("from:") || lower.starts_with("sender:") {
-                assert!(!line.contains("ceo@elsewhere"), "case {n}: {line}\n{header}");
+                assert!(
+                    !line.contains("ceo@elsewhere"),
+                    "case {n}: {line}\n{header}"
+                );
             }
         }
     }

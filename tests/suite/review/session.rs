@@ -329,3 +329,37 @@ fn quit_follows_other_refusals_too() {
         assert_eq!(r.clean_tls_closes, vec![true], "{what}: close_notify");
     }
 }
+
+// ---- message 3: a 421 at DATA of the next transaction -----------------------------
+
+#[test]
+fn a_421_at_the_next_data_of_a_long_bs_dialogue_opens_the_session_again() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let mut b = good();
+    b.data_reply_after = Some((1, "421 4.4.2 fake.test Error: timeout exceeded".into()));
+    let fake = FakeSmtp::start(b);
+    let scratch = Scratch::new("review-421-data");
+    let conf = settings_for(sb, &fake, &scratch).write(&scratch);
+    let mut input = String::from("EHLO c\r\n");
+    for n in 0..3 {
+        input.push_str(&format!(
+            "MAIL FROM:<app@example.com>\r\nRCPT TO:<d421-{n}@example.com>\r\nDATA\r\n\
+             Subject: {n}\r\n\r\nbody\r\n.\r\n"
+        ));
+    }
+    input.push_str("QUIT\r\n");
+    let run = sendmail(&["-C", s(&conf), "-bs"], input.as_bytes());
+    run.expect(0);
+    // A 421 at DATA comes before any of the message went: the session is
+    // opened again and each message goes, once.
+    assert_eq!(
+        run.stdout.matches("250 2.0.0 Ok:").count(),
+        3,
+        "{}",
+        run.stdout
+    );
+    let r = fake.record();
+    assert_eq!(r.messages.len(), 3);
+    assert_eq!(r.connections, 3);
+}
