@@ -34,6 +34,7 @@ mod options;
 pub mod privilege;
 #[cfg(test)]
 mod proptests;
+mod quoted_local;
 mod relay;
 mod safe_fs;
 mod secret;

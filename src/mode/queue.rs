@@ -226,8 +226,14 @@ pub fn run(
         {
             continue;
         }
+        // Another user's message is never locked by a caller, not even for
+        // a moment: a caller who stopped its run while it held the lock
+        // would keep that message from every run for as long as it likes.
+        if owner.is_some_and(|uid| spool.peek(id).map_or(true, |m| m.uid != uid)) {
+            continue;
+        }
         match spool.claim(id) {
-            // Not this caller's: released at once, untouched.
+            // Not this caller's (checked again under the lock): released at once.
             Ok(Claim::Taken(claimed)) if owner.is_some_and(|uid| claimed.meta.uid != uid) => {}
             Ok(Claim::Taken(claimed)) => run.one(*claimed, selection),
             Ok(Claim::Busy) if owner.is_none() => run.summary.busy += 1,

@@ -56,7 +56,7 @@ fn stopped_lock_holder(file: &Path) -> Holder {
 }
 
 /// Runs `sh -c script` as a group member (uid USER, gid GROUP).
-fn as_group_member(script: &str) {
+pub(crate) fn as_group_member(script: &str) {
     let status = Command::new("sh")
         .args(["-c", script])
         .uid(USER.0)
@@ -67,7 +67,7 @@ fn as_group_member(script: &str) {
 }
 
 /// Makes every queued message due now, keeping each state file's owner.
-fn make_due(queue: &Path) {
+pub(crate) fn make_due(queue: &Path) {
     for entry in std::fs::read_dir(queue.join("state")).unwrap().flatten() {
         let text = std::fs::read_to_string(entry.path()).unwrap();
         let edited: String = text
@@ -92,7 +92,7 @@ fn root_mailq(install: &Install) -> String {
 }
 
 /// Queues one message from each of `who` (the token endpoint is down).
-fn queue_from(
+pub(crate) fn queue_from(
     install: &Install,
     sb: &common::sandbox::Sandbox,
     queue: &Path,
@@ -150,7 +150,7 @@ fn a_stopped_ledger_holder_hangs_neither_a_live_send_nor_roots_queue_run() {
 }
 
 /// A file root owns that no one else may change.
-fn victim(install: &Install, name: &str) -> PathBuf {
+pub(crate) fn victim(install: &Install, name: &str) -> PathBuf {
     let path = install.scratch.join(name);
     std::fs::write(&path, "precious\n").unwrap();
     chown(&path, 0, 0, 0o600);
@@ -158,7 +158,7 @@ fn victim(install: &Install, name: &str) -> PathBuf {
 }
 
 #[track_caller]
-fn assert_untouched(path: &Path) {
+pub(crate) fn assert_untouched(path: &Path) {
     let meta = std::fs::metadata(path).unwrap();
     assert_eq!(
         (meta.uid(), meta.gid(), meta.mode() & 0o7777),
