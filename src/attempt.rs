@@ -9,8 +9,8 @@
 //! values out.
 
 use crate::error::{Error, Kind};
-use crate::relay::{explain_refusals, refusal_list, smtp_failure};
 use crate::smtp::session::{Failure, Receipt, RecipientReply, SmtpError};
+use crate::smtp_error::{explain_refusals, refusal_list, smtp_failure};
 use crate::spool::schedule;
 
 /// The outcome of one try at one message.

@@ -69,11 +69,12 @@ pub struct LocalRouting<'a> {
 pub fn requested_recipients(request: &Request, block: &HeaderBlock) -> Result<Vec<String>> {
     let mut recipients = Vec::new();
     for argument in request.recipients {
-        // A line break in an argument is never part of an address list: it
-        // would hide a display name (or a header) around the address used.
-        if argument.contains(['\r', '\n', '\0']) {
+        // A line break (or any control character but a tab) in an argument
+        // is never part of an address list: it would hide a display name
+        // (or a header) around the address used.
+        if argument.chars().any(|c| c.is_control() && c != '\t') {
             return Err(Error::data(format!(
-                "malformed recipient {:?}: contains a line break or NUL",
+                "malformed recipient {:?}: contains a line break, NUL or other control character",
                 crate::error::one_line(argument)
             )));
         }
@@ -500,6 +501,8 @@ mod tests {
             "Name\n <a@x.com>",
             "a@x.com,\rb@x.com",
             "a@x.com\0",
+            "Name\x0b<a@x.com>",
+            "Name\x1b[2J <a@x.com>",
         ] {
             let inv = Invocation {
                 recipients: vec![argument.into()],

@@ -13,6 +13,7 @@ use mail_parser::{Address, HeaderValue, MessageParser};
 use crate::address;
 use crate::error::{Error, Result};
 use crate::header::{self, Field, HeaderBlock};
+use crate::quoted_local;
 
 /// A mailbox as written in a header.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,20 +53,26 @@ pub fn groups<'a>(fields: impl IntoIterator<Item = &'a Field>) -> Vec<Group> {
         }
     }
     raw.push(b'\n');
+    let (raw, quoted) = quoted_local::protect(&raw);
     let Some(message) = MessageParser::new().parse_headers(&raw) else {
         return Vec::new();
+    };
+    let read = |addr: &mail_parser::Addr| {
+        let mut m = mailbox(addr);
+        m.address = m.address.map(|a| quoted_local::restore(a, &quoted));
+        m
     };
     let mut out = Vec::new();
     for header in message.headers() {
         match &header.value {
             HeaderValue::Address(Address::List(list)) => out.push(Group {
                 name: None,
-                mailboxes: list.iter().map(mailbox).collect(),
+                mailboxes: list.iter().map(read).collect(),
             }),
             HeaderValue::Address(Address::Group(list)) => {
                 out.extend(list.iter().map(|g| Group {
                     name: g.name.as_deref().map(str::to_string),
-                    mailboxes: g.addresses.iter().map(mailbox).collect(),
+                    mailboxes: g.addresses.iter().map(read).collect(),
                 }));
             }
             _ => {}
@@ -369,6 +376,14 @@ mod tests {
             (
                 "To: \"first.last\"@example.com, \"first last\"@example.com\n\n",
                 &["\"first.last\"@example.com", "\"first last\"@example.com"],
+            ),
+            (
+                "To: \"x y\"@example.com (Ex), (c) \"a\\\"b\"@example.com\nCc: T (t): \"p q\"@example.com (P);\n\n",
+                &[
+                    "\"x y\"@example.com",
+                    "\"a\\\"b\"@example.com",
+                    "\"p q\"@example.com",
+                ],
             ),
             (
                 "Cc: Name <\"x y\"@example.com>\n\n",

@@ -1,10 +1,9 @@
 //! The command-line options as documentation: one table that `--help` is
 //! printed from and that tests (and the man page check) read.
 //!
-//! Data only, no dependencies, so an integration test can include this
-//! file with `#[path = "../src/options.rs"] mod options;` and hold the man
-//! page against it. The parser itself lives in `cli`; a unit test there
-//! checks that every spelling here parses.
+//! Data only, no dependencies. `tests/suite/docs.rs` holds the man page
+//! against `--help`, which is printed from it. The parser itself lives in
+//! `cli`; a unit test there checks that every spelling here parses.
 
 /// Whether an option changes what the program does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -317,29 +317,45 @@ pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
     if !caller.is_privileged() {
         return Ok(());
     }
-    // Whoever may rename entries in a directory may swap a file in it for
-    // their own: the directories of the configuration and of every file it
-    // names (not the cache and queue, which root makes 2770 for the group).
-    let named = checks
-        .iter()
-        .filter(|(_, _, holds)| *holds != Holds::Spool)
-        .filter_map(|(_, path, _)| path.parent())
-        .filter(|d| !d.as_os_str().is_empty());
-    for dir in named {
-        if let Ok(meta) = std::fs::metadata(dir)
-            && (meta.uid() != 0 || meta.mode() & 0o022 != 0)
-        {
-            let whose = if dir == config.path.parent().unwrap_or(dir) {
-                "the configuration file"
-            } else {
-                "a file the configuration names"
+    // Whoever may rename entries in a directory may swap a file in it, or
+    // a whole subtree below it, for their own: every directory on the way
+    // to the configuration and to every file it names, as written and with
+    // links resolved (not the cache and queue, which root makes 2770 for
+    // the group).
+    for (label, path, holds) in &checks {
+        if *holds == Holds::Spool {
+            continue;
+        }
+        let resolved = std::fs::canonicalize(path).ok();
+        let written: Vec<&Path> = path.ancestors().collect();
+        let real: Vec<&Path> = resolved.iter().flat_map(|r| r.ancestors()).collect();
+        // (entry, the directory holding it), nearest first.
+        let steps = written
+            .windows(2)
+            .chain(real.windows(2))
+            .filter(|pair| !pair[1].as_os_str().is_empty());
+        for pair in steps {
+            let (entry, dir) = (pair[0], pair[1]);
+            let Ok(meta) = std::fs::metadata(dir) else {
+                continue;
             };
-            return Err(Error::config(format!(
-                "the directory {} of {whose} must be owned by root and writable by root only",
-                dir.display()
-            ))
-            .with_hint(format!("chown root: {0}; chmod 0755 {0}", dir.display()))
-            .with_cause("insecure-permissions"));
+            // In a sticky directory (/tmp, /nix/store) only an entry's
+            // owner may rename it: root's entry there is safe.
+            let sticky_and_roots = meta.mode() & 0o1000 != 0
+                && std::fs::symlink_metadata(entry).is_ok_and(|m| m.uid() == 0);
+            if meta.uid() != 0 || meta.mode() & 0o022 != 0 && !sticky_and_roots {
+                let whose = if *label == "configuration file" {
+                    "the configuration file"
+                } else {
+                    "a file the configuration names"
+                };
+                return Err(Error::config(format!(
+                    "the directory {} of {whose} must be owned by root and writable by root only",
+                    dir.display()
+                ))
+                .with_hint(format!("chown root: {0}; chmod 0755 {0}", dir.display()))
+                .with_cause("insecure-permissions"));
+            }
         }
     }
     Ok(())

@@ -5,18 +5,21 @@
 //! it: no credential ever travels in clear text), says EHLO again and
 //! authenticates with XOAUTH2. A cached token the server rejects is
 //! replaced by a fresh one once. [`Relay::send`] runs one transaction; the
-//! same relay serves several messages (queue runs). [`smtp_failure`] turns
-//! a protocol failure into the program's error, with the catalogue's hint.
+//! same relay serves several messages (queue runs). `smtp_error` turns a
+//! protocol failure into the program's error, with the catalogue's hint.
 
 use std::io::Read;
+use std::net::SocketAddr;
 
-use crate::catalogue;
+use openssl::ssl::SslRef;
+
 use crate::config::{Config, TlsMode};
 use crate::error::{Error, Kind, Result};
 use crate::net::{self, Stream};
 use crate::smtp::capabilities::Capabilities;
 use crate::smtp::reply::Reply;
-use crate::smtp::session::{Envelope, Failure, Receipt, RecipientReply, Session, SmtpError, Stage};
+use crate::smtp::session::{Envelope, Failure, Receipt, Session, SmtpError};
+use crate::smtp_error::{smtp_failure, token_rejected};
 use crate::token::{Token, TokenSource, claims};
 use crate::transcript::Transcript;
 
@@ -207,10 +210,68 @@ impl Retry<'_> {
 fn connect(
     config: &Config,
     helo: &str,
-    mut transcript: Transcript,
+    transcript: Transcript,
 ) -> Result<(Session<Stream>, Capabilities)> {
+    connect_watched(config, helo, transcript, &mut ()).map_err(|(_, e)| e)
+}
+
+/// A step of setting up a session, as [`connect_watched`] reaches it.
+pub enum Setup<'a> {
+    /// The TCP connection is up, to this address.
+    Reached(Option<SocketAddr>),
+    /// The TLS handshake is done (at once for implicit TLS, else after
+    /// STARTTLS).
+    Secured(&'a SslRef),
+    /// The server's greeting.
+    Greeted(&'a Reply),
+    /// The answer to EHLO: before TLS, and again on it.
+    Ehlo(&'a Capabilities),
+}
+
+/// Where setting up a session failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetupStage {
+    /// The TCP connection.
+    Reach,
+    /// The TLS context (roots, `ca_file`).
+    TlsContext,
+    /// The TLS handshake.
+    Handshake,
+    /// The server's greeting.
+    Greeting,
+    /// EHLO, before or after TLS.
+    Ehlo,
+    /// The STARTTLS command.
+    StartTls,
+}
+
+/// Watches [`connect_watched`] step by step: `--check` reports each step
+/// of the very code that sends.
+pub trait Watcher {
+    /// Called as each step succeeds.
+    fn step(&mut self, step: Setup<'_>);
+}
+
+/// Sending watches nothing.
+impl Watcher for () {
+    fn step(&mut self, _: Setup<'_>) {}
+}
+
+/// [`connect`], telling `watcher` of each step.
+///
+/// # Errors
+/// The stage that failed and the error sending reports for it.
+pub fn connect_watched(
+    config: &Config,
+    helo: &str,
+    mut transcript: Transcript,
+    watcher: &mut dyn Watcher,
+) -> std::result::Result<(Session<Stream>, Capabilities), (SetupStage, Error)> {
+    use SetupStage as At;
     let smtp = &config.smtp;
     let server = format!("{}:{}", smtp.host, smtp.port);
+    let server = server.as_str();
+    let secured = |ssl: &SslRef| format!("TLS established: {} {}", ssl.version_str(), cipher(ssl));
     transcript.note(&format!(
         "connecting to {server} ({})",
         match smtp.tls {
@@ -219,45 +280,53 @@ fn connect(
             TlsMode::None => "no TLS, loopback only",
         }
     ));
-    let tcp = net::connect(&smtp.host, smtp.port, smtp.timeout)?;
+    let tcp = net::connect(&smtp.host, smtp.port, smtp.timeout).map_err(|e| (At::Reach, e))?;
+    watcher.step(Setup::Reached(tcp.peer_addr().ok()));
     let connector = match smtp.tls {
         TlsMode::None => None,
-        _ => Some(net::tls_connector(config.ca_file.as_deref())?),
+        _ => Some(net::tls_connector(config.ca_file.as_deref()).map_err(|e| (At::TlsContext, e))?),
     };
     let stream = match (&connector, smtp.tls) {
         (Some(c), TlsMode::Implicit) => {
-            let tls = net::handshake(c, &smtp.host, tcp)?;
-            transcript.note("TLS established");
+            let tls = net::handshake(c, &smtp.host, tcp).map_err(|e| (At::Handshake, e))?;
+            transcript.note(&secured(tls.ssl()));
+            watcher.step(Setup::Secured(tls.ssl()));
             Stream::Tls(Box::new(tls))
         }
         _ => Stream::Plain(tcp),
     };
     let mut session = Session::new(stream, transcript);
-    if let Err(e) = session.greeting() {
-        return Err(give_up(session, e, &server));
-    }
+    let greeting = match session.greeting() {
+        Ok(greeting) => greeting,
+        Err(e) => return Err((At::Greeting, give_up(session, e, server))),
+    };
+    watcher.step(Setup::Greeted(&greeting));
     let caps = match session.ehlo(helo) {
         Ok(caps) => caps,
-        Err(e) => return Err(give_up(session, e, &server)),
+        Err(e) => return Err((At::Ehlo, give_up(session, e, server))),
     };
+    watcher.step(Setup::Ehlo(&caps));
     if smtp.tls != TlsMode::StartTls {
         return Ok((session, caps));
     }
     if let Err(e) = session.starttls(&caps) {
-        return Err(give_up(session, e, &server));
+        return Err((At::StartTls, give_up(session, e, server)));
     }
     let (stream, mut transcript) = session.into_parts();
     let Stream::Plain(tcp) = stream else {
         unreachable!("STARTTLS runs on a plain connection");
     };
     let connector = connector.expect("a connector exists for STARTTLS");
-    let tls = net::handshake(&connector, &smtp.host, tcp)?;
-    transcript.note("TLS established");
+    let tls = net::handshake(&connector, &smtp.host, tcp).map_err(|e| (At::Handshake, e))?;
+    transcript.note(&secured(tls.ssl()));
+    watcher.step(Setup::Secured(tls.ssl()));
     let mut session = Session::new(Stream::Tls(Box::new(tls)), transcript);
-    match session.ehlo(helo) {
-        Ok(caps) => Ok((session, caps)),
-        Err(e) => Err(give_up(session, e, &server)),
-    }
+    let caps = match session.ehlo(helo) {
+        Ok(caps) => caps,
+        Err(e) => return Err((At::Ehlo, give_up(session, e, server))),
+    };
+    watcher.step(Setup::Ehlo(&caps));
+    Ok((session, caps))
 }
 
 /// The error for a failed step, after ending the session: with QUIT when
@@ -277,14 +346,9 @@ fn quit(session: Session<Stream>) {
     session.quit().close();
 }
 
-/// Whether the server refused the token itself (535 or an XOAUTH2 error
-/// challenge), as opposed to a policy refusal (5.7.139) that no new token cures.
-pub fn token_rejected(e: &SmtpError) -> bool {
-    match &e.failure {
-        Failure::AuthChallenge { .. } => true,
-        Failure::Reply(r) => r.code == 535 && r.enhanced_code() != Some("5.7.139"),
-        _ => false,
-    }
+/// The negotiated cipher's name, for the transcript.
+fn cipher(ssl: &SslRef) -> &str {
+    ssl.current_cipher().map_or("", |c| c.name())
 }
 
 /// Whether High Volume Email refused the token as too close to expiry
@@ -316,160 +380,3 @@ fn refused(
         None => error,
     }
 }
-
-/// The hint for a failure after the whole message went out.
-const AFTER_THE_DOT: &str = "the whole message went out, but no answer came back: the server may \
-     have taken it, and sending it again may deliver it twice";
-
-/// The error for a protocol failure with `server` (`host:port`).
-pub fn smtp_failure(e: SmtpError, server: &str) -> Error {
-    let stage = e.stage;
-    match e.failure {
-        // After the final dot the server may have taken the message: never
-        // say that nothing was sent (a resend may make it arrive twice).
-        Failure::Io(io) if stage == Stage::EndOfMessage => Error::temporary(format!(
-            "SMTP server {server}: {} while waiting for its reply to the message; \
-             the server may have the message",
-            net::describe_io(&io)
-        ))
-        .with_hint(AFTER_THE_DOT)
-        .with_cause("smtp-connection-lost"),
-        Failure::Malformed(why) if stage == Stage::EndOfMessage => Error::temporary(format!(
-            "SMTP server {server} broke the protocol in its reply to the message: {why}; \
-             the server may have the message"
-        ))
-        .with_hint(AFTER_THE_DOT)
-        .with_cause("smtp-protocol"),
-        Failure::Io(io) => Error::temporary(format!(
-            "SMTP server {server}: {} during {stage}",
-            net::describe_io(&io)
-        ))
-        .with_cause("smtp-connection-lost"),
-        Failure::Malformed(why) => Error::protocol(format!(
-            "SMTP server {server} broke the protocol during {stage}: {why}"
-        ))
-        .with_hint("check that smtp.host and smtp.port name an SMTP submission server")
-        .with_cause("smtp-protocol"),
-        Failure::NoStartTls => Error::protocol(format!(
-            "SMTP server {server} does not offer STARTTLS; no credential was sent"
-        ))
-        .with_hint("smtp.tls = \"starttls\" requires it: check smtp.host and smtp.port (Exchange Online: smtp.office365.com, 587), or a device in between strips STARTTLS")
-        .with_cause("starttls-missing"),
-        Failure::BufferedAfterStartTls => Error::protocol(format!(
-            "SMTP server {server} sent data before the TLS handshake (STARTTLS injection?); no credential was sent"
-        ))
-        .with_hint("something between this machine and the server tampers with the connection")
-        .with_cause("starttls-injection"),
-        Failure::NoXoauth2(offered) => Error::config(format!(
-            "SMTP server {server} does not offer AUTH XOAUTH2 (offers: {})",
-            if offered.is_empty() { "nothing".to_string() } else { offered.join(" ") }
-        ))
-        .with_hint("smtp.host must be an XOAUTH2 server such as smtp.office365.com")
-        .with_cause("xoauth2-missing"),
-        Failure::AuthChallenge { challenge, reply } => {
-            reply_failure(stage, &reply, server).context(format!("server said {challenge}"))
-        }
-        Failure::Input(io) => Error::new(
-            Kind::Input,
-            format!("reading the message failed: {}; nothing was sent", net::describe_io(&io)),
-        )
-        .with_cause("input-error"),
-        Failure::NoRecipients(refused) => no_recipients(&refused, server),
-        Failure::TooLarge(too_large) => too_large.error(),
-        Failure::Reply(reply) => reply_failure(stage, &reply, server),
-    }
-}
-
-/// An unexpected reply at `stage`: catalogue first, then the reply class.
-fn reply_failure(stage: Stage, reply: &Reply, server: &str) -> Error {
-    let what = match stage {
-        Stage::Auth => "refused the login",
-        Stage::MailFrom => "refused the sender",
-        Stage::RcptTo => "refused the recipient",
-        Stage::EndOfMessage => "refused the message",
-        _ => "refused",
-    };
-    // A 421 refuses nothing: the server is closing the session.
-    let message = if reply.code == 421 {
-        format!("SMTP server {server} closed the session during {stage}: {reply}")
-    } else {
-        format!("SMTP server {server} {what} ({stage}): {reply}")
-    };
-    let default_kind = match (reply.code, stage) {
-        (421, _) | (400..=499, _) => Kind::Temporary,
-        (_, Stage::Auth) => Kind::NoPermission,
-        (_, Stage::RcptTo) => Kind::NoUser,
-        (_, Stage::Ehlo | Stage::StartTls) => Kind::Protocol,
-        _ => Kind::Unavailable,
-    };
-    let error = Error::new(default_kind, message);
-    match catalogue::smtp_reply(reply.code, &reply.text()) {
-        Some(entry) => error
-            .with_kind(entry.kind)
-            .with_hint(entry.fix)
-            .with_cause(entry.cause),
-        // Unknown to the catalogue: the message keeps the server's words
-        // (with the bracketed session tail support asks for); the cause says
-        // at least which step refused.
-        None => error.with_cause(unknown_reply_cause(stage)),
-    }
-}
-
-/// The cause code of a reply the catalogue does not know, by step.
-fn unknown_reply_cause(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Greeting => "greeting-refused",
-        Stage::Ehlo => "ehlo-refused",
-        Stage::StartTls => "starttls-refused",
-        Stage::Auth => "auth-refused",
-        Stage::MailFrom => "sender-refused",
-        Stage::RcptTo => "recipient-refused",
-        Stage::Data | Stage::EndOfMessage => "message-refused",
-        Stage::Rset => "rset-refused",
-    }
-}
-
-fn no_recipients(refused: &[RecipientReply], server: &str) -> Error {
-    let temporary = refused.iter().any(|r| r.reply.is_transient());
-    let kind = if temporary {
-        Kind::Temporary
-    } else {
-        Kind::NoUser
-    };
-    let error = Error::new(
-        kind,
-        format!(
-            "SMTP server {server} refused every recipient: {}",
-            refusal_list(refused)
-        ),
-    );
-    let error = explain_refusals(error, refused);
-    match error.cause() {
-        Some(_) => error,
-        None => error.with_cause("recipient-refused"),
-    }
-}
-
-/// Each refused recipient with the server's reply: `<a@x>: 550 …; <b@y>: 451 …`.
-pub fn refusal_list(refused: &[RecipientReply]) -> String {
-    refused
-        .iter()
-        .map(|r| format!("<{}>: {}", r.recipient, r.reply))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// Adds the catalogue's hint and cause for the first refusal it knows,
-/// which explains the others best; `error` unchanged if it knows none.
-pub fn explain_refusals(error: Error, refused: &[RecipientReply]) -> Error {
-    let known = refused
-        .iter()
-        .find_map(|r| catalogue::smtp_reply(r.reply.code, &r.reply.text()));
-    match known {
-        Some(entry) => error.with_hint(entry.fix).with_cause(entry.cause),
-        None => error,
-    }
-}
-
-#[cfg(test)]
-mod tests;

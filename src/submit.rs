@@ -1,8 +1,8 @@
 //! Submitting messages: one authenticated session, reused, one log line
 //! per message, and the queue for what cannot go now.
 //!
-//! A [`Submitter`] opens the SMTP relay when the first message needs it and
-//! keeps it for the next (a `-bs` dialogue or a queue run sends several over
+//! A [`Submitter`] opens the transport (`transport`: SMTP today) when the
+//! first message needs it and keeps it for the next (a `-bs` dialogue or a queue run sends several over
 //! one login). [`Submitter::submit`] sends one message handed over by a
 //! caller. With `[queue] dir` set, the message is copied into a draft in
 //! the queue as it streams to the server; a temporary failure (or one that
@@ -14,36 +14,33 @@
 use std::io::{self, Read};
 use std::time::Instant;
 
+use crate::account::Account;
 use crate::attempt::Attempt;
 use crate::cli::Delivery;
 use crate::clock;
-use crate::config::{Config, Transport};
-use crate::envelope::{self, Addresses};
+use crate::config::Config;
+use crate::envelope::Addresses;
 use crate::error::{Error, Kind, Result};
 use crate::graph;
-use crate::intl;
 use crate::log::{Level, Outcome, Record, Syslog};
 use crate::message::PreparedHeader;
-use crate::relay::Relay;
 use crate::size::{SizeLimit, TooLarge, Whose};
-use crate::smtp::session::{Failure, SmtpError};
 use crate::spool::caller;
 use crate::spool::describe_error;
 use crate::spool::draft::{Draft, Tee};
 use crate::spool::format::{self, Meta, State};
 use crate::spool::schedule;
 use crate::spool::store::{Area, Spool};
-use crate::token::TokenSource;
 use crate::transcript::Transcript;
+use crate::transport::{self, After, Transport};
 
 /// Sends messages for one invocation.
 pub struct Submitter<'c> {
-    config: &'c Config,
+    account: Account<'c>,
     helo: String,
     delivery: Delivery,
     verbose: bool,
-    tokens: TokenSource<'c>,
-    relay: Option<Relay>,
+    transport: Option<Box<dyn Transport>>,
     /// Messages go through Microsoft Graph (`transport`, or `auto` after
     /// SMTP AUTH was refused by policy).
     use_graph: bool,
@@ -63,16 +60,15 @@ impl<'c> Submitter<'c> {
         syslog: Syslog,
     ) -> Self {
         Submitter {
-            config,
+            account: Account::from_config(config),
             helo,
             delivery,
             verbose,
-            tokens: TokenSource::new(config),
-            relay: None,
+            transport: None,
             use_graph: match config.transport {
-                Transport::Smtp => false,
-                Transport::Graph => true,
-                Transport::Auto => graph::memo::prefers_graph(config),
+                crate::config::Transport::Smtp => false,
+                crate::config::Transport::Graph => true,
+                crate::config::Transport::Auto => graph::memo::prefers_graph(config),
             },
             graph: None,
             syslog,
@@ -103,12 +99,12 @@ impl<'c> Submitter<'c> {
     /// The kind of credential that fetched a token in this process, if one
     /// was fetched: the syslog line's `credential=` field.
     pub fn credential_field(&self) -> Option<&'static str> {
-        (self.tokens.requests > 0).then(|| self.config.credential.kind_slug())
+        (self.account.tokens.requests > 0).then(|| self.account.config.credential.kind_slug())
     }
 
     /// Cached tokens only, when `credential_access = "service"`.
     pub fn callers_only(&mut self) {
-        self.tokens.callers_only();
+        self.account.tokens.callers_only();
     }
 
     /// The queue service's timer work with `credential_access = "service"`:
@@ -120,8 +116,8 @@ impl<'c> Submitter<'c> {
         } else {
             Transcript::off()
         };
-        let result = self.tokens.warm(&mut transcript);
-        for warning in self.tokens.warnings.drain(..) {
+        let result = self.account.tokens.warm(&mut transcript);
+        for warning in self.account.tokens.warnings.drain(..) {
             self.syslog.log(Level::Warning, &warning);
         }
         if let Err(e) = result {
@@ -169,7 +165,12 @@ impl<'c> Submitter<'c> {
             delivery.body = Some(body_type.clone());
         }
         let started = Instant::now();
-        let spool = self.config.queue.as_ref().map(|q| Spool::new(&q.dir));
+        let spool = self
+            .account
+            .config
+            .queue
+            .as_ref()
+            .map(|q| Spool::new(&q.dir));
         let (mut draft, mut queue_problem) = match &spool {
             Some(spool) => match self.start_draft(spool, addresses, header, &delivery) {
                 Ok(draft) => (Some(draft), None),
@@ -182,7 +183,7 @@ impl<'c> Submitter<'c> {
         let mut limited = SizeLimit::new(
             body,
             header.bytes.len() as u64,
-            self.config.max_message_size,
+            self.account.config.max_message_size,
             Whose::Config,
         );
         let mut tee = Tee::new(&mut limited, draft.as_mut());
@@ -225,7 +226,7 @@ impl<'c> Submitter<'c> {
             };
             return self.conclude(addresses, header, started, attempt, nothing_kept);
         }
-        if (self.relay.is_some() || self.graph.is_some()) && attempt.complete() {
+        if (self.transport.is_some() || self.graph.is_some()) && attempt.complete() {
             self.delivered_live = true;
         }
         let kept = match (worth_keeping, draft.as_mut(), &spool) {
@@ -274,8 +275,8 @@ impl<'c> Submitter<'c> {
             message_id: header.message_id.clone(),
             delivery: delivery.clone(),
             size: 0,
-            account: (self.config.account != crate::config::DEFAULT_ACCOUNT)
-                .then(|| self.config.account.clone()),
+            account: (self.account.config.account != crate::config::DEFAULT_ACCOUNT)
+                .then(|| self.account.config.account.clone()),
         };
         match Draft::create(spool, meta.clone(), &header.bytes) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -298,11 +299,10 @@ impl<'c> Submitter<'c> {
         if self.use_graph {
             return self.attempt_graph(addresses, header, body);
         }
-        let auto = self.config.transport == Transport::Auto;
-        let reused = self.relay.is_some();
-        let utf8_header = !header.is_ascii();
-        let relay = match self.relay() {
-            Ok(relay) => relay,
+        let auto = self.account.config.transport == crate::config::Transport::Auto;
+        let reused = self.transport.is_some();
+        let transport = match self.transport() {
+            Ok(transport) => transport,
             Err(e) if auto && graph::memo::smtp_auth_refused_by_policy(e.cause()) => {
                 // The same message goes through Graph now, and the next
                 // ones straight away.
@@ -311,102 +311,62 @@ impl<'c> Submitter<'c> {
             }
             Err(e) => return Attempt::no_session(&addresses.recipients, e),
         };
-        let caps = relay.capabilities();
-        let envelope = envelope::esmtp(addresses, delivery, caps, size, utf8_header);
-        let (envelope, mut renamed) = match intl::for_server(envelope, caps) {
-            Ok(converted) => converted,
-            Err(e) => return Attempt::refused(&addresses.recipients, e),
-        };
-        let mut sent = relay.send(&envelope, header, body);
+        let mut sent = transport.send(addresses, delivery, header, body, size, reused);
         // A session kept open between messages (-bs, queue runs) may have
         // been closed by the server while idle, or be closing (421): before
         // anything of this message was read, open a new one, once.
-        if reused
-            && let Err(e) = &sent
-            && stale(e)
-            && !relay.message_started()
-        {
-            if let Some(stale) = self.relay.take() {
+        if sent.after == After::Stale {
+            if let Some(stale) = self.transport.take() {
                 stale.abandon();
             }
-            let relay = match self.relay() {
-                Ok(relay) => relay,
+            let transport = match self.transport() {
+                Ok(transport) => transport,
                 Err(e) => return Attempt::no_session(&addresses.recipients, e),
             };
-            let caps = relay.capabilities();
-            let envelope = envelope::esmtp(addresses, delivery, caps, size, utf8_header);
-            let envelope = match intl::for_server(envelope, caps) {
-                Ok((envelope, again)) => {
-                    renamed = again;
-                    envelope
-                }
-                Err(e) => return Attempt::refused(&addresses.recipients, e),
-            };
-            sent = relay.send(&envelope, header, body);
+            sent = transport.send(addresses, delivery, header, body, size, false);
         }
-        let relay = self.relay.as_mut().expect("open: it just sent");
-        match sent {
-            Ok(mut receipt) => {
-                renamed.restore(&mut receipt.accepted);
-                renamed.restore(&mut receipt.refused);
-                Attempt::sent(&receipt)
+        match sent.after {
+            After::Keep => {}
+            After::Close => {
+                if let Some(transport) = self.transport.take() {
+                    transport.close();
+                }
             }
-            Err(mut e) => {
-                if let Failure::NoRecipients(list) = &mut e.failure {
-                    renamed.restore(list);
+            After::Abandon | After::Stale => {
+                if let Some(transport) = self.transport.take() {
+                    transport.abandon();
                 }
-                let server = relay.server().to_string();
-                // After a refusal the session can go on; after a broken
-                // connection or protocol it cannot. A message cut short
-                // (input broken, too large) leaves the DATA phase open:
-                // only closing the connection ends it.
-                let usable = !matches!(
-                    e.failure,
-                    Failure::Io(_)
-                        | Failure::Malformed(_)
-                        | Failure::Input(_)
-                        | Failure::TooLarge(_)
-                );
-                if !usable {
-                    if let Some(relay) = self.relay.take() {
-                        relay.abandon();
-                    }
-                } else if relay.reset().is_err()
-                    && let Some(relay) = self.relay.take()
-                {
-                    relay.close();
-                }
-                Attempt::failed(&addresses.recipients, e, &server)
             }
         }
+        sent.attempt
     }
 
-    /// The relay, opened on first use.
-    fn relay(&mut self) -> Result<&mut Relay> {
-        if self.relay.is_none() {
+    /// The transport, opened on first use.
+    fn transport(&mut self) -> Result<&mut Box<dyn Transport>> {
+        if self.transport.is_none() {
             let transcript = if self.verbose {
                 Transcript::stderr()
             } else {
                 Transcript::off()
             };
-            let opened = Relay::open(self.config, &mut self.tokens, &self.helo, transcript);
-            for warning in self.tokens.warnings.drain(..) {
+            let opened = transport::open(&mut self.account, &self.helo, transcript);
+            for warning in self.account.tokens.warnings.drain(..) {
                 self.syslog.log(Level::Warning, &warning);
             }
-            self.relay = Some(opened?);
+            self.transport = Some(opened?);
         }
-        Ok(self.relay.as_mut().expect("opened above"))
+        Ok(self.transport.as_mut().expect("opened above"))
     }
 
     /// The configuration.
     pub fn config(&self) -> &'c Config {
-        self.config
+        self.account.config
     }
 
     /// Whether a message handed over live was delivered and the session is
     /// still open (then queued messages may follow over it).
     pub fn delivered_live(&self) -> bool {
-        self.delivered_live && (self.relay.is_some() || self.graph.is_some())
+        self.delivered_live && (self.transport.is_some() || self.graph.is_some())
     }
 
     /// Writes one line to syslog.
@@ -421,8 +381,8 @@ impl<'c> Submitter<'c> {
 
     /// Ends the session (QUIT without waiting).
     pub fn finish(mut self) {
-        if let Some(relay) = self.relay.take() {
-            relay.close();
+        if let Some(transport) = self.transport.take() {
+            transport.close();
         }
     }
 
@@ -449,55 +409,58 @@ impl<'c> Submitter<'c> {
             self.syslog.log(Level::Info, &record.line());
             return Ok(Outcome::Delivered);
         };
-        let queued = matches!(conclusion.kept, Some((_, Area::Messages)));
-        let (level, outcome, shown) = if queued {
-            // Safe in the queue; only permanently refused recipients are an error.
-            let shown = (!attempt.refused.is_empty()).then(|| {
-                Error::new(
-                    Kind::NoUser,
-                    format!(
-                        "{}; the message is queued for {}",
-                        error.message(),
-                        addresses_list(&attempt.deferred)
-                    ),
-                )
-            });
-            (Level::Warning, Outcome::Queued, shown)
-        } else if !attempt.deferred.is_empty() && conclusion.queue_configured {
-            // It should have been queued and could not be: say so, exit 75
-            // (67 when some recipients have it: a resend to all duplicates).
-            let problem = conclusion
-                .queue_problem
-                .unwrap_or_else(|| "the queue is not usable".into());
-            let (kind, hint) = if attempt.delivered.is_empty() {
-                (
-                    Kind::Temporary,
-                    "nothing was kept; the message must be sent again later",
-                )
-            } else {
-                (
-                    Kind::NoUser,
-                    "nothing was kept; send it again later only to the recipients named",
-                )
-            };
-            let shown = Error::new(
-                kind,
-                format!("{}; it could not be queued: {problem}", error.message()),
-            )
-            .with_hint(hint)
-            .with_cause("queue-write-failed");
-            (Level::Error, Outcome::Failed, Some(shown))
-        } else {
-            if let Some(problem) = &conclusion.queue_problem {
-                self.syslog.log(
-                    Level::Warning,
-                    &format!("could not keep a copy in failed/: {problem}"),
-                );
+        let kept = conclusion.kept.as_ref().map(|(_, area)| *area);
+        let (level, outcome, shown) = match ending(&attempt, kept, conclusion.queue_configured) {
+            Ending::Queued { refused } => {
+                // Safe in the queue; only permanently refused recipients are an error.
+                let shown = refused.then(|| {
+                    Error::new(
+                        Kind::NoUser,
+                        format!(
+                            "{}; the message is queued for {}",
+                            error.message(),
+                            addresses_list(&attempt.deferred)
+                        ),
+                    )
+                });
+                (Level::Warning, Outcome::Queued, shown)
             }
-            if attempt.delivered.is_empty() {
-                (Level::Error, Outcome::Failed, None)
-            } else {
-                (Level::Warning, Outcome::Partial, None)
+            Ending::NotQueued => {
+                // It should have been queued and could not be: say so, exit 75
+                // (67 when some recipients have it: a resend to all duplicates).
+                let problem = conclusion
+                    .queue_problem
+                    .unwrap_or_else(|| "the queue is not usable".into());
+                let (kind, hint) = if attempt.delivered.is_empty() {
+                    (
+                        Kind::Temporary,
+                        "nothing was kept; the message must be sent again later",
+                    )
+                } else {
+                    (
+                        Kind::NoUser,
+                        "nothing was kept; send it again later only to the recipients named",
+                    )
+                };
+                let shown = Error::new(
+                    kind,
+                    format!("{}; it could not be queued: {problem}", error.message()),
+                )
+                .with_hint(hint)
+                .with_cause("queue-write-failed");
+                (Level::Error, Outcome::Failed, Some(shown))
+            }
+            ending => {
+                if let Some(problem) = &conclusion.queue_problem {
+                    self.syslog.log(
+                        Level::Warning,
+                        &format!("could not keep a copy in failed/: {problem}"),
+                    );
+                }
+                match ending {
+                    Ending::Partial => (Level::Warning, Outcome::Partial, None),
+                    _ => (Level::Error, Outcome::Failed, None),
+                }
             }
         };
         let reported = shown.as_ref().unwrap_or(error);
@@ -526,18 +489,6 @@ impl<'c> Submitter<'c> {
     }
 }
 
-/// Whether a failure says that the session is gone (closed, reset, or a
-/// 421 such as Postfix's "4.4.2 timeout exceeded"), not that the server
-/// refused the message. A 421 that asks for a pause (4.3.2, "too many")
-/// is no stale session: the queue run stops for it.
-fn stale(e: &SmtpError) -> bool {
-    match &e.failure {
-        Failure::Io(_) => true,
-        Failure::Reply(reply) => reply.code == 421 && !schedule::throttles(0, &reply.text()),
-        _ => false,
-    }
-}
-
 /// What the client of a `-bs` dialogue said about a message in MAIL FROM.
 #[derive(Clone, Debug, Default)]
 pub struct Announced {
@@ -545,6 +496,36 @@ pub struct Announced {
     pub body: Option<String>,
     /// `SIZE=`, the client's estimate.
     pub size: Option<u64>,
+}
+
+/// How a live message that was not delivered to everyone ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    /// Safe in the queue for the deferred recipients; an error for the
+    /// caller only if some were `refused` for good.
+    Queued { refused: bool },
+    /// Recipients should have been queued and could not be (exit 75).
+    NotQueued,
+    /// Accepted for some recipients, refused for the others.
+    Partial,
+    /// Accepted for nobody (kept in `failed/`, or nowhere).
+    Failed,
+}
+
+/// The decision behind [`Submitter::conclude`]: from what the attempt did,
+/// where the message was `kept`, and whether there is a queue at all.
+fn ending(attempt: &Attempt, kept: Option<Area>, queue_configured: bool) -> Ending {
+    if kept == Some(Area::Messages) {
+        Ending::Queued {
+            refused: !attempt.refused.is_empty(),
+        }
+    } else if !attempt.deferred.is_empty() && queue_configured {
+        Ending::NotQueued
+    } else if attempt.delivered.is_empty() {
+        Ending::Failed
+    } else {
+        Ending::Partial
+    }
 }
 
 /// What became of a message that was not delivered to everyone.

@@ -2,15 +2,18 @@
 //! an invocation or a queued message uses, and whether its caller may.
 //!
 //! `select` holds the rule as a pure function; `identity` finds a uid's
-//! user name and groups. A queued message carries its account's name; a
+//! user name and groups; `seam` is the [`Account`] a transport is opened
+//! for. A queued message carries its account's name; a
 //! queue run re-checks it against its owner's binding ([`may_send`]), so a
 //! message cannot reach an account its caller could not have chosen.
 
 pub mod identity;
+mod seam;
 pub mod select;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+pub use seam::Account;
 pub use select::Reason;
 
 /// The account for this invocation's real caller and `sender`, with why.

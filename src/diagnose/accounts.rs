@@ -5,6 +5,7 @@
 //! same rule as for sending, so `--check --account` is no way around it.
 
 use super::report::{Report, Step, Verdict, render_step};
+use super::step_id::StepId;
 use crate::account;
 use crate::cli::Invocation;
 use crate::config::Config;
@@ -26,7 +27,7 @@ pub fn check(
     let check_to = invocation.check_to.as_deref();
     let allowed = match permitted(config) {
         Ok(allowed) => allowed,
-        Err(e) => return report.add(Step::fail("account", "account", &e)),
+        Err(e) => return report.add(Step::fail(StepId::Account, &e)),
     };
     if let Some(name) = &invocation.account {
         match allowed.iter().find(|a| &a.account == name) {
@@ -39,7 +40,7 @@ pub fn check(
                     "--account {name}: no such account for this caller (accounts: {})",
                     names(&allowed)
                 ));
-                report.add(Step::fail("account", "account", &e).public());
+                report.add(Step::fail(StepId::Account, &e).public());
             }
         }
         return;
@@ -68,15 +69,14 @@ pub fn check(
     for (one, sub) in &results {
         let step = match sub.first_failure() {
             None => Step::pass(
-                "account",
-                "account",
+                StepId::Account,
                 format!("{}: every check passed", one.account),
             )
             .public(),
             Some(failed) => {
                 let mut step = failed.clone();
-                step.id = "account";
-                step.title = "account";
+                step.id = StepId::Account.id();
+                step.title = StepId::Account.title();
                 step.summary = format!("{}: {}: {}", one.account, failed.title, failed.summary);
                 step
             }

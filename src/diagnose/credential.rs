@@ -1,21 +1,20 @@
 //! The `--check` credential step: a client secret that is present and is
-//! not the portal's *Secret ID*; or a certificate, read with OpenSSL, that
-//! is valid now, matches its private key, and whose thumbprint is shown
-//! the way the Entra portal shows it.
+//! not the portal's *Secret ID*; or a certificate, loaded as sending loads
+//! it (`token::assertion::Credentials`), that is valid now and whose
+//! thumbprint is shown the way the Entra portal shows it.
 
-use std::fs;
 use std::path::Path;
 
 use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::x509::X509;
 
 use super::report::Step;
+use super::step_id::StepId;
 use super::x509::{days, expiry, unix_seconds, x509_name};
 use crate::clock;
 use crate::config::{Config, Credential, is_guid};
-use crate::error::{Error, io_reason};
+use crate::error::Error;
 use crate::hex;
+use crate::token::assertion::Credentials;
 
 /// The credential: present, plausible, and for a certificate: valid now,
 /// matching its key, with the thumbprint the portal shows; with
@@ -25,8 +24,7 @@ pub fn credential(config: &Config) -> Step {
 }
 
 fn kind_step(config: &Config) -> Step {
-    const ID: &str = "credential";
-    const TITLE: &str = "credential";
+    const ID: StepId = StepId::Credential;
     let origin = match &config.credential {
         Credential::Certificate {
             certificate_file,
@@ -41,7 +39,7 @@ fn kind_step(config: &Config) -> Step {
     };
     let secret = match config.client_secret() {
         Ok(secret) => secret,
-        Err(e) => return Step::fail(ID, TITLE, &e),
+        Err(e) => return Step::fail(ID, &e),
     };
     let value = secret.expose().trim();
     // A GUID is what the portal's "Secret ID" column shows, pasted by
@@ -49,7 +47,6 @@ fn kind_step(config: &Config) -> Step {
     if is_guid(value) {
         return Step::fail(
             ID,
-            TITLE,
             &Error::config(format!(
                 "{origin} holds a GUID: that is the secret's ID, not its Value"
             ))
@@ -60,13 +57,12 @@ fn kind_step(config: &Config) -> Step {
     if value.len() != secret.expose().len() || value.contains(char::is_whitespace) {
         return Step::warn(
             ID,
-            TITLE,
             format!("{origin}: the secret contains white space"),
             "Entra secrets contain no spaces: check that only the Value was pasted, on one line",
         )
         .cause("secret-whitespace");
     }
-    Step::pass(ID, TITLE, format!("client secret in {origin}"))
+    Step::pass(ID, format!("client secret in {origin}"))
 }
 
 /// Days before expiry from which a certificate earns a warning.
@@ -74,66 +70,19 @@ const EXPIRY_WARNING_DAYS: i64 = 30;
 
 /// The certificate credential, checked as of `now`.
 fn certificate(certificate_file: &Path, private_key_file: &Path, now: u64) -> Step {
-    const ID: &str = "credential";
-    const TITLE: &str = "credential";
+    const ID: StepId = StepId::Credential;
     let fail = |message: String, cause: &'static str, hint: &str| {
         Step::fail(
             ID,
-            TITLE,
             &Error::config(message).with_hint(hint).with_cause(cause),
         )
     };
-    let pem = match fs::read(certificate_file) {
-        Ok(pem) => pem,
-        Err(e) => {
-            return fail(
-                format!(
-                    "cannot read certificate_file {}: {}",
-                    certificate_file.display(),
-                    io_reason(&e)
-                ),
-                "certificate-unreadable",
-                "certificate_file must be readable by root and the oauth2-sendmail group (chmod 0640)",
-            );
-        }
+    // The loader sending uses: what it refuses, the check refuses, and
+    // neither asks for a passphrase.
+    let cert = match Credentials::load(certificate_file, private_key_file) {
+        Ok(credentials) => credentials.certificate,
+        Err(e) => return Step::fail(ID, &e),
     };
-    let Ok(cert) = X509::from_pem(&pem) else {
-        return fail(
-            format!(
-                "certificate_file {} holds no PEM certificate",
-                certificate_file.display()
-            ),
-            "certificate-invalid",
-            "certificate_file must be the PEM certificate (-----BEGIN CERTIFICATE-----) uploaded to the application",
-        );
-    };
-    let key = fs::read(private_key_file)
-        .map_err(|e| io_reason(&e))
-        .and_then(|pem| {
-            PKey::private_key_from_pem(&pem)
-                .map_err(|_| "not an unencrypted PEM private key".to_string())
-        });
-    let key = match key {
-        Ok(key) => key,
-        Err(reason) => {
-            return fail(
-                format!("private_key_file {}: {reason}", private_key_file.display()),
-                "private-key-unreadable",
-                "private_key_file must be the certificate's private key, PEM, without a passphrase, readable by root and the oauth2-sendmail group (chmod 0640)",
-            );
-        }
-    };
-    if !cert.public_key().is_ok_and(|public| public.public_eq(&key)) {
-        return fail(
-            format!(
-                "private_key_file {} does not belong to certificate_file {}",
-                private_key_file.display(),
-                certificate_file.display()
-            ),
-            "private-key-mismatch",
-            "point private_key_file at the key the certificate was made from",
-        );
-    }
     let sha1 = cert
         .digest(MessageDigest::sha1())
         .map(|d| hex::upper(&d))
@@ -168,7 +117,6 @@ fn certificate(certificate_file: &Path, private_key_file: &Path, now: u64) -> St
     } else if days < EXPIRY_WARNING_DAYS {
         Step::warn(
             ID,
-            TITLE,
             format!(
                 "certificate {} expires in {}",
                 certificate_file.display(),
@@ -180,7 +128,6 @@ fn certificate(certificate_file: &Path, private_key_file: &Path, now: u64) -> St
     } else {
         Step::pass(
             ID,
-            TITLE,
             format!(
                 "certificate {} with its private key",
                 certificate_file.display()
@@ -199,8 +146,11 @@ mod tests {
     use crate::diagnose::report::Verdict;
     use openssl::asn1::Asn1Time;
     use openssl::bn::{BigNum, MsbOption};
+    use openssl::pkey::PKey;
     use openssl::rsa::Rsa;
+    use openssl::x509::X509;
     use openssl::x509::{X509Builder, X509NameBuilder};
+    use std::fs;
 
     use crate::testing::TempDir as Dir;
 
@@ -266,7 +216,7 @@ mod tests {
                 365,
                 false,
                 Verdict::Fail,
-                Some("private-key-mismatch"),
+                Some("certificate-key-mismatch"),
                 "does not belong",
             ),
         ];
@@ -301,14 +251,19 @@ mod tests {
         assert_eq!(junk.cause, Some("certificate-invalid"));
         let (cert, _) = certificate_pair(-1, 100);
         fs::write(dir.join("ok.crt"), cert).unwrap();
-        fs::write(
-            dir.join("enc.key"),
-            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nxx\n-----END ENCRYPTED PRIVATE KEY-----\n",
-        )
-        .unwrap();
-        let encrypted = certificate(&dir.join("ok.crt"), &dir.join("enc.key"), clock::now());
+        // A real encrypted key: OpenSSL would ask for its passphrase on the
+        // terminal unless the loader refuses it first.
+        let (cert, key) = certificate_pair(-1, 100);
+        let key = PKey::private_key_from_pem(&key)
+            .unwrap()
+            .private_key_to_pem_pkcs8_passphrase(openssl::symm::Cipher::aes_128_cbc(), b"pw")
+            .unwrap();
+        fs::write(dir.join("enc.crt"), cert).unwrap();
+        fs::write(dir.join("enc.key"), key).unwrap();
+        let encrypted = certificate(&dir.join("enc.crt"), &dir.join("enc.key"), clock::now());
         assert_eq!(encrypted.cause, Some("private-key-unreadable"));
-        assert!(encrypted.hint.unwrap().contains("without a passphrase"));
+        assert!(encrypted.summary.contains("is encrypted"), "{encrypted:?}");
+        assert!(encrypted.hint.unwrap().contains("store it unencrypted"));
     }
 
     #[test]

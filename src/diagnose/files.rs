@@ -12,6 +12,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use super::report::Step;
+use super::step_id::StepId;
 use crate::clock;
 use crate::config::{self, Config, Credential, TlsMode};
 use crate::error::{Error, Kind, io_reason};
@@ -38,8 +39,7 @@ pub fn configuration(path: &Path) -> (Step, Option<Config>) {
                 TlsMode::None => "no TLS",
             };
             let step = Step::pass(
-                "config",
-                "configuration",
+                StepId::Config,
                 format!("{}: read, every key valid", path.display()),
             )
             .detail(format!(
@@ -70,9 +70,9 @@ pub fn configuration(path: &Path) -> (Step, Option<Config>) {
             let e = e.with_hint(
                 "correct the key named above; sendmail.conf(5) and sendmail.conf.example document every key",
             );
-            (Step::fail("config", "configuration", &e), None)
+            (Step::fail(StepId::Config, &e), None)
         }
-        Err(e) => (Step::fail("config", "configuration", &e), None),
+        Err(e) => (Step::fail(StepId::Config, &e), None),
     }
 }
 
@@ -143,15 +143,11 @@ pub fn permissions(config: &Config) -> Step {
     }
     let mut step = if problems.is_empty() {
         Step::pass(
-            "permissions",
-            "file permissions",
+            StepId::Permissions,
             "no secret is readable, and no file writable, by every local user",
         )
     } else {
-        Step::fail(
-            "permissions",
-            "file permissions",
-            &Error::config(problems.join("; "))
+        Step::fail(StepId::Permissions, &Error::config(problems.join("; "))
                 .with_hint("chown root:oauth2-sendmail FILE; chmod 0640 FILE (a secret anyone could read must also be replaced: create a new one and delete the old)")
                 .with_cause("secret-exposed"),
         )
@@ -170,21 +166,14 @@ fn probe_writable(dir: &Path) -> std::io::Result<()> {
 }
 
 /// A directory the program must write to (token cache, queue).
-fn writable_dir(
-    id: &'static str,
-    title: &'static str,
-    key: &str,
-    dir: &Path,
-    cause: &'static str,
-) -> Step {
+fn writable_dir(step: StepId, key: &str, dir: &Path, cause: &'static str) -> Step {
     let hint = format!(
         "{key} must be writable by root and the oauth2-sendmail group: install -d -m 2770 -o root -g oauth2-sendmail {}",
         dir.display()
     );
     let fail = |message: String| {
         Step::fail(
-            id,
-            title,
+            step,
             &Error::new(Kind::CantCreate, message)
                 .with_hint(hint.clone())
                 .with_cause(cause),
@@ -194,8 +183,7 @@ fn writable_dir(
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Step::warn(
-                id,
-                title,
+                step,
                 format!("{} does not exist; root must create it (the packages do): a set-group-ID caller never does", dir.display()),
                 hint.clone(),
             )
@@ -217,8 +205,7 @@ fn writable_dir(
     let shared = mode & 0o020 != 0;
     let step = if privilege::Caller::current().euid == 0 && !shared {
         Step::warn(
-            id,
-            title,
+            step,
             format!(
                 "{} is writable by root, but not by the oauth2-sendmail group that local users' mail runs with",
                 dir.display()
@@ -227,7 +214,7 @@ fn writable_dir(
         )
         .cause(cause)
     } else {
-        Step::pass(id, title, format!("{} writable", dir.display()))
+        Step::pass(step, format!("{} writable", dir.display()))
     };
     step.detail(describe_mode(&meta))
 }
@@ -235,13 +222,7 @@ fn writable_dir(
 /// The token cache directory, and what it holds.
 pub fn cache(config: &Config, cached_until: Option<u64>) -> Step {
     let dir = &config.token.cache_dir;
-    let step = writable_dir(
-        "cache",
-        "token cache",
-        "token.cache_dir",
-        dir,
-        "cache-unwritable",
-    );
+    let step = writable_dir(StepId::Cache, "token.cache_dir", dir, "cache-unwritable");
     let now = clock::now();
     match cached_until {
         Some(until) if until > now => step.detail(format!(
@@ -257,18 +238,11 @@ pub fn cache(config: &Config, cached_until: Option<u64>) -> Step {
 pub fn queue(config: &Config) -> Step {
     let Some(queue) = &config.queue else {
         return Step::pass(
-            "queue",
-            "queue",
+            StepId::Queue,
             "no queue configured: a temporary failure exits 75 and the caller must retry",
         );
     };
-    let step = writable_dir(
-        "queue",
-        "queue",
-        "queue.dir",
-        &queue.dir,
-        "queue-unwritable",
-    );
+    let step = writable_dir(StepId::Queue, "queue.dir", &queue.dir, "queue-unwritable");
     let spool = Spool::new(&queue.dir);
     step.detail(format!(
         "{} messages queued, {} in failed/",
@@ -294,22 +268,16 @@ mod tests {
         let dir = Dir::new("dirs");
         let file = dir.join("file");
         fs::write(&file, "x").unwrap();
-        let step = writable_dir(
-            "cache",
-            "token cache",
-            "token.cache_dir",
-            &file,
-            "cache-unwritable",
-        );
+        let step = writable_dir(StepId::Cache, "token.cache_dir", &file, "cache-unwritable");
         assert_eq!(step.verdict, Verdict::Fail);
         assert_eq!(step.kind.map(Kind::exit_code), Some(73));
         assert!(step.summary.contains("not a directory"), "{}", step.summary);
-        let missing = writable_dir("cache", "t", "token.cache_dir", &dir.join("new"), "c");
+        let missing = writable_dir(StepId::Cache, "token.cache_dir", &dir.join("new"), "c");
         assert_eq!(missing.verdict, Verdict::Warn);
         let shared = dir.join("shared");
         fs::create_dir(&shared).unwrap();
         fs::set_permissions(&shared, fs::Permissions::from_mode(0o2770)).unwrap();
-        let ok = writable_dir("cache", "t", "token.cache_dir", &shared, "c");
+        let ok = writable_dir(StepId::Cache, "token.cache_dir", &shared, "c");
         assert_eq!(ok.verdict, Verdict::Pass, "{ok:?}");
         assert!(ok.details[0].starts_with("2770 "), "{:?}", ok.details);
         assert_eq!(

@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use super::report::{Report, Step};
+use super::step_id::StepId;
 use super::test_message::{test_body, test_header};
 use crate::clock;
 use crate::config::Config;
@@ -18,12 +19,12 @@ use crate::token::{Token, TokenSource};
 use crate::transcript::Transcript;
 
 /// The steps, in order.
-pub const STEPS: [(&str, &str); 5] = [
-    ("graph.token", "Graph token"),
-    ("graph.aud", "Graph token audience"),
-    ("graph.roles", "Graph token roles"),
-    ("graph.mailbox", "Graph mailbox"),
-    ("graph.send", "Graph test message"),
+pub const STEPS: [StepId; 5] = [
+    StepId::GraphToken,
+    StepId::GraphAud,
+    StepId::GraphRoles,
+    StepId::GraphMailbox,
+    StepId::GraphSend,
 ];
 
 /// Audiences of Microsoft Graph tokens: the resource URIs of the clouds'
@@ -52,9 +53,9 @@ pub fn check(
     report: &mut Report,
 ) {
     let skip_rest = |report: &mut Report, from: usize, why: &str| {
-        for (id, title) in &STEPS[from..] {
-            if *id != "graph.send" || test_to.is_some() {
-                report.add(Step::skip(id, title, why));
+        for &step in &STEPS[from..] {
+            if step != StepId::GraphSend || test_to.is_some() {
+                report.add(Step::skip(step, why));
             }
         }
     };
@@ -64,14 +65,13 @@ pub fn check(
     let granted = match tokens.request_new(&mut transcript) {
         Ok(g) => g,
         Err(e) => {
-            report.add(Step::fail("graph.token", "Graph token", &e).took(started.elapsed()));
+            report.add(Step::fail(StepId::GraphToken, &e).took(started.elapsed()));
             return skip_rest(report, 1, "no Graph token");
         }
     };
     report.add(
         Step::pass(
-            "graph.token",
-            "Graph token",
+            StepId::GraphToken,
             format!("obtained, valid for {} s", granted.expires_in),
         )
         .detail(format!("scope {}", config.graph.scope()))
@@ -83,20 +83,16 @@ pub fn check(
         .and_then(|c| c.aud.clone())
         .unwrap_or_default();
     if audience_ok(&aud, &config.graph.url) {
-        report.add(Step::pass("graph.aud", "Graph token audience", aud));
+        report.add(Step::pass(StepId::GraphAud, aud));
     } else {
         let e = Error::new(Kind::Config, format!("the token's audience is {aud:?}, not Microsoft Graph"))
             .with_hint("the token must be asked for graph.url + /.default: set graph.url to the Graph host of the tenant's cloud (https://graph.microsoft.com)")
             .with_cause("graph-token-audience");
-        report.add(Step::fail("graph.aud", "Graph token audience", &e));
+        report.add(Step::fail(StepId::GraphAud, &e));
     }
     let roles = decoded.and_then(|c| c.roles).unwrap_or_default();
     if roles.iter().any(|r| r == "Mail.Send") {
-        report.add(Step::pass(
-            "graph.roles",
-            "Graph token roles",
-            roles.join(", "),
-        ));
+        report.add(Step::pass(StepId::GraphRoles, roles.join(", ")));
     } else {
         let e = Error::new(
             Kind::NoPermission,
@@ -104,7 +100,7 @@ pub fn check(
         )
         .with_hint("add the Microsoft Graph > Application permissions > Mail.Send permission to the app registration and grant admin consent (Entra admin center > App registrations > API permissions)")
         .with_cause("graph-no-role");
-        report.add(Step::fail("graph.roles", "Graph token roles", &e));
+        report.add(Step::fail(StepId::GraphRoles, &e));
     }
     let token = Token {
         access: granted.access_token,
@@ -115,8 +111,7 @@ pub fn check(
     match client.probe(&token) {
         Ok(id) => report.add(
             Step::pass(
-                "graph.mailbox",
-                "Graph mailbox",
+                StepId::GraphMailbox,
                 format!(
                     "{} is reachable through Microsoft Graph and the app may use it",
                     config.user
@@ -126,7 +121,7 @@ pub fn check(
             .took(started.elapsed()),
         ),
         Err(e) => {
-            report.add(Step::fail("graph.mailbox", "Graph mailbox", &e).took(started.elapsed()));
+            report.add(Step::fail(StepId::GraphMailbox, &e).took(started.elapsed()));
             return skip_rest(report, 4, "the mailbox is not reachable through Graph");
         }
     }
@@ -159,8 +154,7 @@ fn send_test(config: &Config, client: &mut graph::Client, helo: &str, to: &str) 
             record.smtp = Some(accepted.reply());
             syslog.log(Level::Info, &record.line());
             Step::pass(
-                "graph.send",
-                "Graph test message",
+                StepId::GraphSend,
                 format!("accepted for {to} (202: accepted for delivery, not yet delivered)"),
             )
             .detail(format!(
@@ -178,7 +172,7 @@ fn send_test(config: &Config, client: &mut graph::Client, helo: &str, to: &str) 
             record.cause = Some(error.cause_code());
             record.error = Some(error.message());
             syslog.log(Level::Error, &record.line());
-            Step::fail("graph.send", "Graph test message", &error)
+            Step::fail(StepId::GraphSend, &error)
         }
     };
     step.took(started.elapsed())

@@ -9,17 +9,17 @@ use std::time::Duration;
 use std::os::unix::fs::MetadataExt;
 
 use super::report::{Step, Verdict};
+use super::step_id::StepId;
 use crate::config::{Config, Credential, CredentialAccess, ManagedIdentity};
 use crate::token::{endpoint_url, federated};
 
-const ID: &str = "credential";
-const TITLE: &str = "credential";
+const ID: StepId = StepId::Credential;
 
 /// `client_assertion_file`, as of `now`.
 pub fn federated(path: &Path, now: u64) -> Step {
     let assertion = match federated::read(path, now) {
         Ok(a) => a,
-        Err(e) => return Step::fail(ID, TITLE, &e),
+        Err(e) => return Step::fail(ID, &e),
     };
     let left = assertion
         .expires
@@ -33,7 +33,6 @@ pub fn federated(path: &Path, now: u64) -> Step {
     if assertion.audience.as_deref() != Some(federated::AUDIENCE) {
         return Step::warn(
             ID,
-            TITLE,
             summary,
             format!(
                 "Entra's federated credentials expect the audience {}: have the identity provider issue the token for it (Kubernetes: serviceAccountToken audience)",
@@ -42,7 +41,7 @@ pub fn federated(path: &Path, now: u64) -> Step {
         )
         .cause("assertion-audience");
     }
-    Step::pass(ID, TITLE, summary)
+    Step::pass(ID, summary)
 }
 
 /// `managed_identity`: the endpoint accepts connections.
@@ -74,7 +73,7 @@ pub fn managed(config: &Config, kind: ManagedIdentity) -> Step {
         .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(3)).is_ok());
     let summary = format!("{} ({which}) at {url}", config.credential.kind_name());
     if reachable {
-        return Step::pass(ID, TITLE, summary);
+        return Step::pass(ID, summary);
     }
     let hint = match kind {
         ManagedIdentity::Azure => {
@@ -86,7 +85,6 @@ pub fn managed(config: &Config, kind: ManagedIdentity) -> Step {
     };
     Step::fail(
         ID,
-        TITLE,
         &crate::error::Error::temporary(format!("{summary}: no answer"))
             .with_hint(hint)
             .with_cause("managed-identity-unreachable"),
@@ -125,7 +123,6 @@ pub fn service_access(config: &Config, step: Step) -> Step {
     if mode & 0o044 != 0 {
         return Step::fail(
             ID,
-            TITLE,
             &crate::error::Error::config(format!(
                 "credential_access = service, but {key} {} (mode {mode:04o}) is readable by more than its owner: set-group-ID callers could read it",
                 path.display()

@@ -24,6 +24,7 @@ mod graph;
 mod identity;
 mod report;
 mod smtp;
+mod step_id;
 mod tenant;
 mod test_message;
 mod tls;
@@ -42,22 +43,23 @@ use crate::system;
 use crate::token::TokenSource;
 use crate::transcript::Transcript;
 use report::{Report, Step, Style, Verdict};
+use step_id::StepId;
 
 /// Every step after the configuration, for when there is none to check with.
-const AFTER_CONFIG: &[(&str, &str)] = &[
-    ("permissions", "file permissions"),
-    ("credential", "credential"),
-    ("tenant", "tenant and cloud"),
-    ("token", "token"),
-    ("token.aud", "token audience"),
-    ("token.roles", "token roles"),
-    ("token.tid", "token tenant"),
-    ("token.appid", "token application"),
-    ("smtp.connect", "SMTP server"),
-    ("smtp.tls", "TLS"),
-    ("smtp.auth", "SMTP login"),
-    ("cache", "token cache"),
-    ("queue", "queue"),
+const AFTER_CONFIG: &[StepId] = &[
+    StepId::Permissions,
+    StepId::Credential,
+    StepId::Tenant,
+    StepId::Token,
+    StepId::TokenAud,
+    StepId::TokenRoles,
+    StepId::TokenTid,
+    StepId::TokenAppid,
+    StepId::SmtpConnect,
+    StepId::SmtpTls,
+    StepId::SmtpAuth,
+    StepId::Cache,
+    StepId::Queue,
 ];
 
 /// Runs the check with the configuration at `config_path`; returns the exit code.
@@ -135,14 +137,10 @@ fn run(
     let (step, config) = files::configuration(config_path);
     report.add(step);
     let Some(config) = config else {
-        for (id, title) in AFTER_CONFIG {
-            report.add(Step::skip(id, title, "no usable configuration"));
-            if *id == "smtp.auth" && invocation.check_to.is_some() {
-                report.add(Step::skip(
-                    "smtp.send",
-                    "test message",
-                    "no usable configuration",
-                ));
+        for &step in AFTER_CONFIG {
+            report.add(Step::skip(step, "no usable configuration"));
+            if step == StepId::SmtpAuth && invocation.check_to.is_some() {
+                report.add(Step::skip(StepId::SmtpSend, "no usable configuration"));
             }
         }
         return;
@@ -173,7 +171,7 @@ fn account_steps(
     report.add(credential);
     if verdicts_only {
         let why = "not checked for a caller who is not root (no token request, no SMTP login)";
-        report.add(Step::skip("tenant", "tenant and cloud", why).public());
+        report.add(Step::skip(StepId::Tenant, why).public());
         let graph_scope = config.graph.scope();
         let tokens = if config.transport == Transport::Graph {
             TokenSource::for_scope(&config, &graph_scope)
@@ -181,12 +179,12 @@ fn account_steps(
             TokenSource::new(&config)
         };
         report.add(token::cached(&tokens));
-        for (id, title) in AFTER_CONFIG {
-            if id.starts_with("token.") || id.starts_with("smtp.") {
-                report.add(Step::skip(id, title, why).public());
+        for &step in AFTER_CONFIG {
+            if step.id().starts_with("token.") || step.id().starts_with("smtp.") {
+                report.add(Step::skip(step, why).public());
             }
-            if *id == "smtp.auth" && check_to.is_some() {
-                report.add(Step::skip("smtp.send", "test message", why).public());
+            if step == StepId::SmtpAuth && check_to.is_some() {
+                report.add(Step::skip(StepId::SmtpSend, why).public());
             }
         }
         report.add(files::cache(&config, tokens.cached_until()));
@@ -198,18 +196,18 @@ fn account_steps(
     let helo = system::host_name(&config);
     if config.transport == Transport::Graph {
         // No SMTP here: its steps are listed as skipped, Graph's follow.
-        for (id, title) in AFTER_CONFIG
+        for &step in AFTER_CONFIG
             .iter()
-            .filter(|(id, _)| id.starts_with("token") || id.starts_with("smtp."))
+            .filter(|s| s.id().starts_with("token") || s.id().starts_with("smtp."))
         {
-            report.add(Step::skip(id, title, "transport = graph"));
+            report.add(Step::skip(step, "transport = graph"));
         }
         if usable {
             graph::check(&config, check_to, &helo, transcript, report);
         } else {
-            for (id, title) in &graph::STEPS {
-                if *id != "graph.send" || check_to.is_some() {
-                    report.add(Step::skip(id, title, "no usable credential"));
+            for step in graph::STEPS {
+                if step != StepId::GraphSend || check_to.is_some() {
+                    report.add(Step::skip(step, "no usable credential"));
                 }
             }
         }
@@ -224,7 +222,7 @@ fn account_steps(
         report.add(step);
         token
     } else {
-        report.add(Step::skip("token", "token", "no usable credential"));
+        report.add(Step::skip(StepId::Token, "no usable credential"));
         None
     };
     for step in token::claim_steps(&config, token.as_ref()) {

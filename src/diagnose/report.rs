@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::step_id::StepId;
 use crate::error::{Error, Kind};
 
 /// How a step ended.
@@ -72,10 +73,10 @@ fn seconds<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S:
 }
 
 impl Step {
-    fn new(id: &'static str, title: &'static str, verdict: Verdict, summary: String) -> Self {
+    fn new(step: StepId, verdict: Verdict, summary: String) -> Self {
         Step {
-            id,
-            title,
+            id: step.id(),
+            title: step.title(),
             verdict,
             summary: crate::error::one_line(&summary),
             details: Vec::new(),
@@ -88,26 +89,21 @@ impl Step {
     }
 
     /// A step that passed.
-    pub fn pass(id: &'static str, title: &'static str, summary: impl Into<String>) -> Self {
-        Self::new(id, title, Verdict::Pass, summary.into())
+    pub fn pass(step: StepId, summary: impl Into<String>) -> Self {
+        Self::new(step, Verdict::Pass, summary.into())
     }
 
     /// A step that works but deserves attention.
-    pub fn warn(
-        id: &'static str,
-        title: &'static str,
-        summary: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Self {
-        let mut step = Self::new(id, title, Verdict::Warn, summary.into());
+    pub fn warn(step: StepId, summary: impl Into<String>, hint: impl Into<String>) -> Self {
+        let mut step = Self::new(step, Verdict::Warn, summary.into());
         step.hint = Some(crate::error::one_line(&hint.into()));
         step
     }
 
     /// A step that failed with `error` (its message, hint, cause and kind);
     /// a failure the catalogue knows also gets `--explain`'s text.
-    pub fn fail(id: &'static str, title: &'static str, error: &Error) -> Self {
-        let mut step = Self::new(id, title, Verdict::Fail, error.message().to_string());
+    pub fn fail(step: StepId, error: &Error) -> Self {
+        let mut step = Self::new(step, Verdict::Fail, error.message().to_string());
         step.hint = Some(error.hint().to_string());
         step.cause = Some(error.cause_code());
         step.kind = Some(error.kind());
@@ -117,8 +113,8 @@ impl Step {
     }
 
     /// A step not checked, and why.
-    pub fn skip(id: &'static str, title: &'static str, why: impl Into<String>) -> Self {
-        Self::new(id, title, Verdict::Skip, why.into())
+    pub fn skip(step: StepId, why: impl Into<String>) -> Self {
+        Self::new(step, Verdict::Skip, why.into())
     }
 
     /// The step as a caller who is not root sees it: the verdict, the
@@ -392,23 +388,17 @@ mod tests {
 
     fn sample() -> Vec<Step> {
         vec![
-            Step::pass("config", "configuration", "/etc/x.conf: keys valid"),
-            Step::warn(
-                "token.roles",
-                "token roles",
-                "no roles claim",
-                "add SMTP.SendAsApp",
-            )
-            .cause("token-no-role"),
+            Step::pass(StepId::Config, "/etc/x.conf: keys valid"),
+            Step::warn(StepId::TokenRoles, "no roles claim", "add SMTP.SendAsApp")
+                .cause("token-no-role"),
             Step::fail(
-                "smtp.auth",
-                "SMTP login",
+                StepId::SmtpAuth,
                 &Error::new(Kind::NoPermission, "535 5.7.3 Authentication unsuccessful")
                     .with_hint("run New-ServicePrincipal")
                     .with_cause("token-rejected"),
             )
             .took(Duration::from_millis(143)),
-            Step::skip("smtp.send", "test message", "the login failed"),
+            Step::skip(StepId::SmtpSend, "the login failed"),
         ]
     }
 

@@ -2,26 +2,29 @@
 //! (STARTTLS or implicit) with what was negotiated, the XOAUTH2 login,
 //! and with `--to` the test message.
 //!
-//! The session uses the same connection, TLS, protocol code and error
-//! mapping as sending (`net`, `Session`, `relay::smtp_failure`, the
-//! catalogue), so a failure shows the hint a failed send would; `tls`
-//! reads what the handshake negotiated for the report. These steps run
+//! The session is set up by sending's own connect path
+//! (`relay::connect_watched`), which tells this module each step it
+//! reaches, so the check passes only what sending would, and a failure
+//! shows the hint a failed send would; `tls` reads what the handshake
+//! negotiated for the report. These steps run
 //! even when no token could be had: the server and its TLS can be checked
 //! without one.
 
 use std::time::Instant;
 
 use super::report::{Report, Step};
+use super::step_id::StepId;
 use super::test_message;
 use super::tls::{self, Negotiated};
 use super::x509::days;
 use crate::config::{Config, TlsMode};
 use crate::error::Error;
-use crate::net::{self, Stream, TlsConnector};
-use crate::relay::{smtp_failure, token_rejected};
+use crate::net::Stream;
+use crate::relay::{self, Setup, SetupStage};
 use crate::secret::Secret;
 use crate::smtp::capabilities::Capabilities;
 use crate::smtp::session::Session;
+use crate::smtp_error::{smtp_failure, token_rejected};
 use crate::token::claims;
 use crate::transcript::Transcript;
 
@@ -64,10 +67,7 @@ const SERVER_CERT_WARNING_DAYS: i64 = 14;
 fn tls_step(negotiated: &Negotiated, caps: &Capabilities, how: &str) -> Step {
     let summary = format!("{how}: {}, {}", negotiated.version, negotiated.cipher);
     let step = if negotiated.days_left < SERVER_CERT_WARNING_DAYS {
-        Step::warn(
-            "smtp.tls",
-            "TLS",
-            format!(
+        Step::warn(StepId::SmtpTls, format!(
                 "{summary}; the server's certificate expires in {}",
                 days(negotiated.days_left)
             ),
@@ -75,7 +75,7 @@ fn tls_step(negotiated: &Negotiated, caps: &Capabilities, how: &str) -> Step {
         )
         .cause("tls-certificate-expiring")
     } else {
-        Step::pass("smtp.tls", "TLS", summary)
+        Step::pass(StepId::SmtpTls, summary)
     };
     step.detail(format!("certificate {}", negotiated.subject))
         .detail(format!("issued by {}", negotiated.issuer))
@@ -99,32 +99,27 @@ pub struct SmtpCheck<'a> {
     pub test_to: Option<&'a str>,
 }
 
-/// The SMTP steps in order: identifier and title.
-const STEPS: [(&str, &str); 4] = [
-    ("smtp.connect", "SMTP server"),
-    ("smtp.tls", "TLS"),
-    ("smtp.auth", "SMTP login"),
-    ("smtp.send", "test message"),
+/// The SMTP steps in order.
+const STEPS: [StepId; 4] = [
+    StepId::SmtpConnect,
+    StepId::SmtpTls,
+    StepId::SmtpAuth,
+    StepId::SmtpSend,
 ];
-
-fn title(id: &str) -> &'static str {
-    STEPS
-        .iter()
-        .find(|(i, _)| *i == id)
-        .map_or("SMTP", |(_, t)| t)
-}
 
 /// Where the SMTP steps stopped: the failed step, and why the ones after
 /// it are skipped.
 struct Stop {
+    id: StepId,
     step: Box<Step>,
     why: &'static str,
 }
 
 impl Stop {
-    fn at(id: &'static str, error: &Error, started: Instant, why: &'static str) -> Stop {
+    fn at(id: StepId, error: &Error, started: Instant, why: &'static str) -> Stop {
         Stop {
-            step: Box::new(Step::fail(id, title(id), error).took(started.elapsed())),
+            id,
+            step: Box::new(Step::fail(id, error).took(started.elapsed())),
             why,
         }
     }
@@ -136,15 +131,14 @@ pub fn smtp(check: &SmtpCheck, transcript: Transcript, report: &mut Report) {
     let Err(stop) = run(check, transcript, report) else {
         return;
     };
-    let failed = stop.step.id;
     report.add(*stop.step);
     let after = STEPS
         .iter()
-        .position(|(id, _)| *id == failed)
+        .position(|id| *id == stop.id)
         .map_or(STEPS.len(), |p| p + 1);
-    for (id, title) in &STEPS[after..] {
-        if *id != "smtp.send" || check.test_to.is_some() {
-            report.add(Step::skip(id, title, stop.why));
+    for &id in &STEPS[after..] {
+        if id != StepId::SmtpSend || check.test_to.is_some() {
+            report.add(Step::skip(id, stop.why));
         }
     }
 }
@@ -157,97 +151,129 @@ fn run(check: &SmtpCheck, transcript: Transcript, report: &mut Report) -> Result
 }
 
 /// TCP, greeting, EHLO and TLS (STARTTLS or implicit): the steps
-/// `smtp.connect` and `smtp.tls`.
+/// `smtp.connect` and `smtp.tls`, reported as sending's own connect path
+/// ([`relay::connect_watched`]) reaches them.
 fn secure(
     check: &SmtpCheck,
     transcript: Transcript,
     report: &mut Report,
 ) -> Result<(Session<Stream>, Capabilities), Stop> {
-    let smtp = &check.config.smtp;
-    let server = format!("{}:{}", smtp.host, smtp.port);
-    let started = Instant::now();
-    let mut transcript = transcript;
-    transcript.note(&format!("connecting to {server}"));
-    let tcp = net::connect(&smtp.host, smtp.port, smtp.timeout)
-        .map_err(|e| Stop::at("smtp.connect", &e, started, "the server was not reached"))?;
-    let address = tcp
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    let reached = format!("{server} ({address})");
-    let connector = match smtp.tls {
-        TlsMode::None => None,
-        _ => Some(
-            net::tls_connector(check.config.ca_file.as_deref()).map_err(|e| {
-                report.add(Step::pass(
-                    "smtp.connect",
-                    "SMTP server",
-                    format!("{reached} reached"),
-                ));
-                Stop::at("smtp.tls", &e, Instant::now(), "TLS could not be set up")
-            })?,
-        ),
-    };
+    let mut watch = Watch::new(check, report);
+    match relay::connect_watched(check.config, check.helo, transcript, &mut watch) {
+        Ok(connected) => {
+            if check.config.smtp.tls == TlsMode::None {
+                watch.report.add(
+                    Step::warn(
+                        StepId::SmtpTls,
+                        "none: smtp.tls = \"none\" (allowed only towards loopback)",
+                        "use smtp.tls = \"starttls\" for any real server",
+                    )
+                    .cause("tls-off"),
+                );
+            }
+            Ok(connected)
+        }
+        Err((stage, error)) => Err(watch.failed(stage, &error)),
+    }
+}
 
-    if let (TlsMode::Implicit, Some(connector)) = (smtp.tls, &connector) {
-        report.add(
-            Step::pass("smtp.connect", "SMTP server", format!("{reached} reached"))
-                .took(started.elapsed()),
-        );
-        let started = Instant::now();
-        let (stream, negotiated) = tls::handshake(connector, &smtp.host, tcp)
-            .map_err(|e| Stop::at("smtp.tls", &e, started, "TLS failed"))?;
-        transcript.note(&format!(
-            "TLS established: {} {}",
-            negotiated.version, negotiated.cipher
-        ));
-        let mut session = Session::new(Stream::Tls(Box::new(stream)), transcript);
-        let caps = session
-            .greeting()
-            .and_then(|_| session.ehlo(check.helo))
-            .map_err(|e| {
-                let e = smtp_failure(e, &server);
-                Stop::at("smtp.tls", &e, started, "the server did not greet")
-            })?;
-        report.add(tls_step(&negotiated, &caps, "implicit TLS").took(started.elapsed()));
-        return Ok((session, caps));
+/// Turns the connect path's steps into the report's `smtp.connect` and
+/// `smtp.tls` steps.
+struct Watch<'a> {
+    report: &'a mut Report,
+    tls: TlsMode,
+    helo: &'a str,
+    server: String,
+    /// `host:port (address)`, once reached.
+    reached: String,
+    /// When the step under way began.
+    started: Instant,
+    /// Whether `smtp.connect` is in the report.
+    connected: bool,
+    greeting: Option<String>,
+    negotiated: Option<Negotiated>,
+}
+
+impl<'a> Watch<'a> {
+    fn new(check: &'a SmtpCheck, report: &'a mut Report) -> Watch<'a> {
+        let smtp = &check.config.smtp;
+        let server = format!("{}:{}", smtp.host, smtp.port);
+        Watch {
+            report,
+            tls: smtp.tls,
+            helo: check.helo,
+            reached: server.clone(),
+            server,
+            started: Instant::now(),
+            connected: false,
+            greeting: None,
+            negotiated: None,
+        }
     }
 
-    let mut session = Session::new(Stream::Plain(tcp), transcript);
-    let greeting = session.greeting().map_err(|e| {
-        let e = smtp_failure(e, &server);
-        Stop::at("smtp.connect", &e, started, "the server did not greet")
-    })?;
-    let caps = session.ehlo(check.helo).map_err(|e| {
-        let e = smtp_failure(e, &server);
-        Stop::at("smtp.connect", &e, started, "EHLO failed")
-    })?;
-    report.add(
-        Step::pass(
-            "smtp.connect",
-            "SMTP server",
-            format!("{reached}: {greeting}"),
-        )
-        .detail(format!("EHLO {}: {}", check.helo, describe(&caps)))
-        .took(started.elapsed()),
-    );
-    let Some(connector) = connector else {
-        report.add(
-            Step::warn(
-                "smtp.tls",
-                "TLS",
-                "none: smtp.tls = \"none\" (allowed only towards loopback)",
-                "use smtp.tls = \"starttls\" for any real server",
-            )
-            .cause("tls-off"),
-        );
-        return Ok((session, caps));
-    };
-    let started = Instant::now();
-    let (session, caps, negotiated) = starttls(session, &caps, &connector, check, &server)
-        .map_err(|e| Stop::at("smtp.tls", &e, started, "no TLS, so no credential was sent"))?;
-    report.add(tls_step(&negotiated, &caps, "STARTTLS").took(started.elapsed()));
-    Ok((session, caps))
+    /// `smtp.connect` passed with `summary`; the TLS step begins.
+    fn connected(&mut self, step: Step) {
+        self.report.add(step.took(self.started.elapsed()));
+        self.connected = true;
+        self.started = Instant::now();
+    }
+
+    /// The failed step, after `smtp.connect` if the failure came later.
+    fn failed(&mut self, stage: SetupStage, error: &Error) -> Stop {
+        let implicit = self.tls == TlsMode::Implicit;
+        let (id, why) = match stage {
+            SetupStage::Reach => (StepId::SmtpConnect, "the server was not reached"),
+            SetupStage::Greeting if !implicit => (StepId::SmtpConnect, "the server did not greet"),
+            SetupStage::Ehlo if !self.connected && !implicit => {
+                (StepId::SmtpConnect, "EHLO failed")
+            }
+            SetupStage::TlsContext => (StepId::SmtpTls, "TLS could not be set up"),
+            SetupStage::Handshake if implicit => (StepId::SmtpTls, "TLS failed"),
+            SetupStage::Greeting | SetupStage::Ehlo if implicit => {
+                (StepId::SmtpTls, "the server did not greet")
+            }
+            _ => (StepId::SmtpTls, "no TLS, so no credential was sent"),
+        };
+        if id == StepId::SmtpTls && !self.connected {
+            let reached = format!("{} reached", self.reached);
+            self.connected(Step::pass(StepId::SmtpConnect, reached));
+        }
+        Stop::at(id, error, self.started, why)
+    }
+}
+
+impl relay::Watcher for Watch<'_> {
+    fn step(&mut self, step: Setup<'_>) {
+        match step {
+            Setup::Reached(address) => {
+                let address = address.map(|a| a.ip().to_string()).unwrap_or_default();
+                self.reached = format!("{} ({address})", self.server);
+                if self.tls == TlsMode::Implicit {
+                    let reached = format!("{} reached", self.reached);
+                    self.connected(Step::pass(StepId::SmtpConnect, reached));
+                }
+            }
+            Setup::Secured(ssl) => self.negotiated = Some(tls::negotiated(ssl)),
+            Setup::Greeted(greeting) => self.greeting = Some(greeting.to_string()),
+            Setup::Ehlo(caps) => match &self.negotiated {
+                Some(negotiated) => {
+                    let how = match self.tls {
+                        TlsMode::Implicit => "implicit TLS",
+                        _ => "STARTTLS",
+                    };
+                    let step = tls_step(negotiated, caps, how).took(self.started.elapsed());
+                    self.report.add(step);
+                }
+                None => {
+                    let greeting = self.greeting.take().unwrap_or_default();
+                    let step =
+                        Step::pass(StepId::SmtpConnect, format!("{}: {greeting}", self.reached))
+                            .detail(format!("EHLO {}: {}", self.helo, describe(caps)));
+                    self.connected(step);
+                }
+            },
+        }
+    }
 }
 
 /// AUTH XOAUTH2 (`smtp.auth`), then the test message (`smtp.send`).
@@ -261,11 +287,8 @@ fn login_and_send(
     let server = format!("{}:{}", config.smtp.host, config.smtp.port);
     let Some(token) = check.token else {
         return Err(Stop {
-            step: Box::new(Step::skip(
-                "smtp.auth",
-                "SMTP login",
-                "no token to log in with",
-            )),
+            id: StepId::SmtpAuth,
+            step: Box::new(Step::skip(StepId::SmtpAuth, "no token to log in with")),
             why: "no token to log in with",
         });
     };
@@ -283,12 +306,11 @@ fn login_and_send(
             {
                 error = error.with_hint(fix).with_cause(cause);
             }
-            Stop::at("smtp.auth", &error, started, "the login failed")
+            Stop::at(StepId::SmtpAuth, &error, started, "the login failed")
         })?;
     report.add(
         Step::pass(
-            "smtp.auth",
-            "SMTP login",
+            StepId::SmtpAuth,
             format!("XOAUTH2 as {} accepted: {reply}", config.user),
         )
         .took(started.elapsed()),
@@ -304,33 +326,6 @@ fn login_and_send(
         ));
     }
     Ok(())
-}
-
-/// STARTTLS, the handshake, and EHLO again on the secured connection.
-fn starttls(
-    mut session: Session<Stream>,
-    caps: &Capabilities,
-    connector: &TlsConnector,
-    check: &SmtpCheck,
-    server: &str,
-) -> Result<(Session<Stream>, Capabilities, Negotiated), Error> {
-    session
-        .starttls(caps)
-        .map_err(|e| smtp_failure(e, server))?;
-    let (stream, mut transcript) = session.into_parts();
-    let Stream::Plain(tcp) = stream else {
-        unreachable!("STARTTLS runs on a plain connection");
-    };
-    let (tls, negotiated) = tls::handshake(connector, &check.config.smtp.host, tcp)?;
-    transcript.note(&format!(
-        "TLS established: {} {}",
-        negotiated.version, negotiated.cipher
-    ));
-    let mut session = Session::new(Stream::Tls(Box::new(tls)), transcript);
-    let caps = session
-        .ehlo(check.helo)
-        .map_err(|e| smtp_failure(e, server))?;
-    Ok((session, caps, negotiated))
 }
 
 #[cfg(test)]

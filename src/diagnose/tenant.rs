@@ -13,12 +13,12 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::report::Step;
+use super::step_id::StepId;
 use crate::config::{Cloud, Config, Credential, is_guid};
 use crate::error::Error;
 use crate::token::request::{self, Endpoint};
 
-const ID: &str = "tenant";
-const TITLE: &str = "tenant and cloud";
+const ID: StepId = StepId::Tenant;
 
 /// What the OpenID configuration says about the tenant.
 #[derive(Debug, PartialEq, Eq)]
@@ -94,10 +94,10 @@ fn openid_url(token_url: &str) -> Option<String> {
 /// The step.
 pub fn tenant(config: &Config) -> Step {
     if matches!(config.credential, Credential::Managed(_)) && config.tenant.is_empty() {
-        return Step::skip(ID, TITLE, "a managed identity knows its own tenant");
+        return Step::skip(ID, "a managed identity knows its own tenant");
     }
     let Some(url) = openid_url(&config.token.url) else {
-        return Step::skip(ID, TITLE, "token.url is not an Entra token endpoint");
+        return Step::skip(ID, "token.url is not an Entra token endpoint");
     };
     let started = Instant::now();
     let endpoint = Endpoint {
@@ -109,7 +109,6 @@ pub fn tenant(config: &Config) -> Step {
     let unread = |why: String| {
         Step::warn(
             ID,
-            TITLE,
             format!("cannot read the tenant's OpenID configuration: {why}"),
             "the token step shows whether the token endpoint works",
         )
@@ -125,8 +124,8 @@ pub fn tenant(config: &Config) -> Step {
         Err(e) => return unread(e.message().to_string()),
     };
     match judge(&config.tenant, config.cloud, &facts) {
-        Ok(summary) => Step::pass(ID, TITLE, summary),
-        Err(e) => Step::fail(ID, TITLE, &e),
+        Ok(summary) => Step::pass(ID, summary),
+        Err(e) => Step::fail(ID, &e),
     }
     .detail(url.clone())
     .took(started.elapsed())

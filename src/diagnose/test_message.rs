@@ -5,14 +5,15 @@
 use std::time::Instant;
 
 use super::report::Step;
+use super::step_id::StepId;
 use crate::clock;
 use crate::config::Config;
 use crate::log::{Level, Outcome, Record, Syslog};
 use crate::message::format_mailbox;
 use crate::net::Stream;
-use crate::relay::smtp_failure;
 use crate::smtp::capabilities::Capabilities;
 use crate::smtp::session::{Envelope, Session};
+use crate::smtp_error::smtp_failure;
 
 /// The header of the test message (CRLF lines, blank line included) and its Message-ID.
 pub(super) fn test_header(config: &Config, helo: &str, to: &str, now: u64) -> (Vec<u8>, String) {
@@ -90,8 +91,7 @@ pub fn send(
             record.smtp = Some(receipt.reply.to_string());
             syslog.log(Level::Info, &record.line());
             Step::pass(
-                "smtp.send",
-                "test message",
+                StepId::SmtpSend,
                 format!("accepted for {to}: {}", receipt.reply),
             )
             .detail(format!("Message-ID {message_id}"))
@@ -102,7 +102,7 @@ pub fn send(
             record.cause = Some(error.cause_code());
             record.error = Some(error.message());
             syslog.log(Level::Error, &record.line());
-            Step::fail("smtp.send", "test message", error)
+            Step::fail(StepId::SmtpSend, error)
         }
     };
     step.took(started.elapsed())

@@ -1,19 +1,15 @@
 //! What `--check` shows of its TLS session: version, cipher and the
 //! server's certificate.
 //!
-//! The check's connection is set up exactly as sending sets up its own
-//! (`net.rs`: the same OpenSSL context, roots and host name check), so
-//! what the check trusts, sending trusts; this module only reads what the
-//! handshake negotiated.
+//! The check's connection is sending's own (`relay::connect_watched`: the
+//! same OpenSSL context, roots and host name check), so what the check
+//! trusts, sending trusts; this module only reads what the handshake
+//! negotiated.
 
-use std::net::TcpStream;
-
-use openssl::ssl::{SslRef, SslStream};
+use openssl::ssl::SslRef;
 
 use super::x509::{expiry, x509_name};
 use crate::clock;
-use crate::error::Result;
-use crate::net::{self, TlsConnector};
 
 /// What the TLS session looks like, for the report.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -32,22 +28,8 @@ pub struct Negotiated {
     pub days_left: i64,
 }
 
-/// The sending path's handshake on `tcp` ([`net::handshake`]), and what
-/// it negotiated.
-///
-/// # Errors
-/// The sending path's TLS error (exit 76, cause and hint from OpenSSL's reason).
-pub fn handshake(
-    connector: &TlsConnector,
-    host: &str,
-    tcp: TcpStream,
-) -> Result<(SslStream<TcpStream>, Negotiated)> {
-    let stream = net::handshake(connector, host, tcp)?;
-    let negotiated = negotiated(stream.ssl());
-    Ok((stream, negotiated))
-}
-
-fn negotiated(ssl: &SslRef) -> Negotiated {
+/// What the handshake on `ssl` negotiated.
+pub fn negotiated(ssl: &SslRef) -> Negotiated {
     let mut negotiated = Negotiated {
         version: ssl.version_str().to_string(),
         cipher: ssl

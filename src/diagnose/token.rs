@@ -6,6 +6,7 @@
 use std::time::Instant;
 
 use super::report::Step;
+use super::step_id::StepId;
 use crate::clock;
 use crate::config::Config;
 use crate::error::{Error, Kind};
@@ -31,8 +32,7 @@ pub fn fetch(
         Ok(granted) => {
             let until = clock::now() + granted.expires_in;
             let step = Step::pass(
-                "token",
-                "token",
+                StepId::Token,
                 format!(
                     "obtained, valid for {} s (until {})",
                     granted.expires_in,
@@ -45,7 +45,7 @@ pub fn fetch(
             (step, Some(granted.access_token))
         }
         Err(e) => (
-            Step::fail("token", "token", &e)
+            Step::fail(StepId::Token, &e)
                 .detail(endpoint)
                 .took(started.elapsed()),
             None,
@@ -59,14 +59,12 @@ pub fn cached(tokens: &TokenSource) -> Step {
     let now = clock::now();
     match tokens.cached_until() {
         Some(until) if until > now => Step::pass(
-            "token",
-            "token",
+            StepId::Token,
             format!("a cached token is valid for {} s", until - now),
         )
         .public(),
         _ => Step::warn(
-            "token",
-            "token",
+            StepId::Token,
             "no valid cached token; the next message fetches one",
             "run oauth2-sendmail --check as root to test the credential with a fresh token",
         )
@@ -76,11 +74,11 @@ pub fn cached(tokens: &TokenSource) -> Step {
 }
 
 /// The claim steps: identifier, title, claim.
-const CLAIM_STEPS: [(&str, &str, &str); 4] = [
-    ("token.aud", "token audience", "aud"),
-    ("token.roles", "token roles", "roles"),
-    ("token.tid", "token tenant", "tid"),
-    ("token.appid", "token application", "appid"),
+const CLAIM_STEPS: [(StepId, &str); 4] = [
+    (StepId::TokenAud, "aud"),
+    (StepId::TokenRoles, "roles"),
+    (StepId::TokenTid, "tid"),
+    (StepId::TokenAppid, "appid"),
 ];
 
 /// The token's claims, decoded without verification, against the configuration.
@@ -88,7 +86,7 @@ pub fn claim_steps(config: &Config, token: Option<&Secret>) -> Vec<Step> {
     let skip_all = |why: &str| {
         CLAIM_STEPS
             .iter()
-            .map(|(id, title, _)| Step::skip(id, title, why))
+            .map(|&(step, _)| Step::skip(step, why))
             .collect()
     };
     let Some(token) = token else {
@@ -98,7 +96,6 @@ pub fn claim_steps(config: &Config, token: Option<&Secret>) -> Vec<Step> {
         let mut steps: Vec<Step> = skip_all("the token is not a JWT");
         steps[0] = Step::warn(
             CLAIM_STEPS[0].0,
-            CLAIM_STEPS[0].1,
             "the token is not a JWT, so its claims cannot be read",
             "Entra's tokens for Exchange Online are JWTs: check that token.url is Entra's token endpoint",
         )
@@ -108,15 +105,15 @@ pub fn claim_steps(config: &Config, token: Option<&Secret>) -> Vec<Step> {
     let findings = claims::findings(&decoded, &config.tenant, &config.client_id);
     CLAIM_STEPS
         .iter()
-        .map(|(id, title, claim)| {
-            let Some(f) = findings.iter().find(|f| f.claim == *claim) else {
-                return Step::skip(id, title, "not checked");
+        .map(|&(step, claim)| {
+            let Some(f) = findings.iter().find(|f| f.claim == claim) else {
+                return Step::skip(step, "not checked");
             };
             let fix = f.fix.clone().unwrap_or_default();
             let cause = f.cause.unwrap_or("token-claims");
             match f.verdict {
-                ClaimVerdict::Good => Step::pass(id, title, f.detail.clone()),
-                ClaimVerdict::Doubtful => Step::warn(id, title, f.detail.clone(), fix).cause(cause),
+                ClaimVerdict::Good => Step::pass(step, f.detail.clone()),
+                ClaimVerdict::Doubtful => Step::warn(step, f.detail.clone(), fix).cause(cause),
                 ClaimVerdict::Bad => {
                     let kind = if cause == "token-no-role" {
                         Kind::NoPermission
@@ -126,7 +123,7 @@ pub fn claim_steps(config: &Config, token: Option<&Secret>) -> Vec<Step> {
                     let error = Error::new(kind, f.detail.clone())
                         .with_hint(fix)
                         .with_cause(cause);
-                    Step::fail(id, title, &error)
+                    Step::fail(step, &error)
                 }
             }
         })

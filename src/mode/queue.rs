@@ -43,6 +43,9 @@ use crate::spool::rate::{self, Booking};
 use crate::spool::schedule;
 use crate::spool::store::{Area, Claim, Claimed, Spool};
 
+mod decide;
+use decide::{Plan, Settlement, plan, settlement};
+
 /// How long a run of the whole queue waits for the rate ledger's lock,
 /// which is held for a moment by each send of every run.
 pub const LEDGER_PATIENCE: Duration = Duration::from_secs(2);
@@ -249,8 +252,14 @@ pub fn run(
         {
             continue;
         }
+        // Another user's message is never locked by a caller, not even for
+        // a moment: a caller who stopped its run while it held the lock
+        // would keep that message from every run for as long as it likes.
+        if owner.is_some_and(|uid| spool.peek(id).map_or(true, |m| m.uid != uid)) {
+            continue;
+        }
         match spool.claim(id) {
-            // Not this caller's: released at once, untouched.
+            // Not this caller's (checked again under the lock): released at once.
             Ok(Claim::Taken(claimed)) if owner.is_some_and(|uid| claimed.meta.uid != uid) => {}
             // Another account's: its own run sends it, with its own session.
             Ok(Claim::Taken(claimed))
@@ -344,19 +353,22 @@ impl Run<'_, '_> {
             }
         };
         let now = clock::now();
-        if selection == Selection::Due && !schedule::is_due(state.next_attempt, now) {
-            return;
-        }
         let pending = state.pending(&claimed.meta);
-        if pending.is_empty() {
-            // Everyone was served before a crash could record the end.
-            let _ = self.spool.remove(claimed);
-            return;
-        }
-        if let Some(reason) = self.session_down.clone() {
-            let attempt = Attempt::no_session(&pending, Error::temporary(reason));
-            self.settle(claimed, state, &attempt, Instant::now());
-            return;
+        let session_down = self.session_down.is_some();
+        match plan(selection, state.next_attempt, now, &pending, session_down) {
+            Plan::NotDue => return,
+            Plan::Served => {
+                // Everyone was served before a crash could record the end.
+                let _ = self.spool.remove(claimed);
+                return;
+            }
+            Plan::Wait => {
+                let reason = self.session_down.clone().unwrap_or_default();
+                let attempt = Attempt::no_session(&pending, Error::temporary(reason));
+                self.settle(claimed, state, &attempt, Instant::now());
+                return;
+            }
+            Plan::Try => {}
         }
         if !self.book(now) {
             return;
@@ -454,7 +466,10 @@ impl Run<'_, '_> {
             ..Record::delivered(&meta.sender, &tried, started.elapsed())
         };
         let pending = state.pending(&meta);
-        if pending.is_empty() && attempt.refused.is_empty() {
+        let max_age = self.queue.max_age.as_secs();
+        let expired = schedule::is_expired(meta.arrival, max_age, now);
+        let settlement = settlement(&pending, attempt, expired);
+        if settlement == Settlement::Done {
             match self.spool.remove(claimed) {
                 Ok(()) => {
                     self.summary.delivered += 1;
@@ -466,12 +481,12 @@ impl Run<'_, '_> {
         }
         let kind = attempt.error.as_ref().map_or(Kind::Temporary, Error::kind);
         state.last_error = error_text.clone().unwrap_or_default();
-        if pending.is_empty() {
+        if let Settlement::GiveUp { partial } = settlement {
             // Refused for good: kept for the administrator.
-            record.outcome = if attempt.delivered.is_empty() {
-                Outcome::Failed
-            } else {
+            record.outcome = if partial {
                 Outcome::Partial
+            } else {
+                Outcome::Failed
             };
             record.exit = kind.exit_name();
             self.give_up(claimed, &state, &record);
@@ -480,8 +495,7 @@ impl Run<'_, '_> {
         state.attempts = state.attempts.saturating_add(1);
         state.last_attempt = now;
         state.next_attempt = now + schedule::retry_delay(state.attempts);
-        let max_age = self.queue.max_age.as_secs();
-        if schedule::is_expired(meta.arrival, max_age, now) {
+        if settlement == Settlement::Expired {
             state.last_error = format!(
                 "gave up after {} attempts in {} (max_age): {}; not delivered to {}",
                 state.attempts,

@@ -20,7 +20,7 @@ impl Submitter<'_> {
         body: &mut dyn Read,
     ) -> Attempt {
         let verbose = self.verbose;
-        let config = self.config;
+        let config = self.account.config;
         let client = self.graph.get_or_insert_with(|| {
             let transcript = if verbose {
                 Transcript::stderr()
@@ -44,14 +44,14 @@ impl Submitter<'_> {
             "transport=auto: SMTP AUTH is refused by policy ({}); sending through Microsoft Graph",
             refusal.message()
         );
-        match graph::memo::remember_graph(self.config) {
+        match graph::memo::remember_graph(self.account.config) {
             Ok(()) => line.push_str(&format!(
                 ", and so for the next {} days",
                 graph::memo::REMEMBER_FOR / 86_400
             )),
             Err(e) => line.push_str(&format!(
                 " (the choice cannot be remembered in {}: {})",
-                self.config.token.cache_dir.display(),
+                self.account.config.token.cache_dir.display(),
                 crate::error::io_reason(&e)
             )),
         }

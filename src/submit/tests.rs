@@ -1,43 +1,46 @@
-//! Which failures of a reused session mean it went stale.
+//! The ending of a live message that was not delivered to everyone.
 
 use super::*;
-use crate::smtp::session::Stage;
-use crate::testing::reply;
+
+/// An attempt that served `delivered`, refused `refused` and deferred
+/// `deferred` recipients (counts), and failed.
+fn attempt(delivered: usize, refused: usize, deferred: usize) -> Attempt {
+    let some = |n: usize, name: &str| (0..n).map(|i| format!("{name}{i}@x")).collect();
+    Attempt {
+        delivered: some(delivered, "ok"),
+        refused: some(refused, "no"),
+        deferred: some(deferred, "later"),
+        error: Some(Error::temporary("451 4.3.0 try later")),
+        reply: None,
+        size: None,
+        no_session: false,
+        throttled: false,
+        transport: None,
+    }
+}
 
 #[test]
-fn which_failures_mean_a_stale_session() {
-    let e = |failure| SmtpError {
-        stage: Stage::MailFrom,
-        failure,
-    };
+fn endings() {
+    use Ending::*;
+    let queued = Some(Area::Messages);
+    let failed = Some(Area::Failed);
+    // (delivered, refused, deferred), where it was kept, queue configured, ending
     let table = [
-        (e(Failure::Io(io::ErrorKind::UnexpectedEof.into())), true),
-        (e(Failure::Io(io::ErrorKind::ConnectionReset.into())), true),
-        (
-            e(Failure::Reply(reply(
-                421,
-                "4.4.2 mx Error: timeout exceeded",
-            ))),
-            true,
-        ),
-        (
-            e(Failure::Reply(reply(
-                421,
-                "Service closing transmission channel",
-            ))),
-            true,
-        ),
-        (
-            e(Failure::Reply(reply(
-                421,
-                "4.3.2 Service not available, too busy",
-            ))),
-            false,
-        ),
-        (e(Failure::Reply(reply(451, "4.3.0 try later"))), false),
-        (e(Failure::Reply(reply(550, "5.7.60 not allowed"))), false),
+        ((0, 0, 2), queued, true, Queued { refused: false }),
+        ((1, 0, 1), queued, true, Queued { refused: false }),
+        ((0, 1, 1), queued, true, Queued { refused: true }),
+        ((0, 0, 2), None, true, NotQueued),
+        ((1, 1, 1), failed, true, NotQueued),
+        ((0, 0, 2), None, false, Failed),
+        ((0, 2, 0), failed, true, Failed),
+        ((0, 2, 0), None, false, Failed),
+        ((1, 1, 0), failed, true, Partial),
+        ((1, 0, 1), None, false, Partial),
     ];
-    for (error, want) in table {
-        assert_eq!(stale(&error), want, "{error:?}");
+    for (i, ((delivered, refused, deferred), kept, configured, want)) in
+        table.into_iter().enumerate()
+    {
+        let got = ending(&attempt(delivered, refused, deferred), kept, configured);
+        assert_eq!(got, want, "row {i}");
     }
 }

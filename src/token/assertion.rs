@@ -33,9 +33,17 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 /// How long an assertion is valid: Entra wants "5-10 minutes at most".
 pub const LIFETIME: u64 = 480;
 
+/// What a private key file must be.
+const KEY_HINT: &str = "private_key_file must be the certificate's private key, PEM, without a passphrase, readable by root and the oauth2-sendmail group (chmod 0640)";
+
 /// A certificate and its private key, ready to sign assertions.
+///
+/// Sending and `--check` both load them with [`Credentials::load`], so the
+/// check refuses exactly what sending refuses, and neither ever prompts.
 pub struct Credentials {
     key: PKey<Private>,
+    /// The certificate, for what `--check` shows of it.
+    pub certificate: X509,
     /// `x5t#S256`: base64url(SHA-256(DER)), no padding.
     pub x5t_s256: String,
     /// SHA-1 thumbprint in hex, as the Entra portal lists certificates.
@@ -47,7 +55,9 @@ impl Credentials {
     ///
     /// # Errors
     /// `Kind::Config` naming the file that cannot be read, is not PEM, is
-    /// encrypted, is not RSA, or does not match the other.
+    /// encrypted, is not RSA, or does not match the other; the cause is
+    /// `certificate-unreadable`, `certificate-invalid`,
+    /// `private-key-unreadable` or `certificate-key-mismatch`.
     pub fn load(certificate_file: &Path, private_key_file: &Path) -> Result<Credentials> {
         let cert_pem = std::fs::read(certificate_file).map_err(|e| {
             Error::config(format!(
@@ -55,12 +65,16 @@ impl Credentials {
                 certificate_file.display(),
                 io_reason(&e)
             ))
+            .with_hint("certificate_file must be readable by root and the oauth2-sendmail group (chmod 0640)")
+            .with_cause("certificate-unreadable")
         })?;
         let cert = X509::from_pem(&cert_pem).map_err(|_| {
             Error::config(format!(
                 "certificate_file {} holds no PEM certificate",
                 certificate_file.display()
             ))
+            .with_hint("certificate_file must be the PEM certificate (-----BEGIN CERTIFICATE-----) uploaded to the application")
+            .with_cause("certificate-invalid")
         })?;
         let key_pem = std::fs::read_to_string(private_key_file)
             .map(Secret::new)
@@ -70,12 +84,14 @@ impl Credentials {
                     private_key_file.display(),
                     io_reason(&e)
                 ))
+                .with_hint(KEY_HINT)
+                .with_cause("private-key-unreadable")
             })?;
-        Self::from_pem(&cert, key_pem.expose().as_bytes(), private_key_file)
+        Self::from_pem(cert, key_pem.expose().as_bytes(), private_key_file)
     }
 
     /// The credentials from a parsed certificate and the key's PEM text.
-    fn from_pem(cert: &X509, key_pem: &[u8], key_file: &Path) -> Result<Credentials> {
+    fn from_pem(cert: X509, key_pem: &[u8], key_file: &Path) -> Result<Credentials> {
         let shown = key_file.display();
         // A passphrase prompt would hang a cron job: refuse encrypted keys.
         let key = PKey::private_key_from_pem_callback(key_pem, |_| Ok(0)).map_err(|_| {
@@ -87,12 +103,15 @@ impl Credentials {
                     .with_hint(format!("store it unencrypted, readable only by root and the oauth2-sendmail group: openssl pkey -in {shown} -out NEW.key; chown root:oauth2-sendmail NEW.key; chmod 0640 NEW.key"))
             } else {
                 Error::config(format!("private_key_file {shown} holds no PEM private key"))
+                    .with_hint(KEY_HINT)
             }
+            .with_cause("private-key-unreadable")
         })?;
         if key.rsa().is_err() {
             return Err(Error::config(format!(
                 "private_key_file {shown} is not an RSA key; Entra signs assertions with RSA (PS256 or RS256)"
-            )));
+            ))
+            .with_cause("private-key-unreadable"));
         }
         let public = cert.public_key().map_err(|_| {
             Error::config("certificate_file holds a certificate without a usable public key")
@@ -109,6 +128,7 @@ impl Credentials {
             .map_err(|_| Error::config("certificate_file cannot be encoded"))?;
         Ok(Credentials {
             key,
+            certificate: cert,
             x5t_s256: URL_SAFE_NO_PAD.encode(openssl::sha::sha256(&der)),
             thumbprint: hex::upper(&openssl::sha::sha1(&der)),
         })
@@ -309,7 +329,7 @@ mod tests {
         let key = key();
         let cert = self_signed(&key);
         let pem = key.private_key_to_pem_pkcs8().unwrap();
-        let creds = Credentials::from_pem(&cert, &pem, Path::new("k.pem")).unwrap();
+        let creds = Credentials::from_pem(cert.clone(), &pem, Path::new("k.pem")).unwrap();
         let der = cert.to_der().unwrap();
         assert_eq!(
             URL_SAFE_NO_PAD.decode(&creds.x5t_s256).unwrap(),
@@ -344,22 +364,25 @@ mod tests {
     fn bad_keys_are_named() {
         let cert = self_signed(&key());
         let other = key().private_key_to_pem_pkcs8().unwrap();
-        let e = Credentials::from_pem(&cert, &other, Path::new("k.pem"))
+        let e = Credentials::from_pem(cert.clone(), &other, Path::new("k.pem"))
             .err()
             .unwrap();
         assert!(e.message().contains("does not belong"), "{}", e.message());
-        let e = Credentials::from_pem(&cert, b"junk", Path::new("k.pem"))
+        assert_eq!(e.cause_code(), "certificate-key-mismatch");
+        let e = Credentials::from_pem(cert, b"junk", Path::new("k.pem"))
             .err()
             .unwrap();
         assert!(e.message().contains("no PEM private key"));
+        assert_eq!(e.cause_code(), "private-key-unreadable");
         let k = key();
         let encrypted = k
             .private_key_to_pem_pkcs8_passphrase(openssl::symm::Cipher::aes_128_cbc(), b"pw")
             .unwrap();
-        let e = Credentials::from_pem(&self_signed(&k), &encrypted, Path::new("k.pem"))
+        let e = Credentials::from_pem(self_signed(&k), &encrypted, Path::new("k.pem"))
             .err()
             .unwrap();
         assert!(e.message().contains("encrypted"), "{}", e.message());
+        assert_eq!(e.cause_code(), "private-key-unreadable");
     }
 
     #[test]

@@ -173,3 +173,38 @@ fn a_world_readable_private_key_is_refused_with_the_fix() {
     );
     assert_eq!(sb.token_requests(), 0);
 }
+
+#[test]
+fn an_encrypted_private_key_is_refused_by_sending_and_by_check_without_a_prompt() {
+    use openssl::pkey::PKey;
+    use openssl::symm::Cipher;
+    use std::process::{Command, Stdio};
+    let sb = sandbox();
+    let sb = sb.exclusive();
+    let scratch = Scratch::new("cert-encrypted");
+    let (cert, key) = unregistered(&scratch);
+    let plain = PKey::private_key_from_pem(&std::fs::read(&key).unwrap()).unwrap();
+    let encrypted = plain
+        .private_key_to_pem_pkcs8_passphrase(Cipher::aes_128_cbc(), b"passphrase")
+        .unwrap();
+    std::fs::write(&key, encrypted).unwrap();
+    let conf = certificate_config(&sb, &scratch, &cert, &key, "");
+
+    let run = sendmail(&["-C", s(&conf), "a@example.com"], b"Subject: x\n\nx\n");
+    run.expect(78);
+    assert!(run.stderr.contains("is encrypted"), "{}", run.stderr);
+
+    // --check on a terminal, where OpenSSL's default would ask for the
+    // passphrase and wait; `timeout` only ends a check that waits forever.
+    let command = format!("{} --check -C {}", common::BIN, s(&conf));
+    let out = Command::new("timeout")
+        .args(["60", "script", "-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("timeout and script (util-linux) are installed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_ne!(out.status.code(), Some(124), "--check waited: {text}");
+    assert!(!text.to_lowercase().contains("pass phrase"), "{text}");
+    assert!(text.contains("is encrypted"), "{text}");
+    assert_eq!(sb.token_requests(), 0);
+}

@@ -26,6 +26,7 @@ mod packaging;
 mod protocol;
 mod queue;
 mod queue_runs;
+mod review;
 mod setgid;
 mod setgid_attacks;
 mod setup_script;

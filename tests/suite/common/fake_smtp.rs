@@ -48,6 +48,9 @@ pub struct Behaviour {
     /// After this many messages on one connection, answer MAIL with this
     /// reply (and hang up if it is a 421): throttling mid-session.
     pub mail_reply_after: Option<(usize, String)>,
+    /// After this many messages on one connection, answer DATA with this
+    /// reply (and hang up if it is a 421): a session gone stale at DATA.
+    pub data_reply_after: Option<(usize, String)>,
     /// Reply to MAIL FROM (default: 250).
     pub mail_reply: Option<String>,
     /// STARTTLS offers only TLS 1.0 and 1.1 (OpenSSL at security level
@@ -92,6 +95,7 @@ impl Behaviour {
             inject_after_starttls: None,
             final_reply_delay: None,
             mail_reply_after: None,
+            data_reply_after: None,
             mail_reply: None,
             legacy_tls_only: None,
             echo_auth: false,
@@ -359,6 +363,15 @@ fn serve(
             "DATA" => {
                 if !in_data_accepted {
                     conn.send("554 5.5.1 no valid recipients")?;
+                    continue;
+                }
+                if let Some((after, reply)) = &b.data_reply_after
+                    && messages_here >= *after
+                {
+                    conn.send(reply)?;
+                    if reply.starts_with("421") {
+                        return Ok(());
+                    }
                     continue;
                 }
                 conn.send("354 Start mail input; end with <CRLF>.<CRLF>")?;

@@ -1,4 +1,4 @@
-//! Unit tests of `relay`: failures by stage and reply class, token
+//! Unit tests of `smtp_error`: failures by stage and reply class, token
 //! rejection versus policy refusals, refused recipients.
 
 use super::*;
