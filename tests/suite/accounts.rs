@@ -242,3 +242,58 @@ fn an_unknown_key_in_an_account_names_file_line_account_and_key() {
         run.stderr
     );
 }
+
+#[test]
+fn a_graph_account_sends_through_graph_with_its_own_token_while_the_default_uses_smtp() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let scratch = Scratch::new("accounts-graph");
+    let log = SyslogCapture::new(&scratch);
+    let mut settings = sb.settings(&scratch);
+    settings.syslog_socket = Some(log.path.clone());
+    // The same application as the default account, over Graph.
+    settings.extra = format!(
+        "\n[graph]\nurl = \"{}\"\n[accounts.news]\ntransport = \"graph\"\nsenders = [\"*@news.example\"]\n",
+        sb.str("graph_url")
+    );
+    let conf = scratch.join("sendmail.conf");
+    write_private(&conf, &settings.render());
+
+    let by_graph = "acc-graph@example.net";
+    send(
+        &conf,
+        &[by_graph],
+        "From: letters@news.example\nSubject: by graph\n\nhello\n",
+    )
+    .expect(0);
+    let got = sb.graph_mail_for(by_graph);
+    assert_eq!(got.len(), 1, "delivered by Graph");
+    assert_eq!(got[0].sender, sb.str("user"));
+    assert!(sb.mail_for(by_graph).is_empty(), "not over SMTP");
+    assert_eq!(token_files(&scratch.join("cache")), 1, "Graph's token");
+
+    let by_smtp = "acc-graph-default@example.net";
+    send(
+        &conf,
+        &[by_smtp],
+        "From: someone@elsewhere.example\nSubject: by smtp\n\nhello\n",
+    )
+    .expect(0);
+    assert_eq!(sb.wait_for_mail(by_smtp, 1)[0].sender, sb.str("user"));
+    assert!(sb.graph_mail_for(by_smtp).is_empty(), "not by Graph");
+    // The default account's SMTP token is a cache entry of its own.
+    assert_eq!(token_files(&scratch.join("cache")), 2);
+    let lines = log.lines();
+    assert!(
+        lines.iter().any(|l| l.contains("account=news ")
+            && l.contains("transport=graph")
+            && l.contains("outcome=delivered")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("account=default ")
+            && !l.contains("transport=graph")
+            && l.contains("outcome=delivered")),
+        "{lines:?}"
+    );
+}
