@@ -23,6 +23,7 @@ mod explain;
 mod from_policy;
 pub mod header;
 mod hex;
+mod limits;
 mod log;
 mod message;
 pub mod mode;

@@ -20,7 +20,7 @@ use crate::secret::Secret;
 
 // ---- the file as written -------------------------------------------------
 
-type S<T> = Option<Spanned<T>>;
+pub(super) type S<T> = Option<Spanned<T>>;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +37,11 @@ struct RawConfig {
     ca_file: S<String>,
     hostname: S<String>,
     syslog_socket: S<String>,
+    delivery: S<String>,
+    metrics_file: S<String>,
+    client_secret_expires: S<String>,
+    #[serde(default)]
+    limits: super::fleet::RawLimits,
     #[serde(default)]
     smtp: RawSmtp,
     #[serde(default)]
@@ -88,13 +93,18 @@ struct RawAddresses {
 }
 
 /// Builds errors that name the file, the line and the key.
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     text: &'a str,
     origin: &'a Path,
 }
 
 impl Validator<'_> {
-    fn at<T>(&self, value: &Spanned<T>, key: &str, problem: impl std::fmt::Display) -> Error {
+    pub(super) fn at<T>(
+        &self,
+        value: &Spanned<T>,
+        key: &str,
+        problem: impl std::fmt::Display,
+    ) -> Error {
         let line = line_of(self.text, value.span().start);
         Error::config(format!(
             "{}:{line}: {key}: {problem}",
@@ -109,7 +119,7 @@ impl Validator<'_> {
         ))
     }
 
-    fn string(&self, value: &S<String>, key: &str) -> Result<Option<String>> {
+    pub(super) fn string(&self, value: &S<String>, key: &str) -> Result<Option<String>> {
         match value {
             None => Ok(None),
             Some(v) if v.get_ref().trim().is_empty() => Err(self.at(v, key, "must not be empty")),
@@ -215,6 +225,17 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
     let smtp = smtp_section(&raw.smtp, &v)?;
     let token = token_section(&raw.token, &v, &tenant_value)?;
     let queue = queue_section(&raw.queue, &v)?;
+    let rate_limit = raw
+        .queue
+        .rate_limit
+        .as_ref()
+        .map(|_| queue_rate(&raw.queue, &v))
+        .transpose()?;
+    let limits = super::fleet::limits(&raw.limits, rate_limit, &v)?;
+    let queue = queue.map(|q| QueueConfig {
+        rate_limit: limits.rate,
+        ..q
+    });
     let addresses = addresses_section(&raw.addresses, &v, &from)?;
 
     Ok(Config {
@@ -232,6 +253,10 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
         token,
         queue,
         addresses,
+        delivery: super::fleet::delivery(&raw.delivery, &v)?,
+        metrics_file: super::fleet::metrics_file(&raw.metrics_file, &v)?,
+        client_secret_expires: super::fleet::secret_expires(&raw.client_secret_expires, &v)?,
+        limits,
     })
 }
 
@@ -371,7 +396,18 @@ fn queue_section(raw: &RawQueue, v: &Validator) -> Result<Option<QueueConfig>> {
     // The other keys are checked even without a dir, so a typo shows early.
     let max_age = v.seconds(&raw.max_age, "queue.max_age", (60, 90 * 86_400), 432_000)?;
     let flush_budget = v.seconds(&raw.flush_budget, "queue.flush_budget", (0, 60), 2)?;
-    let rate_limit = match &raw.rate_limit {
+    let rate_limit = queue_rate(raw, v)?;
+    Ok(v.string(&raw.dir, "queue.dir")?.map(|dir| QueueConfig {
+        dir: PathBuf::from(dir),
+        max_age,
+        rate_limit,
+        flush_budget,
+    }))
+}
+
+/// `queue.rate_limit`, the old name of `limits.rate`.
+fn queue_rate(raw: &RawQueue, v: &Validator) -> Result<u32> {
+    Ok(match &raw.rate_limit {
         None => 30,
         Some(r) => u32::try_from(*r.get_ref())
             .ok()
@@ -383,13 +419,7 @@ fn queue_section(raw: &RawQueue, v: &Validator) -> Result<Option<QueueConfig>> {
                     "must be between 0 (no limit) and 100000 messages a minute",
                 )
             })?,
-    };
-    Ok(v.string(&raw.dir, "queue.dir")?.map(|dir| QueueConfig {
-        dir: PathBuf::from(dir),
-        max_age,
-        rate_limit,
-        flush_budget,
-    }))
+    })
 }
 
 fn addresses_section(raw: &RawAddresses, v: &Validator, from: &str) -> Result<AddressConfig> {

@@ -13,7 +13,7 @@
 //! per-minute limit or the time budget ends the run and leaves the rest.
 
 use std::io::Read;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::attempt::Attempt;
 use crate::cli::{Delivery, Invocation, Mode};
@@ -28,7 +28,6 @@ use crate::system;
 
 use crate::spool::caller;
 use crate::spool::format::{Corrupt, State};
-use crate::spool::rate;
 use crate::spool::schedule;
 use crate::spool::store::{Area, Claim, Claimed, Spool};
 
@@ -88,8 +87,23 @@ pub fn from_command(invocation: &Invocation, config: &Config, syslog: Syslog) ->
         verbose,
         syslog,
     );
-    let summary = run(&mut submitter, queue, selection, None);
+    // The run holds one of the mailbox's connection slots (limits.connections)
+    // until its QUIT.
+    let slot = crate::limits::session_slot(config, Duration::from_secs(1));
+    let summary = match &slot {
+        Ok((_, warning)) => {
+            if let Some(warning) = warning {
+                submitter.log(Level::Warning, warning);
+            }
+            run(&mut submitter, queue, selection, None)
+        }
+        Err(why) => Ok(Summary {
+            stopped: Some(format!("{why}; the next run goes on")),
+            ..Summary::default()
+        }),
+    };
     submitter.finish();
+    drop(slot);
     let summary = summary?;
     if selection == Selection::All {
         let left = spool.ids().map_or(0, |(ids, _)| ids.len());
@@ -175,20 +189,27 @@ pub fn run(
         {
             continue;
         }
-        match spool.claim(id) {
-            Ok(Claim::Taken(claimed)) => run.one(*claimed, selection),
-            Ok(Claim::Busy) => run.summary.busy += 1,
-            Ok(Claim::Gone) => {}
-            Ok(Claim::Corrupt(why)) => run.set_aside(id, &why),
-            Err(e) => run.log(
-                Level::Warning,
-                &format!(
-                    "queue-id={id} cannot be read: {}",
-                    crate::error::io_reason(&e)
-                ),
-            ),
-        }
+        run.take(id, selection);
     }
+    Ok(run.summary)
+}
+
+/// Delivers the one queued message `id` now, whatever its retry time
+/// (the detached process of `-odb`).
+///
+/// # Errors
+/// None today; the signature matches [`run`].
+pub fn run_one(submitter: &mut Submitter, queue: &QueueConfig, id: &str) -> Result<Summary> {
+    let spool = Spool::new(&queue.dir);
+    let mut run = Run {
+        submitter,
+        queue,
+        spool: &spool,
+        summary: Summary::default(),
+        session_down: None,
+        ledger_warned: false,
+    };
+    run.take(id, Selection::All);
     Ok(run.summary)
 }
 
@@ -204,6 +225,23 @@ struct Run<'r, 'c> {
 }
 
 impl Run<'_, '_> {
+    /// Claims message `id` and handles it; what another run holds is skipped.
+    fn take(&mut self, id: &str, selection: Selection) {
+        match self.spool.claim(id) {
+            Ok(Claim::Taken(claimed)) => self.one(*claimed, selection),
+            Ok(Claim::Busy) => self.summary.busy += 1,
+            Ok(Claim::Gone) => {}
+            Ok(Claim::Corrupt(why)) => self.set_aside(id, &why),
+            Err(e) => self.log(
+                Level::Warning,
+                &format!(
+                    "queue-id={id} cannot be read: {}",
+                    crate::error::io_reason(&e)
+                ),
+            ),
+        }
+    }
+
     fn log(&mut self, level: Level, line: &str) {
         self.submitter.log(level, line);
     }
@@ -256,25 +294,19 @@ impl Run<'_, '_> {
             self.settle(claimed, state, &attempt, Instant::now());
             return;
         }
-        match rate::reserve(self.spool, self.queue.rate_limit, now) {
-            Ok(true) => {}
-            Ok(false) => {
-                self.summary.stopped = Some(format!(
-                    "the limit of {} messages a minute is reached; the next run goes on",
-                    self.queue.rate_limit
-                ));
+        // Pacing (limits.rate, limits.recipients_per_day) counts live
+        // and queued sends in one ledger.
+        match crate::limits::admit_next(self.submitter.config(), pending.len() as u32) {
+            Ok(None) => {}
+            Ok(Some(warning)) if !self.ledger_warned => {
+                self.ledger_warned = true;
+                self.log(Level::Warning, &warning);
+            }
+            Ok(Some(_)) => {}
+            Err(why) => {
+                self.summary.stopped = Some(why);
                 return;
             }
-            Err(e) if !self.ledger_warned => {
-                self.ledger_warned = true;
-                let line = format!(
-                    "the rate ledger in {} cannot be used ({}): sending without it",
-                    self.spool.root().display(),
-                    crate::error::io_reason(&e)
-                );
-                self.log(Level::Warning, &line);
-            }
-            Err(_) => {}
         }
         let started = Instant::now();
         let addresses = Addresses {

@@ -11,14 +11,17 @@ use std::time::Instant;
 use crate::body::DotEndReader;
 use crate::cli::Invocation;
 use crate::compose::Composer;
-use crate::config::Config;
+use crate::config::{Config, DeliveryMode};
 use crate::envelope;
 use crate::envelope::Addresses;
 use crate::error::{Error, Result};
 use crate::header;
+use crate::limits::{self, Gate};
 use crate::log::{Level, Record, Syslog};
 use crate::message::PreparedHeader;
 use crate::submit::Submitter;
+
+use super::background;
 use crate::system;
 
 /// Reads a message from stdin and sends it.
@@ -44,10 +47,89 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
         let record = Record::refused(from, &invocation.recipients, started.elapsed(), e);
         syslog.log(Level::Error, &record.line());
     })?;
+    let held = match background::effective(invocation, config) {
+        DeliveryMode::Foreground => None,
+        DeliveryMode::Queue => {
+            Some("queued by the delivery mode (-odq, delivery = queue)".to_string())
+        }
+        DeliveryMode::Background => {
+            Some("queued for background delivery (-odb, delivery = background)".to_string())
+        }
+    };
+    let recipients = addresses.recipients.len() as u32;
+    let (slot, held) = match held {
+        Some(why) => (None, Some(why)),
+        None => match limits::admit(config, recipients, limits::LIVE_WAIT) {
+            Gate::Go(slot, warnings) => {
+                for warning in warnings {
+                    syslog.log(Level::Warning, &warning);
+                }
+                (Some(slot), None)
+            }
+            Gate::Hold(why) => (None, Some(why)),
+        },
+    };
+    if let Some(why) = held {
+        return hold(
+            invocation, config, &addresses, &prepared, &mut input, &why, started, syslog,
+        );
+    }
     let mut submitter = Submitter::for_invocation(config, host, invocation, syslog);
     let result = submitter.submit(&addresses, &prepared, &mut input);
     super::queue::finish_with_flush(submitter);
+    drop(slot);
     result.map(drop)
+}
+
+/// A message that does not go now: spooled (and, for `-odb`, handed to a
+/// detached process), or, without a queue, a temporary failure (75).
+#[allow(clippy::too_many_arguments)]
+fn hold(
+    invocation: &Invocation,
+    config: &Config,
+    addresses: &Addresses,
+    prepared: &PreparedHeader,
+    input: &mut dyn BufRead,
+    why: &str,
+    started: Instant,
+    mut syslog: Syslog,
+) -> Result<()> {
+    if config.queue.is_none() {
+        let e = Error::temporary(format!(
+            "{why}; there is no queue ([queue] dir) to keep the message"
+        ))
+        .with_cause("limits");
+        let record = Record::refused(
+            &addresses.sender,
+            &addresses.recipients,
+            started.elapsed(),
+            &e,
+        );
+        syslog.log(Level::Error, &record.line());
+        return Err(e);
+    }
+    let id = background::spool(
+        config,
+        &invocation.delivery,
+        addresses,
+        prepared,
+        input,
+        why,
+    )
+    .inspect_err(|e| {
+        let record = Record::refused(
+            &addresses.sender,
+            &addresses.recipients,
+            started.elapsed(),
+            e,
+        );
+        syslog.log(Level::Error, &record.line());
+    })?;
+    background::log_queued(&mut syslog, addresses, prepared, &id, started, why);
+    if background::effective(invocation, config) == DeliveryMode::Background {
+        background::start_detached(invocation, &id, &mut syslog);
+    }
+    Ok(())
 }
 
 /// The checks and rewriting before anything is sent: `-F`, the header
