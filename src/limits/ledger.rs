@@ -71,7 +71,10 @@ pub fn decide(
         let oldest = next.sent.iter().min().copied().unwrap_or(now);
         return (Verdict::Wait(oldest + 60 - now), next);
     }
-    next.sent.push(now);
+    // Without a rate there is nothing to count the minute against.
+    if limits.rate > 0 {
+        next.sent.push(now);
+    }
     next.recipients = after;
     let warning = (budget > 0 && u64::from(after) * 5 >= u64::from(budget) * 4 && next.warned != today)
         .then(|| {

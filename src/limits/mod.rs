@@ -48,7 +48,8 @@ pub fn dir(config: &Config) -> PathBuf {
 }
 
 /// Asks for a session slot and a place in the minute and the day for a
-/// message to `recipients` recipients, waiting at most `wait`.
+/// message to `recipients` recipients, waiting at most `wait` (for the
+/// minute only without a queue).
 pub fn admit(config: &Config, recipients: u32, wait: Duration) -> Gate {
     let dir = dir(config);
     let deadline = Instant::now() + wait;
@@ -73,7 +74,9 @@ pub fn admit(config: &Config, recipients: u32, wait: Duration) -> Gate {
             }
             Ok(Verdict::Wait(secs)) => {
                 let until = Instant::now() + Duration::from_secs(secs);
-                if until > deadline {
+                // With a queue, waiting gains nothing: the queue run sends
+                // it within the minute.
+                if until > deadline || config.queue.is_some() {
                     return Gate::Hold(format!(
                         "the limit of {} messages a minute (limits.rate) is reached",
                         config.limits.rate

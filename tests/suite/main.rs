@@ -14,6 +14,7 @@ mod delivery;
 mod docs;
 mod explain;
 mod faults;
+mod fleet;
 mod hostile;
 mod input;
 mod layers;

@@ -102,6 +102,10 @@ pub struct Record {
     pub raw_messages: Vec<Vec<u8>>,
     /// Why server-side TLS handshakes failed.
     pub tls_failures: Vec<String>,
+    /// Connections open now.
+    pub active: usize,
+    /// The most connections that were open at once.
+    pub max_active: usize,
 }
 
 /// A running fake peer.
@@ -127,7 +131,13 @@ impl FakeSmtp {
                     Arc::clone(&auth_attempts),
                 );
                 std::thread::spawn(move || {
+                    {
+                        let mut record = r.lock().unwrap();
+                        record.active += 1;
+                        record.max_active = record.max_active.max(record.active);
+                    }
                     let _ = serve(stream, &b, &r, &a);
+                    r.lock().unwrap().active -= 1;
                 });
             }
         });
