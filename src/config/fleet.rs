@@ -1,14 +1,20 @@
 //! The keys that make the program a good citizen of a fleet (DESIGN.md,
 //! Version 0.2): `delivery`, `metrics_file`, `client_secret_expires` and
-//! `[limits]`. Pure: the raw values in, validated values out.
+//! `[limits]`. Pure: the raw values in, validated values (or the place
+//! and problem of a bad one) out.
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use toml::Spanned;
 
-use super::parse::{S, Validator};
 use super::{DeliveryMode, LimitsConfig};
-use crate::error::Result;
+
+type S<T> = Option<Spanned<T>>;
+
+/// A bad value: where it starts in the file, its key, and what is wrong
+/// (`parse` turns it into the error naming file, line and key).
+pub(super) type Located = (usize, &'static str, String);
 
 /// `[limits]` as written.
 #[derive(Deserialize, Default)]
@@ -19,40 +25,55 @@ pub(super) struct RawLimits {
     recipients_per_day: S<i64>,
 }
 
+fn at<T>(value: &Spanned<T>, key: &'static str, problem: impl Into<String>) -> Located {
+    (value.span().start, key, problem.into())
+}
+
+/// A string value, trimmed; empty or with control characters is refused.
+fn text(raw: &S<String>, key: &'static str) -> Result<Option<String>, Located> {
+    match raw {
+        None => Ok(None),
+        Some(v) if v.get_ref().trim().is_empty() => Err(at(v, key, "must not be empty")),
+        Some(v) if v.get_ref().chars().any(char::is_control) => {
+            Err(at(v, key, "must not contain control characters"))
+        }
+        Some(v) => Ok(Some(v.get_ref().trim().to_string())),
+    }
+}
+
 /// `delivery = "foreground" | "background" | "queue"`.
-pub(super) fn delivery(raw: &S<String>, v: &Validator) -> Result<DeliveryMode> {
+pub(super) fn delivery(raw: &S<String>) -> Result<DeliveryMode, Located> {
     let Some(value) = raw else {
         return Ok(DeliveryMode::Foreground);
     };
     DeliveryMode::from_name(value.get_ref())
-        .ok_or_else(|| v.at(value, "delivery", "must be foreground, background or queue"))
+        .ok_or_else(|| at(value, "delivery", "must be foreground, background or queue"))
 }
 
 /// `metrics_file`: "" (or absent) is none.
-pub(super) fn metrics_file(raw: &S<String>, v: &Validator) -> Result<Option<PathBuf>> {
+pub(super) fn metrics_file(raw: &S<String>) -> Result<Option<PathBuf>, Located> {
     match raw {
+        None => Ok(None),
         Some(p) if p.get_ref().trim().is_empty() => Ok(None),
-        _ => {
-            let path = v.string(raw, "metrics_file")?.map(PathBuf::from);
-            if let (Some(p), Some(raw)) = (&path, raw)
-                && (!p.is_absolute() || p.file_name().is_none())
-            {
-                return Err(v.at(raw, "metrics_file", "must be an absolute file path"));
+        Some(p) => {
+            let path = PathBuf::from(text(raw, "metrics_file")?.unwrap_or_default());
+            if !path.is_absolute() || path.file_name().is_none() {
+                return Err(at(p, "metrics_file", "must be an absolute file path"));
             }
-            Ok(path)
+            Ok(Some(path))
         }
     }
 }
 
 /// `client_secret_expires = "YYYY-MM-DD"`: the Unix time of the end of that
 /// day (UTC), when Entra stops accepting the secret.
-pub(super) fn secret_expires(raw: &S<String>, v: &Validator) -> Result<Option<u64>> {
-    let Some(text) = v.string(raw, "client_secret_expires")? else {
+pub(super) fn secret_expires(raw: &S<String>) -> Result<Option<u64>, Located> {
+    let Some(value) = text(raw, "client_secret_expires")? else {
         return Ok(None);
     };
-    match parse_date(&text) {
+    match parse_date(&value) {
         Some(day_start) => Ok(Some(day_start + 86_399)),
-        None => Err(v.at(
+        None => Err(at(
             raw.as_ref().expect("a value was read"),
             "client_secret_expires",
             "must be a date like 2027-06-30 (the Expires column in Entra)",
@@ -61,15 +82,11 @@ pub(super) fn secret_expires(raw: &S<String>, v: &Validator) -> Result<Option<u6
 }
 
 /// `[limits]`; `rate_limit` is `queue.rate_limit`, the old name of `rate`.
-pub(super) fn limits(
-    raw: &RawLimits,
-    rate_limit: Option<u32>,
-    v: &Validator,
-) -> Result<LimitsConfig> {
-    let number = |value: &S<i64>, key: &str, range: (i64, i64), default: i64| match value {
+pub(super) fn limits(raw: &RawLimits, rate_limit: Option<u32>) -> Result<LimitsConfig, Located> {
+    let number = |value: &S<i64>, key: &'static str, range: (i64, i64), default: i64| match value {
         None => Ok(default as u32),
         Some(n) if (range.0..=range.1).contains(n.get_ref()) => Ok(*n.get_ref() as u32),
-        Some(n) => Err(v.at(
+        Some(n) => Err(at(
             n,
             key,
             format!("must be between {} and {}", range.0, range.1),

@@ -20,7 +20,7 @@ use crate::secret::Secret;
 
 // ---- the file as written -------------------------------------------------
 
-pub(super) type S<T> = Option<Spanned<T>>;
+type S<T> = Option<Spanned<T>>;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -93,19 +93,23 @@ struct RawAddresses {
 }
 
 /// Builds errors that name the file, the line and the key.
-pub(super) struct Validator<'a> {
+struct Validator<'a> {
     text: &'a str,
     origin: &'a Path,
 }
 
 impl Validator<'_> {
-    pub(super) fn at<T>(
-        &self,
-        value: &Spanned<T>,
-        key: &str,
-        problem: impl std::fmt::Display,
-    ) -> Error {
+    fn at<T>(&self, value: &Spanned<T>, key: &str, problem: impl std::fmt::Display) -> Error {
         let line = line_of(self.text, value.span().start);
+        Error::config(format!(
+            "{}:{line}: {key}: {problem}",
+            self.origin.display()
+        ))
+    }
+
+    /// The error for a value `fleet` found bad.
+    fn located(&self, (start, key, problem): super::fleet::Located) -> Error {
+        let line = line_of(self.text, start);
         Error::config(format!(
             "{}:{line}: {key}: {problem}",
             self.origin.display()
@@ -119,7 +123,7 @@ impl Validator<'_> {
         ))
     }
 
-    pub(super) fn string(&self, value: &S<String>, key: &str) -> Result<Option<String>> {
+    fn string(&self, value: &S<String>, key: &str) -> Result<Option<String>> {
         match value {
             None => Ok(None),
             Some(v) if v.get_ref().trim().is_empty() => Err(self.at(v, key, "must not be empty")),
@@ -231,7 +235,7 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
         .as_ref()
         .map(|_| queue_rate(&raw.queue, &v))
         .transpose()?;
-    let limits = super::fleet::limits(&raw.limits, rate_limit, &v)?;
+    let limits = super::fleet::limits(&raw.limits, rate_limit).map_err(|e| v.located(e))?;
     let queue = queue.map(|q| QueueConfig {
         rate_limit: limits.rate,
         ..q
@@ -253,9 +257,10 @@ pub fn parse_for(text: &str, origin: &Path, audience: Audience) -> Result<Config
         token,
         queue,
         addresses,
-        delivery: super::fleet::delivery(&raw.delivery, &v)?,
-        metrics_file: super::fleet::metrics_file(&raw.metrics_file, &v)?,
-        client_secret_expires: super::fleet::secret_expires(&raw.client_secret_expires, &v)?,
+        delivery: super::fleet::delivery(&raw.delivery).map_err(|e| v.located(e))?,
+        metrics_file: super::fleet::metrics_file(&raw.metrics_file).map_err(|e| v.located(e))?,
+        client_secret_expires: super::fleet::secret_expires(&raw.client_secret_expires)
+            .map_err(|e| v.located(e))?,
         limits,
     })
 }

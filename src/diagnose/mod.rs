@@ -17,6 +17,7 @@
 
 mod credential;
 mod files;
+mod fleet;
 mod report;
 mod smtp;
 mod test_message;
@@ -50,6 +51,7 @@ const AFTER_CONFIG: &[(&str, &str)] = &[
     ("smtp.auth", "SMTP login"),
     ("cache", "token cache"),
     ("queue", "queue"),
+    ("limits", "daily recipients"),
 ];
 
 /// Runs the check with the configuration at `config_path`; returns the exit code.
@@ -127,6 +129,9 @@ fn run(report: &mut Report, invocation: &Invocation, config_path: &Path, transcr
     let credential = credential::credential(&config);
     let usable = credential.verdict != Verdict::Fail;
     report.add(credential);
+    if let Some(step) = fleet::secret_expiry(&config, crate::clock::now()) {
+        report.add(step);
+    }
 
     let mut tokens = TokenSource::new(&config);
     let token = if usable {
@@ -152,4 +157,8 @@ fn run(report: &mut Report, invocation: &Invocation, config_path: &Path, transcr
 
     report.add(files::cache(&config, tokens.cached_until()));
     report.add(files::queue(&config));
+    report.add(fleet::recipient_budget(
+        &config,
+        crate::limits::recipients_today(&config),
+    ));
 }

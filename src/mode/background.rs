@@ -210,6 +210,13 @@ pub fn deliver_queued(invocation: &Invocation, config: &Config, mut syslog: Sysl
             &format!("queue-id={id}: left for the next queue run: {why}"),
         );
     }
+    if let Ok(summary) = &summary {
+        super::report::after_sends(
+            config,
+            &super::report::of_run(summary.delivered, &summary.failed_causes),
+            submitter.syslog(),
+        );
+    }
     submitter.finish();
     Ok(())
 }

@@ -14,6 +14,7 @@ pub mod background;
 pub mod mailq;
 pub mod newaliases;
 pub mod queue;
+mod report;
 pub mod send;
 pub mod serve;
 

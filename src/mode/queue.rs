@@ -55,6 +55,8 @@ pub struct Summary {
     pub set_aside: usize,
     /// Why the run ended early, if it did.
     pub stopped: Option<String>,
+    /// The cause code of each message given up (for the metrics).
+    pub failed_causes: Vec<String>,
 }
 
 /// `-q` and `--queue-run`: runs the queue of `config` and, for `-q`,
@@ -102,6 +104,13 @@ pub fn from_command(invocation: &Invocation, config: &Config, syslog: Syslog) ->
             ..Summary::default()
         }),
     };
+    if let Ok(summary) = &summary {
+        super::report::after_sends(
+            config,
+            &super::report::of_run(summary.delivered, &summary.failed_causes),
+            submitter.syslog(),
+        );
+    }
     submitter.finish();
     drop(slot);
     let summary = summary?;
@@ -115,7 +124,7 @@ pub fn from_command(invocation: &Invocation, config: &Config, syslog: Syslog) ->
 /// Ends a live invocation: if a message was just delivered and the queue
 /// holds due messages, sends them over the same session within the
 /// configured time budget; then QUIT.
-pub fn finish_with_flush(mut submitter: Submitter) {
+pub fn finish_with_flush(mut submitter: Submitter) -> Option<Summary> {
     let config = submitter.config();
     // A transcript of other users' messages is not for a non-root caller.
     let private = !submitter.verbose() || caller::real_uid() == 0;
@@ -125,9 +134,12 @@ pub fn finish_with_flush(mut submitter: Submitter) {
         && private
     {
         let deadline = Instant::now() + queue.flush_budget;
-        let _ = run(&mut submitter, queue, Selection::Due, Some(deadline));
+        let summary = run(&mut submitter, queue, Selection::Due, Some(deadline)).ok();
+        submitter.finish();
+        return summary;
     }
     submitter.finish();
+    None
 }
 
 /// One line for people: what the run did, what is left, why it stopped.
@@ -383,6 +395,8 @@ impl Run<'_, '_> {
                 Outcome::Partial
             };
             record.exit = kind.exit_name();
+            let cause = record.cause.unwrap_or("refused").to_string();
+            self.summary.failed_causes.push(cause);
             self.give_up(claimed, &state, &record);
             return;
         }
@@ -406,6 +420,7 @@ impl Run<'_, '_> {
                 ..record.clone()
             }
             .line();
+            self.summary.failed_causes.push("expired".into());
             self.give_up_logged(claimed, &state, &line);
             return;
         }
@@ -475,6 +490,7 @@ mod tests {
             busy: 2,
             set_aside: 1,
             stopped: Some("the server asked for a pause: 421".into()),
+            failed_causes: Vec::new(),
         };
         assert_eq!(
             describe(&summary, 4),

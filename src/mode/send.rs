@@ -21,7 +21,8 @@ use crate::log::{Level, Record, Syslog};
 use crate::message::PreparedHeader;
 use crate::submit::Submitter;
 
-use super::background;
+use super::{background, report};
+use crate::metrics::Event;
 use crate::system;
 
 /// Reads a message from stdin and sends it.
@@ -46,19 +47,22 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
         let from = invocation.sender.as_deref().unwrap_or(&config.from);
         let record = Record::refused(from, &invocation.recipients, started.elapsed(), e);
         syslog.log(Level::Error, &record.line());
+        report::after_sends(config, &[Event::new("failed", e.cause_code())], &mut syslog);
     })?;
     let held = match background::effective(invocation, config) {
         DeliveryMode::Foreground => None,
-        DeliveryMode::Queue => {
-            Some("queued by the delivery mode (-odq, delivery = queue)".to_string())
-        }
-        DeliveryMode::Background => {
-            Some("queued for background delivery (-odb, delivery = background)".to_string())
-        }
+        DeliveryMode::Queue => Some((
+            "queued by the delivery mode (-odq, delivery = queue)".to_string(),
+            "queue-mode",
+        )),
+        DeliveryMode::Background => Some((
+            "queued for background delivery (-odb, delivery = background)".to_string(),
+            "background",
+        )),
     };
     let recipients = addresses.recipients.len() as u32;
     let (slot, held) = match held {
-        Some(why) => (None, Some(why)),
+        Some(held) => (None, Some(held)),
         None => match limits::admit(config, recipients, limits::LIVE_WAIT) {
             Gate::Go(slot, warnings) => {
                 for warning in warnings {
@@ -66,66 +70,80 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
                 }
                 (Some(slot), None)
             }
-            Gate::Hold(why) => (None, Some(why)),
+            Gate::Hold(why) => (None, Some((why, "limits"))),
         },
     };
-    if let Some(why) = held {
+    if let Some((why, cause)) = held {
         return hold(
-            invocation, config, &addresses, &prepared, &mut input, &why, started, syslog,
+            invocation,
+            config,
+            (&addresses, &prepared),
+            &mut input,
+            (&why, cause),
+            started,
+            syslog,
         );
     }
     let mut submitter = Submitter::for_invocation(config, host, invocation, syslog);
     let result = submitter.submit(&addresses, &prepared, &mut input);
-    super::queue::finish_with_flush(submitter);
+    let mut events = report::of_submit(&result);
+    // The metrics are written once the session is closed and the slot free.
+    let flushed = super::queue::finish_with_flush(submitter);
     drop(slot);
+    if let Some(run) = flushed {
+        events.extend(report::of_run(run.delivered, &run.failed_causes));
+    }
+    report::after_sends(
+        config,
+        &events,
+        &mut Syslog::open(config.syslog_socket.as_deref()),
+    );
     result.map(drop)
 }
 
 /// A message that does not go now: spooled (and, for `-odb`, handed to a
 /// detached process), or, without a queue, a temporary failure (75).
-#[allow(clippy::too_many_arguments)]
+/// `why` is the reason and its metrics cause.
 fn hold(
     invocation: &Invocation,
     config: &Config,
-    addresses: &Addresses,
-    prepared: &PreparedHeader,
+    (addresses, prepared): (&Addresses, &PreparedHeader),
     input: &mut dyn BufRead,
-    why: &str,
+    (why, cause): (&str, &'static str),
     started: Instant,
     mut syslog: Syslog,
 ) -> Result<()> {
-    if config.queue.is_none() {
-        let e = Error::temporary(format!(
+    let spooled = if config.queue.is_none() {
+        Err(Error::temporary(format!(
             "{why}; there is no queue ([queue] dir) to keep the message"
         ))
-        .with_cause("limits");
-        let record = Record::refused(
-            &addresses.sender,
-            &addresses.recipients,
-            started.elapsed(),
-            &e,
-        );
-        syslog.log(Level::Error, &record.line());
-        return Err(e);
-    }
-    let id = background::spool(
-        config,
-        &invocation.delivery,
-        addresses,
-        prepared,
-        input,
-        why,
-    )
-    .inspect_err(|e| {
-        let record = Record::refused(
-            &addresses.sender,
-            &addresses.recipients,
-            started.elapsed(),
-            e,
-        );
-        syslog.log(Level::Error, &record.line());
-    })?;
+        .with_cause(cause))
+    } else {
+        background::spool(
+            config,
+            &invocation.delivery,
+            addresses,
+            prepared,
+            input,
+            why,
+        )
+    };
+    let id = match spooled {
+        Ok(id) => id,
+        Err(e) => {
+            let record = Record::refused(
+                &addresses.sender,
+                &addresses.recipients,
+                started.elapsed(),
+                &e,
+            );
+            syslog.log(Level::Error, &record.line());
+            report::after_sends(config, &[Event::new("failed", e.cause_code())], &mut syslog);
+            return Err(e);
+        }
+    };
     background::log_queued(&mut syslog, addresses, prepared, &id, started, why);
+    report::after_sends(config, &[Event::new("queued", cause)], &mut syslog);
     if background::effective(invocation, config) == DeliveryMode::Background {
         background::start_detached(invocation, &id, &mut syslog);
     }

@@ -218,7 +218,8 @@ fn json_parses_and_agrees_with_the_text() {
             "smtp.tls",
             "smtp.auth",
             "cache",
-            "queue"
+            "queue",
+            "limits"
         ]
     );
     assert!(step(&json, "token")["seconds"].as_f64().unwrap() > 0.0);
@@ -436,7 +437,7 @@ fn a_missing_configuration_fails_first_and_skips_the_rest() {
         "readable by root and the oauth2-sendmail group",
     );
     let steps = json["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 13, "the same steps as a good run");
+    assert_eq!(steps.len(), 14, "the same steps as a good run");
     assert!(steps[1..].iter().all(|s| s["verdict"] == "skip"));
     let run = check(&conf, &["--to", "admin@example.com"]);
     run.expect(78);

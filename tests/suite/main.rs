@@ -18,6 +18,7 @@ mod fleet;
 mod hostile;
 mod input;
 mod layers;
+mod metrics;
 mod options;
 mod queue;
 mod queue_runs;
