@@ -228,6 +228,7 @@ fn every_key_of_the_example_is_documented() {
         ("[smtp]", "smtp."),
         ("[token]", "token."),
         ("[queue]", "queue."),
+        ("[limits]", "limits."),
         ("[addresses]", "addresses."),
     ] {
         let lines = section(&page, heading);
