@@ -9,6 +9,7 @@ mod callers;
 mod catalogue;
 mod certificate;
 mod check;
+mod chunking;
 mod cli;
 mod delivery;
 mod docs;

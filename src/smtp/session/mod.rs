@@ -11,8 +11,10 @@
 //! drive it with a scripted peer and integration tests with Postfix.
 //!
 //! `failure.rs` holds the failure and stage types, `transaction.rs` one mail
-//! transaction (envelope, pipelining, data).
+//! transaction (envelope, pipelining, data), `chunking.rs` the one-flight
+//! BDAT form of it (RFC 3030).
 
+mod chunking;
 mod failure;
 #[cfg(test)]
 mod scripted;

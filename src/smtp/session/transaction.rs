@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 
-use super::{Failure, Session, SmtpError, Stage};
+use super::{Failure, Session, SmtpError, Stage, chunking};
 use crate::body::{CopyError, copy_encoded};
 use crate::smtp::capabilities::Capabilities;
 use crate::smtp::command::Command;
@@ -62,8 +62,21 @@ impl<S: Read + Write> Session<S> {
         header: &[u8],
         body: &mut dyn Read,
     ) -> Result<Receipt, SmtpError> {
+        // A small message goes in one flight with BDAT when offered; what
+        // was read of a larger one goes first through DATA.
+        let mut start = Vec::new();
+        if chunking::applies(caps, envelope) {
+            let whole = chunking::read_up_to(body, chunking::ONE_FLIGHT_LIMIT, &mut start)
+                .map_err(|e| SmtpError::new(Stage::Data, Failure::Input(e)))?;
+            if whole {
+                let size = (header.len() + start.len()) as u64;
+                let message = chunking::payload(header, &start);
+                return self.send_in_one_flight(envelope, &message, size);
+            }
+        }
+        let mut body = Read::chain(&start[..], body);
         let (accepted, refused) = self.envelope(caps, envelope)?;
-        let size = match copy_encoded(header, body, &mut self.stream) {
+        let size = match copy_encoded(header, &mut body, &mut self.stream) {
             Ok(n) => n,
             Err(CopyError::Read(e)) => return Err(SmtpError::new(Stage::Data, Failure::Input(e))),
             Err(CopyError::Write(e)) => {
