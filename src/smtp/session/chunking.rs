@@ -225,11 +225,7 @@ mod tests {
                 ..caps(false)
             },
         ] {
-            let replies = if c.pipelining {
-                "250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n"
-            } else {
-                "250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n"
-            };
+            let replies = "250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n";
             let mut s = session(replies);
             s.send_mail(&c, &envelope(&["a@x.com"]), b"", &mut &b"x\n"[..])
                 .unwrap();
