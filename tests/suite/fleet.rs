@@ -328,3 +328,29 @@ fn the_daily_budget_warns_from_80_percent_and_queues_beyond() {
         "{out}"
     );
 }
+
+#[test]
+fn an_smtp_dialogue_is_paced_too() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let setup = Setup::new("bs-rate");
+    let fake = FakeSmtp::start(good());
+    let conf = setup.config("c.conf", Target::Fake(fake.port), "[limits]\nrate = 1\n");
+    let from = sb.str("user");
+    let one = |n: u32| {
+        format!(
+            "MAIL FROM:<{from}>\r\nRCPT TO:<bs@example.com>\r\nDATA\r\nSubject: {n}\r\n\r\nx\r\n.\r\n"
+        )
+    };
+    let dialogue = format!("EHLO client.example\r\n{}{}QUIT\r\n", one(1), one(2));
+    let run = sendmail(&["-C", s(&conf), "-bs"], dialogue.as_bytes());
+    run.expect(0);
+    // EHLO, then MAIL, RCPT and the end of data of each: all 250, the
+    // second message's because it is safely queued.
+    let ok = run.stdout.lines().filter(|l| l.starts_with("250 ")).count();
+    assert_eq!(ok, 7, "{}", run.stdout);
+    assert_eq!(fake.record().messages.len(), 1, "{}", run.stdout);
+    setup.only_id();
+    let log = setup.syslog.lines().join("\n");
+    assert!(log.contains("limits.rate"), "{log}");
+}
