@@ -354,3 +354,22 @@ fn an_smtp_dialogue_is_paced_too() {
     let log = setup.syslog.lines().join("\n");
     assert!(log.contains("limits.rate"), "{log}");
 }
+
+#[test]
+fn deliver_queued_takes_only_a_queue_id() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let setup = Setup::new("deliver-queued");
+    let conf = setup.config("c.conf", Target::Closed, "");
+    for bad in ["../../../etc/passwd", "", "msg/X"] {
+        let run = sendmail(&["-C", s(&conf), "--deliver-queued", bad], b"");
+        run.expect(64);
+        assert!(run.stderr.contains("one queue id"), "{}", run.stderr);
+    }
+    // A queue id that is not (or no longer) queued: nothing to do.
+    sendmail(
+        &["-C", s(&conf), "--deliver-queued", "0123456789ABC0123456"],
+        b"",
+    )
+    .expect(0);
+}
