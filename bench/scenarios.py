@@ -29,6 +29,7 @@ class Clients:
     def __init__(self, binary, sandbox, work, netns=None, info=None):
         self.binary = binary
         self.sandbox = sandbox
+        self.info = info or sandbox.info
         self.work = work
         self.netns = netns
         info = info or sandbox.info
@@ -193,6 +194,57 @@ def queue_flush(clients, message, runs, count=100):
         time.sleep(0.2)                       # Postfix logs the connection
         sessions.append(clients.sandbox.smtp_sessions() - before)
     return {"seconds": Series(seconds), "sessions": Series(sessions)}, None
+
+
+def background(clients, message, runs):
+    """Caller-visible time of a background send (`-odb`): spooled, exit 0,
+    delivered by the detached process (each must arrive before the next)."""
+    spool = os.path.join(clients.work, "background-queue")
+    os.makedirs(spool, exist_ok=True)
+    conf = os.path.join(clients.work, "background.conf")
+    harness.write_ours(conf, clients.info, clients.cache,
+                       extra="\n[queue]\ndir = %s\n" % json.dumps(spool) + UNPACED)
+    argv = clients.ours(conf) + ["-odb"]
+    clients.send(argv, message)               # warms the cache
+    return Series([clients.send(argv, message).seconds for _ in range(runs)])
+
+
+def burst(clients, message, runs, count=50, connections=3):
+    """`count` live sends started at once with `limits.connections` =
+    `connections`: all exit 0 (a send that waits too long for a slot is
+    queued, and a `-q` afterwards delivers it), all arrive; total time."""
+    spool = os.path.join(clients.work, "burst-queue")
+    os.makedirs(spool, exist_ok=True)
+    conf = os.path.join(clients.work, "burst.conf")
+    harness.write_ours(conf, clients.info, clients.cache, extra=(
+        "\n[queue]\ndir = %s\n\n[limits]\nconnections = %d\nrate = 0\nrecipients_per_day = 0\n"
+        % (json.dumps(spool), connections)))
+    clients.send(clients.ours(conf), message)  # warms the cache
+    seconds, queued = [], []
+    for _ in range(runs):
+        clients.sandbox.clear_mail()
+        start = time.perf_counter()
+        procs = []
+        for _ in range(count):
+            with open(message, "rb") as stdin:
+                procs.append(subprocess.Popen(clients.ours(conf), stdin=stdin,
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        for p in procs:
+            _, err = p.communicate(timeout=300)
+            if p.returncode != 0:
+                raise RunFailed("a burst send exited %s: %s"
+                                % (p.returncode, err.decode(errors="replace")[-200:]))
+        waiting = len(os.listdir(os.path.join(spool, "msg"))) if os.path.isdir(
+            os.path.join(spool, "msg")) else 0
+        if waiting:
+            o = harness.timed([clients.binary, "-C", conf, "-q"], os.devnull)
+            if o.code != 0:
+                raise RunFailed("-q after the burst exited %s: %s" % (o.code, o.stderr))
+        if not clients.sandbox.wait_for_mail(count, 120):
+            raise RunFailed("burst sends exited 0 but not all %d arrived" % count)
+        seconds.append(time.perf_counter() - start)
+        queued.append(waiting)
+    return {"seconds": Series(seconds), "queued": Series(queued)}
 
 
 def _closed_port():
