@@ -279,3 +279,73 @@ fn an_expired_secret_fails_the_check_and_a_distant_one_passes() {
     let log = setup.syslog.lines().join("\n");
     assert!(!log.contains("credential-expiry"), "{log}");
 }
+
+#[test]
+fn a_certificate_near_its_end_warns_in_syslog_and_the_metrics_carry_its_date() {
+    use openssl::asn1::Asn1Time;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+    use std::os::unix::fs::PermissionsExt;
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let setup = Setup::new("expiry-cert");
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "expiring").unwrap();
+    let name = name.build();
+    let mut b = X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    let not_after = Asn1Time::days_from_now(10).unwrap();
+    b.set_not_after(&not_after).unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    let cert = b.build();
+    let epoch = Asn1Time::from_unix(0).unwrap();
+    let diff = epoch.diff(cert.not_after()).unwrap();
+    let end = i64::from(diff.days) * 86_400 + i64::from(diff.secs);
+    let (cert_path, key_path) = (setup.scratch.join("c.crt"), setup.scratch.join("c.key"));
+    std::fs::write(&cert_path, cert.to_pem().unwrap()).unwrap();
+    std::fs::write(&key_path, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let fake = FakeSmtp::start(good());
+    let conf = setup.config("c.conf", Target::Fake(fake.port), "");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let secret_line = text
+        .lines()
+        .find(|l| l.starts_with("client_secret = "))
+        .unwrap();
+    let text = text.replace(
+        secret_line,
+        &format!(
+            "certificate_file = \"{}\"\nprivate_key_file = \"{}\"",
+            cert_path.display(),
+            key_path.display()
+        ),
+    );
+    crate::common::write_private(&conf, &text);
+    let metrics = metrics_path(&setup);
+    with_top_level(&conf, &format!("metrics_file = \"{}\"", metrics.display()));
+    // The sandbox does not know this certificate: the send fails or is
+    // queued; the warning and the metric do not depend on it.
+    let _ = send(&conf, "cert");
+    let log = setup.syslog.lines().join("\n");
+    assert!(
+        log.contains("cause=credential-expiry") && log.contains("c.crt"),
+        "{log}"
+    );
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert_eq!(
+        sample(
+            &text,
+            "oauth2_sendmail_credential_expiry_timestamp_seconds{account=\"default\",credential=\"certificate\"}"
+        ),
+        Some(end as u64),
+        "{text}"
+    );
+}
