@@ -46,22 +46,30 @@ pub fn stage(at: u64, now: u64) -> Stage {
 
 /// The configured credential's expiry, if known.
 pub fn of(config: &Config) -> Option<Expiry> {
-    match &config.credential {
-        Credential::Secret(_) | Credential::SecretFile(_) => {
-            config.client_secret_expires.map(|at| Expiry {
-                at,
-                kind: "secret",
-                source: "client_secret_expires".into(),
-            })
-        }
-        Credential::Certificate {
-            certificate_file, ..
-        } => certificate_not_after(certificate_file).map(|at| Expiry {
+    // Written without a match over every kind, so credential kinds added
+    // later (federated, managed identity) simply have no known expiry.
+    if let Credential::Certificate {
+        certificate_file, ..
+    } = &config.credential
+    {
+        return certificate_not_after(certificate_file).map(|at| Expiry {
             at,
             kind: "certificate",
             source: certificate_file.display().to_string(),
-        }),
+        });
     }
+    let secret = matches!(
+        config.credential,
+        Credential::Secret(_) | Credential::SecretFile(_)
+    );
+    config
+        .client_secret_expires
+        .filter(|_| secret)
+        .map(|at| Expiry {
+            at,
+            kind: "secret",
+            source: "client_secret_expires".into(),
+        })
 }
 
 /// A certificate file's notAfter (Unix seconds).
