@@ -129,6 +129,10 @@ pub struct Record {
     /// For each QUIT on a TLS connection: whether the client then closed
     /// TLS in order (close_notify) rather than just dropping the socket.
     pub clean_tls_closes: Vec<bool>,
+    /// Connections open now.
+    pub active: usize,
+    /// The most connections that were open at once.
+    pub max_active: usize,
 }
 
 /// A running fake peer.
@@ -154,7 +158,9 @@ impl FakeSmtp {
                     Arc::clone(&auth_attempts),
                 );
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &b, &r, &a);
+                    let mut session = Active::default();
+                    let _ = serve(stream, &b, &r, &a, &mut session);
+                    session.end(&r);
                 });
             }
         });
@@ -211,6 +217,33 @@ impl Conn {
     }
 }
 
+/// A session counts as open from the client's first command to its QUIT
+/// (or the end of the connection): the client's view, which a server
+/// thread that has not yet read the QUIT would otherwise stretch.
+#[derive(Default)]
+struct Active {
+    counted: bool,
+    ended: bool,
+}
+
+impl Active {
+    fn begin(&mut self, record: &Mutex<Record>) {
+        if !self.counted && !self.ended {
+            self.counted = true;
+            let mut record = record.lock().unwrap();
+            record.active += 1;
+            record.max_active = record.max_active.max(record.active);
+        }
+    }
+
+    fn end(&mut self, record: &Mutex<Record>) {
+        if self.counted && !self.ended {
+            record.lock().unwrap().active -= 1;
+        }
+        self.ended = true;
+    }
+}
+
 trait ReadWrite: Read + Write {}
 impl<T: Read + Write> ReadWrite for T {}
 
@@ -219,6 +252,7 @@ fn serve(
     b: &Behaviour,
     record: &Mutex<Record>,
     auth_attempts: &Mutex<usize>,
+    session: &mut Active,
 ) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
     let mut conn = Conn {
@@ -238,6 +272,11 @@ fn serve(
         record.lock().unwrap().commands.push(line.clone());
         let upper = line.to_ascii_uppercase();
         let verb = upper.split_whitespace().next().unwrap_or("").to_string();
+        if verb == "QUIT" {
+            session.end(record);
+        } else {
+            session.begin(record);
+        }
         match verb.as_str() {
             "EHLO" => {
                 let mut caps = vec!["250-fake.test".to_string()];
