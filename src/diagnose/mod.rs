@@ -176,6 +176,10 @@ fn run(
         }
         report.add(files::cache(&config, tokens.cached_until()));
         report.add(files::queue(&config));
+        report.add(fleet::recipient_budget(
+            &config,
+            crate::limits::recipients_today(&config),
+        ));
         return;
     }
     report.add(tenant::tenant(&config));
