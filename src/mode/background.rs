@@ -201,6 +201,9 @@ pub fn deliver_queued(invocation: &Invocation, config: &Config, mut syslog: Sysl
         false,
         syslog,
     );
+    // A caller's process, as a live send is: with credential_access =
+    // "service" it uses cached tokens only (the queue service renews them).
+    submitter.callers_only();
     let summary = super::queue::run_one(&mut submitter, queue, id);
     if let Ok(summary) = &summary
         && let Some(why) = &summary.stopped
