@@ -45,6 +45,10 @@ pub enum StepId {
     Cache,
     /// The queue directory.
     Queue,
+    /// The credential's expiry date (`client_secret_expires`, a certificate's notAfter).
+    CredentialExpiry,
+    /// Today's recipients against `limits.recipients_per_day`.
+    Limits,
 }
 
 impl StepId {
@@ -71,6 +75,8 @@ impl StepId {
             StepId::GraphSend => "graph.send",
             StepId::Cache => "cache",
             StepId::Queue => "queue",
+            StepId::CredentialExpiry => "credential.expiry",
+            StepId::Limits => "limits",
         }
     }
 
@@ -97,6 +103,8 @@ impl StepId {
             StepId::GraphSend => "Graph test message",
             StepId::Cache => "token cache",
             StepId::Queue => "queue",
+            StepId::CredentialExpiry => "credential expiry",
+            StepId::Limits => "daily recipients",
         }
     }
 }
@@ -128,6 +136,8 @@ mod tests {
             StepId::GraphSend,
             StepId::Cache,
             StepId::Queue,
+            StepId::CredentialExpiry,
+            StepId::Limits,
         ];
         let ids: std::collections::BTreeSet<_> = all.iter().map(|s| s.id()).collect();
         assert_eq!(ids.len(), all.len());

@@ -16,10 +16,11 @@
 //! A caller running the set-group-ID binary (any local user) touches only
 //! the messages it queued itself, and only when they are due, even with
 //! `-q` ([`caller::run_owner`]); it never moves files aside or cleans up.
-//! No lock is waited for without limit: the rate ledger's lock for
-//! [`LEDGER_PATIENCE`] in a run of the whole queue (then the run goes on
-//! without the ledger), not at all in a flush or a caller's own run (which
-//! then stop): a live send never waits on another process's work.
+//! No lock is waited for without limit: the pacing ledger's lock
+//! (`crate::limits`) for [`LEDGER_PATIENCE`] in a run of the whole queue
+//! (then the run goes on without the ledger), not at all in a flush or a
+//! caller's own run (which then stop): a live send never waits on another
+//! process's work. A run holds one of the mailbox's connection slots.
 
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -35,16 +36,17 @@ use crate::spool::{cant_use, describe_error, no_queue};
 use crate::submit::{Submitter, addresses_list};
 use crate::system;
 
+pub use super::summary::{Summary, describe};
+use crate::limits::{self, Next};
 use crate::spool::caller;
 use crate::spool::format::{Corrupt, State};
-use crate::spool::rate::{self, Booking};
 use crate::spool::schedule;
 use crate::spool::store::{Area, Claim, Claimed, Spool};
 
 mod decide;
 use decide::{Plan, Settlement, plan, settlement};
 
-/// How long a run of the whole queue waits for the rate ledger's lock,
+/// How long a run of the whole queue waits for the pacing ledger's lock,
 /// which is held for a moment by each send of every run.
 pub const LEDGER_PATIENCE: Duration = Duration::from_secs(2);
 
@@ -55,23 +57,6 @@ pub enum Selection {
     All,
     /// Those whose retry time has come (`--queue-run`, the flush).
     Due,
-}
-
-/// What a run did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
-    /// Messages delivered to every remaining recipient.
-    pub delivered: usize,
-    /// Messages tried (or passed over for a dead session) and kept for later.
-    pub deferred: usize,
-    /// Messages given up (moved to `failed/`).
-    pub failed: usize,
-    /// Messages another process held.
-    pub busy: usize,
-    /// Files moved to `corrupt/`.
-    pub set_aside: usize,
-    /// Why the run ended early, if it did.
-    pub stopped: Option<String>,
 }
 
 /// `-q` and `--queue-run`: runs the queue of `config` and, for `-q`,
@@ -121,8 +106,30 @@ pub fn from_command(invocation: &Invocation, config: &Config, syslog: Syslog) ->
     } else {
         submitter.warm_token();
     }
-    let summary = run(&mut submitter, queue, selection, None);
+    // The run holds one of the mailbox's connection slots (limits.connections)
+    // until its QUIT.
+    let slot = crate::limits::session_slot(config, Duration::from_secs(1));
+    let summary = match &slot {
+        Ok((_, warning)) => {
+            if let Some(warning) = warning {
+                submitter.log(Level::Warning, warning);
+            }
+            run(&mut submitter, queue, selection, None)
+        }
+        Err(why) => Ok(Summary {
+            stopped: Some(format!("{why}; the next run goes on")),
+            ..Summary::default()
+        }),
+    };
+    if let Ok(summary) = &summary {
+        super::report::after_sends(
+            config,
+            &super::report::of_run(summary.delivered, &summary.failed_causes),
+            submitter.syslog(),
+        );
+    }
     submitter.finish();
+    drop(slot);
     let summary = summary?;
     if selection == Selection::All {
         let left = spool.ids().map_or(0, |(ids, _)| {
@@ -139,35 +146,19 @@ pub fn from_command(invocation: &Invocation, config: &Config, syslog: Syslog) ->
 /// holds due messages (this caller's own, for a set-group-ID caller),
 /// sends them over the same session within the configured time budget;
 /// then QUIT.
-pub fn finish_with_flush(mut submitter: Submitter) {
+pub fn finish_with_flush(mut submitter: Submitter) -> Option<Summary> {
     let config = submitter.config();
     if let Some(queue) = &config.queue
         && submitter.delivered_live()
         && !queue.flush_budget.is_zero()
     {
         let deadline = Instant::now() + queue.flush_budget;
-        let _ = run(&mut submitter, queue, Selection::Due, Some(deadline));
+        let summary = run(&mut submitter, queue, Selection::Due, Some(deadline)).ok();
+        submitter.finish();
+        return summary;
     }
     submitter.finish();
-}
-
-/// One line for people: what the run did, what is left, why it stopped.
-pub fn describe(summary: &Summary, left: usize) -> String {
-    let mut line = format!(
-        "oauth2-sendmail: queue run: {} delivered, {} deferred, {} failed",
-        summary.delivered, summary.deferred, summary.failed
-    );
-    if summary.busy > 0 {
-        line.push_str(&format!(", {} held by another run", summary.busy));
-    }
-    if summary.set_aside > 0 {
-        line.push_str(&format!(", {} moved to corrupt/", summary.set_aside));
-    }
-    line.push_str(&format!("; {left} left in the queue"));
-    if let Some(why) = &summary.stopped {
-        line.push_str(&format!(" (stopped: {why})"));
-    }
-    line
+    None
 }
 
 /// Runs the queue once.
@@ -197,6 +188,7 @@ pub fn run(
         spool: &spool,
         summary: Summary::default(),
         session_down: None,
+        owner,
         ledger: if owner.is_none() && deadline.is_none() {
             Ledger::Wait(LEDGER_PATIENCE)
         } else {
@@ -226,32 +218,38 @@ pub fn run(
         {
             continue;
         }
-        // Another user's message is never locked by a caller, not even for
-        // a moment: a caller who stopped its run while it held the lock
-        // would keep that message from every run for as long as it likes.
-        if owner.is_some_and(|uid| spool.peek(id).map_or(true, |m| m.uid != uid)) {
-            continue;
-        }
-        match spool.claim(id) {
-            // Not this caller's (checked again under the lock): released at once.
-            Ok(Claim::Taken(claimed)) if owner.is_some_and(|uid| claimed.meta.uid != uid) => {}
-            Ok(Claim::Taken(claimed)) => run.one(*claimed, selection),
-            Ok(Claim::Busy) if owner.is_none() => run.summary.busy += 1,
-            Ok(Claim::Corrupt(why)) if owner.is_none() => run.set_aside(id, &why),
-            Ok(Claim::Busy | Claim::Gone | Claim::Corrupt(_)) => {}
-            Err(e) => run.log(
-                Level::Warning,
-                &format!(
-                    "queue-id={id} cannot be read: {}",
-                    crate::error::io_reason(&e)
-                ),
-            ),
-        }
+        run.take(id, selection);
     }
     Ok(run.summary)
 }
 
-/// How a run uses the rate ledger when its lock is busy or it cannot be used.
+/// Delivers the one queued message `id` now, whatever its retry time
+/// (the detached process of `-odb`); a set-group-ID caller's only if it
+/// queued it.
+///
+/// # Errors
+/// None today; the signature matches [`run`].
+pub fn run_one(submitter: &mut Submitter, queue: &QueueConfig, id: &str) -> Result<Summary> {
+    let spool = Spool::new(&queue.dir);
+    let owner = caller::run_owner();
+    let mut run = Run {
+        submitter,
+        queue,
+        spool: &spool,
+        summary: Summary::default(),
+        session_down: None,
+        owner,
+        ledger: if owner.is_none() {
+            Ledger::Wait(LEDGER_PATIENCE)
+        } else {
+            Ledger::Never
+        },
+    };
+    run.take(id, Selection::All);
+    Ok(run.summary)
+}
+
+/// How a run uses the pacing ledger when its lock is busy or it cannot be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Ledger {
     /// Wait this long, then go on without it (a run of the whole queue).
@@ -270,10 +268,39 @@ struct Run<'r, 'c> {
     summary: Summary,
     /// Why no session could be opened, once that happened.
     session_down: Option<String>,
+    /// The caller whose messages alone this run touches (set-group-ID).
+    owner: Option<u32>,
     ledger: Ledger,
 }
 
 impl Run<'_, '_> {
+    /// Claims message `id` and handles it; what another run holds is
+    /// skipped, and so is, in a caller's own run, everything that is not
+    /// this caller's (released at once, untouched).
+    fn take(&mut self, id: &str, selection: Selection) {
+        let owner = self.owner;
+        // Another user's message is never locked by a caller, not even for
+        // a moment: a caller who stopped its run while it held the lock
+        // would keep that message from every run for as long as it likes.
+        if owner.is_some_and(|uid| self.spool.peek(id).map_or(true, |m| m.uid != uid)) {
+            return;
+        }
+        match self.spool.claim(id) {
+            Ok(Claim::Taken(claimed)) if owner.is_some_and(|uid| claimed.meta.uid != uid) => {}
+            Ok(Claim::Taken(claimed)) => self.one(*claimed, selection),
+            Ok(Claim::Busy) if owner.is_none() => self.summary.busy += 1,
+            Ok(Claim::Corrupt(why)) if owner.is_none() => self.set_aside(id, &why),
+            Ok(Claim::Busy | Claim::Gone | Claim::Corrupt(_)) => {}
+            Err(e) => self.log(
+                Level::Warning,
+                &format!(
+                    "queue-id={id} cannot be read: {}",
+                    crate::error::io_reason(&e)
+                ),
+            ),
+        }
+    }
+
     fn log(&mut self, level: Level, line: &str) {
         self.submitter.log(level, line);
     }
@@ -329,7 +356,9 @@ impl Run<'_, '_> {
             }
             Plan::Try => {}
         }
-        if !self.book(now) {
+        // Pacing (limits.rate, limits.recipients_per_day) counts live
+        // and queued sends in one ledger.
+        if !self.book(pending.len()) {
             return;
         }
         let started = Instant::now();
@@ -366,36 +395,36 @@ impl Run<'_, '_> {
         self.settle(claimed, state, &attempt, started);
     }
 
-    /// Books the send in the rate ledger; false when the run stops here.
-    fn book(&mut self, now: u64) -> bool {
+    /// Books a send to `recipients` recipients in the pacing ledger
+    /// (limits.rate, limits.recipients_per_day); false when the run stops here.
+    fn book(&mut self, recipients: usize) -> bool {
         let patience = match self.ledger {
             Ledger::Off => return true,
             Ledger::Wait(patience) => patience,
             Ledger::Never => Duration::ZERO,
         };
-        let problem = match rate::reserve(self.spool, self.queue.rate_limit, now, patience) {
-            Ok(Booking::Go) => return true,
-            Ok(Booking::Full) => {
-                self.summary.stopped = Some(format!(
-                    "the limit of {} messages a minute is reached; the next run goes on",
-                    self.queue.rate_limit
-                ));
-                return false;
+        let recipients = u32::try_from(recipients).unwrap_or(u32::MAX);
+        match limits::admit_next(self.submitter.config(), recipients, patience) {
+            Next::Go(warning) => {
+                if let Some(warning) = warning {
+                    self.log(Level::Warning, &warning);
+                }
+                true
             }
-            Ok(Booking::Busy) => "another process holds its lock".to_string(),
-            Err(e) => crate::error::io_reason(&e),
-        };
-        if self.ledger == Ledger::Never {
-            self.summary.stopped = Some(format!("the rate ledger cannot be used: {problem}"));
-            return false;
+            Next::Stop(why) => {
+                self.summary.stopped = Some(why);
+                false
+            }
+            Next::Unusable(warning) if self.ledger == Ledger::Never => {
+                self.summary.stopped = Some(warning.replace(": sending without it", ""));
+                false
+            }
+            Next::Unusable(warning) => {
+                self.ledger = Ledger::Off;
+                self.log(Level::Warning, &warning);
+                true
+            }
         }
-        self.ledger = Ledger::Off;
-        let line = format!(
-            "the rate ledger in {} cannot be used ({problem}): sending without it",
-            self.spool.root().display(),
-        );
-        self.log(Level::Warning, &line);
-        true
     }
 
     /// Records what the attempt means for the message: removed, kept in
@@ -446,6 +475,8 @@ impl Run<'_, '_> {
                 Outcome::Failed
             };
             record.exit = kind.exit_name();
+            let cause = record.cause.unwrap_or("refused").to_string();
+            self.summary.failed_causes.push(cause);
             self.give_up(claimed, &state, &record);
             return;
         }
@@ -468,6 +499,7 @@ impl Run<'_, '_> {
                 ..record.clone()
             }
             .line();
+            self.summary.failed_causes.push("expired".into());
             self.give_up_logged(claimed, &state, &line);
             return;
         }
@@ -525,31 +557,5 @@ impl Run<'_, '_> {
         );
         self.log(Level::Error, &line);
         self.summary.stopped = Some(format!("cannot {what}: {}", crate::error::io_reason(e)));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summaries_for_people() {
-        let summary = Summary {
-            delivered: 3,
-            deferred: 1,
-            failed: 0,
-            busy: 2,
-            set_aside: 1,
-            stopped: Some("the server asked for a pause: 421".into()),
-        };
-        assert_eq!(
-            describe(&summary, 4),
-            "oauth2-sendmail: queue run: 3 delivered, 1 deferred, 0 failed, 2 held by another run, \
-             1 moved to corrupt/; 4 left in the queue (stopped: the server asked for a pause: 421)"
-        );
-        assert_eq!(
-            describe(&Summary::default(), 0),
-            "oauth2-sendmail: queue run: 0 delivered, 0 deferred, 0 failed; 0 left in the queue"
-        );
     }
 }

@@ -229,6 +229,7 @@ fn every_key_of_the_example_is_documented() {
         ("[graph]", "graph."),
         ("[token]", "token."),
         ("[queue]", "queue."),
+        ("[limits]", "limits."),
         ("[addresses]", "addresses."),
     ] {
         let lines = section(&page, heading);
