@@ -17,19 +17,26 @@ import turns
 from harness import RECIPIENT, RunFailed, Series
 
 
+# msmtp paces nothing, and the rows compare speed: our [limits] (Exchange's
+# 3 sessions, 30 messages a minute, 10,000 recipients a day per mailbox)
+# would only measure the clock here.
+UNPACED = "\n[limits]\nconnections = 0\nrate = 0\nrecipients_per_day = 0\n"
+
+
 class Clients:
     """Both clients, configured for one sandbox, in `work`."""
 
     def __init__(self, binary, sandbox, work, netns=None, info=None):
         self.binary = binary
         self.sandbox = sandbox
+        self.info = info or sandbox.info
         self.work = work
         self.netns = netns
         info = info or sandbox.info
         self.cache = os.path.join(work, "cache")
         os.makedirs(self.cache, exist_ok=True)
         self.ours_conf = os.path.join(work, "ours.conf")
-        harness.write_ours(self.ours_conf, info, self.cache)
+        harness.write_ours(self.ours_conf, info, self.cache, extra=UNPACED)
         # msmtp as its users run it against Entra: a script fetches the token.
         self.fetch_script = os.path.join(work, "fetch-token.sh")
         harness.write_token_script(self.fetch_script, info)
@@ -161,7 +168,7 @@ def queue_flush(clients, message, runs, count=100):
     os.makedirs(spool, exist_ok=True)
     # The default rate limit (30 a minute, Exchange's per-mailbox limit) would
     # make this row measure the clock; the row is about sessions and speed.
-    queue_section = "\n[queue]\ndir = %s\nrate_limit = 0\n" % json.dumps(spool)
+    queue_section = "\n[queue]\ndir = %s\nrate_limit = 0\n" % json.dumps(spool) + UNPACED
     good = os.path.join(clients.work, "queue.conf")
     harness.write_ours(good, clients.sandbox.info, clients.cache, extra=queue_section)
     probe = harness.timed([clients.binary, "-C", good, "-q"], os.devnull)
@@ -187,6 +194,57 @@ def queue_flush(clients, message, runs, count=100):
         time.sleep(0.2)                       # Postfix logs the connection
         sessions.append(clients.sandbox.smtp_sessions() - before)
     return {"seconds": Series(seconds), "sessions": Series(sessions)}, None
+
+
+def background(clients, message, runs):
+    """Caller-visible time of a background send (`-odb`): spooled, exit 0,
+    delivered by the detached process (each must arrive before the next)."""
+    spool = os.path.join(clients.work, "background-queue")
+    os.makedirs(spool, exist_ok=True)
+    conf = os.path.join(clients.work, "background.conf")
+    harness.write_ours(conf, clients.info, clients.cache,
+                       extra="\n[queue]\ndir = %s\n" % json.dumps(spool) + UNPACED)
+    argv = clients.ours(conf) + ["-odb"]
+    clients.send(argv, message)               # warms the cache
+    return Series([clients.send(argv, message).seconds for _ in range(runs)])
+
+
+def burst(clients, message, runs, count=50, connections=3):
+    """`count` live sends started at once with `limits.connections` =
+    `connections`: all exit 0 (a send that waits too long for a slot is
+    queued, and a `-q` afterwards delivers it), all arrive; total time."""
+    spool = os.path.join(clients.work, "burst-queue")
+    os.makedirs(spool, exist_ok=True)
+    conf = os.path.join(clients.work, "burst.conf")
+    harness.write_ours(conf, clients.info, clients.cache, extra=(
+        "\n[queue]\ndir = %s\n\n[limits]\nconnections = %d\nrate = 0\nrecipients_per_day = 0\n"
+        % (json.dumps(spool), connections)))
+    clients.send(clients.ours(conf), message)  # warms the cache
+    seconds, queued = [], []
+    for _ in range(runs):
+        clients.sandbox.clear_mail()
+        start = time.perf_counter()
+        procs = []
+        for _ in range(count):
+            with open(message, "rb") as stdin:
+                procs.append(subprocess.Popen(clients.ours(conf), stdin=stdin,
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        for p in procs:
+            _, err = p.communicate(timeout=300)
+            if p.returncode != 0:
+                raise RunFailed("a burst send exited %s: %s"
+                                % (p.returncode, err.decode(errors="replace")[-200:]))
+        waiting = len(os.listdir(os.path.join(spool, "msg"))) if os.path.isdir(
+            os.path.join(spool, "msg")) else 0
+        if waiting:
+            o = harness.timed([clients.binary, "-C", conf, "-q"], os.devnull)
+            if o.code != 0:
+                raise RunFailed("-q after the burst exited %s: %s" % (o.code, o.stderr))
+        if not clients.sandbox.wait_for_mail(count, 120):
+            raise RunFailed("burst sends exited 0 but not all %d arrived" % count)
+        seconds.append(time.perf_counter() - start)
+        queued.append(waiting)
+    return {"seconds": Series(seconds), "queued": Series(queued)}
 
 
 def _closed_port():

@@ -108,6 +108,21 @@ pub const OPTIONS: &[OptionDoc] = &[
         "deliver the queued messages whose retry time has come",
     ),
     honoured(
+        &["-odi"],
+        None,
+        "deliver now, while the caller waits (delivery = foreground)",
+    ),
+    honoured(
+        &["-odb"],
+        None,
+        "queue durably, return, deliver in a detached process",
+    ),
+    honoured(
+        &["-odq"],
+        None,
+        "queue only, for the next queue run (delivery = queue)",
+    ),
+    honoured(
         &["-N"],
         Some("DSN"),
         "DSN NOTIFY=never|success,failure,delay, if offered",
@@ -169,7 +184,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     ignored(
         &["-o"],
         Some("X"),
-        "sendmail option (-oem, -odi, ...); -oi is honoured",
+        "sendmail option (-oem, -oee, ...); -oi and -od. are honoured",
     ),
     ignored(&["-O"], Some("X"), "sendmail option=value"),
     ignored(&["-L"], Some("X"), "syslog label"),

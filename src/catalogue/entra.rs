@@ -22,7 +22,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
         entry(
             "secret-expired",
             Kind::Config,
-            "the client secret has expired: create a new one under App registrations > your app > Certificates & secrets and put its Value in client_secret_file",
+            "the client secret has expired: create a new one under App registrations > your app > Certificates & secrets, put its Value in client_secret_file and its expiry date in client_secret_expires (then --check and syslog warn 30 days ahead)",
         )
         .means(
             "The application's client secret has passed its expiry date.",

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use lexopt::prelude::*;
 
+use crate::config::DeliveryMode;
 use crate::error::{Error, Result};
 use crate::options::{OPTIONS, Status};
 
@@ -36,6 +37,9 @@ pub enum Mode {
     /// Explain the failures in a text (`--explain [TEXT]`; the text is in
     /// `recipients`, or stdin when there is none).
     Explain,
+    /// Deliver one queued message of this caller now (`--deliver-queued
+    /// ID`, in `recipients`): the detached process of `-odb`.
+    DeliverQueued,
     /// Print the tenant set-up script (`--setup-script`).
     SetupScript,
     /// Print the version (`--version`).
@@ -89,6 +93,8 @@ pub struct Invocation {
     pub transport: Option<String>,
     /// `--undo` with `--setup-script`: the removal script.
     pub undo: bool,
+    /// `-odi`, `-odb`, `-odq`: the delivery mode asked for.
+    pub delivery_mode: Option<DeliveryMode>,
 }
 
 impl Invocation {
@@ -108,6 +114,7 @@ impl Invocation {
             json: false,
             transport: None,
             undo: false,
+            delivery_mode: None,
         }
     }
 }
@@ -151,8 +158,11 @@ where
             Short('F') => inv.full_name = Some(value(&mut parser)?),
             Short('C') => inv.config_path = Some(PathBuf::from(value(&mut parser)?)),
             Short('o') => {
-                if value(&mut parser)? == "i" {
+                let option = value(&mut parser)?;
+                if option == "i" {
                     inv.ignore_dots = true;
+                } else if let Some(mode) = option.strip_prefix('d') {
+                    inv.delivery_mode = delivery_mode(mode).or(inv.delivery_mode);
                 }
             }
             Short('b') => inv.mode = mode_from_b(&value(&mut parser)?)?,
@@ -180,6 +190,10 @@ where
                 if let Some(text) = parser.optional_value() {
                     inv.recipients.push(utf8(text)?);
                 }
+            }
+            Long("deliver-queued") => {
+                inv.mode = Mode::DeliverQueued;
+                inv.recipients.push(value(&mut parser)?);
             }
             Long("setup-script") => inv.mode = Mode::SetupScript,
             Long("transport") => inv.transport = Some(value(&mut parser)?),
@@ -218,6 +232,18 @@ where
         )));
     }
     Ok(inv)
+}
+
+/// The delivery mode named by `-odX` (sendmail's letters; `d`, deferred,
+/// is queue-only like `q`); other letters are ignored, as sendmail's
+/// other `-o` options are.
+fn delivery_mode(letters: &str) -> Option<DeliveryMode> {
+    match letters.chars().next() {
+        Some('i') => Some(DeliveryMode::Foreground),
+        Some('b') => Some(DeliveryMode::Background),
+        Some('q' | 'd') => Some(DeliveryMode::Queue),
+        _ => None,
+    }
 }
 
 /// The mode named by `-bX`.

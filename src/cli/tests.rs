@@ -268,6 +268,29 @@ fn option_table_matches_the_parser() {
 }
 
 #[test]
+fn delivery_modes() {
+    assert_eq!(ok("-odb a@x").delivery_mode, Some(DeliveryMode::Background));
+    assert_eq!(
+        ok("-o db a@x").delivery_mode,
+        Some(DeliveryMode::Background)
+    );
+    assert_eq!(ok("-odq a@x").delivery_mode, Some(DeliveryMode::Queue));
+    assert_eq!(ok("-odd a@x").delivery_mode, Some(DeliveryMode::Queue));
+    assert_eq!(
+        ok("-odi -oi a@x").delivery_mode,
+        Some(DeliveryMode::Foreground)
+    );
+    assert_eq!(ok("-oi a@x").delivery_mode, None);
+    assert_eq!(ok("-oem a@x").delivery_mode, None);
+    assert_eq!(ok("-odx a@x").delivery_mode, None);
+    let inv = ok("--deliver-queued 0123");
+    assert_eq!(
+        (inv.mode, inv.recipients),
+        (Mode::DeliverQueued, vec!["0123".to_string()])
+    );
+}
+
+#[test]
 fn help_lists_every_option() {
     let help = help_text();
     for opt in [

@@ -111,7 +111,8 @@ pub(super) fn split<'i>(
         }
         let mut merged = doc.clone();
         if CREDENTIAL_KEYS.iter().any(|k| table.contains_key(*k)) {
-            for k in CREDENTIAL_KEYS {
+            // The top level's secret's expiry date is not the new one's.
+            for k in CREDENTIAL_KEYS.iter().chain(&["client_secret_expires"]) {
                 merged.get_mut().remove(*k);
             }
             // With a managed identity, client_id names a user-assigned

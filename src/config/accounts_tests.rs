@@ -126,3 +126,41 @@ fn keys_of_transports_and_identities_work_inside_an_account() {
     assert_eq!(m.token.imds_url, "http://127.0.0.1:9/t");
     assert_ne!(m.token.arc_url, c.token.arc_url);
 }
+
+#[test]
+fn fleet_keys_work_inside_an_account_and_a_new_secret_drops_the_old_expiry() {
+    use crate::config::DeliveryMode;
+    let top = "client_secret_expires = \"2027-06-30\"\ndelivery = \"queue\"\n";
+    let c = crate::config::parse(
+        &format!(
+            "{top}{TOP}[limits]\nrate = 20\n{}",
+            concat!(
+                "[accounts.a]\n",
+                "user = \"a@example.com\"\n",
+                "client_secret = \"other\"\n",
+                "delivery = \"background\"\n",
+                "metrics_file = \"/var/lib/m/a.prom\"\n",
+                "[accounts.a.limits]\n",
+                "connections = 1\n",
+                "[accounts.b]\n",
+                "user = \"b@example.com\"\n",
+            )
+        ),
+        Path::new("/etc/x.conf"),
+    )
+    .unwrap();
+    assert!(c.client_secret_expires.is_some());
+    let (a, b) = (&c.accounts[0], &c.accounts[1]);
+    assert_eq!(a.client_secret_expires, None, "a new secret, no date");
+    assert_eq!(b.client_secret_expires, c.client_secret_expires);
+    assert_eq!(
+        (c.delivery, a.delivery),
+        (DeliveryMode::Queue, DeliveryMode::Background)
+    );
+    assert_eq!(
+        a.metrics_file.as_deref(),
+        Some(Path::new("/var/lib/m/a.prom"))
+    );
+    assert_eq!((a.limits.connections, a.limits.rate), (1, 20));
+    assert_eq!(b.limits, c.limits);
+}

@@ -22,6 +22,7 @@ mod accounts_tests;
 pub mod cloud;
 mod credentials;
 mod document;
+mod fleet;
 mod locate;
 mod names;
 mod parse;
@@ -283,6 +284,59 @@ pub struct Config {
     pub callers: Vec<String>,
     /// The `[accounts.NAME]` accounts, in name order (empty in an account).
     pub accounts: Vec<Config>,
+    /// `delivery`: what a send does by default (`-od…` overrides it).
+    pub delivery: DeliveryMode,
+    /// `metrics_file`: the node_exporter textfile, if any.
+    pub metrics_file: Option<PathBuf>,
+    /// `client_secret_expires`: when the secret stops working (Unix time).
+    pub client_secret_expires: Option<u64>,
+    /// `[limits]`.
+    pub limits: LimitsConfig,
+}
+
+/// When a message handed over is delivered (`delivery`, `-odi/-odb/-odq`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeliveryMode {
+    /// Now, while the caller waits (`-odi`).
+    #[default]
+    Foreground,
+    /// Spooled durably, then delivered by a detached process (`-odb`).
+    Background,
+    /// Spooled only, for the next queue run (`-odq`).
+    Queue,
+}
+
+impl DeliveryMode {
+    /// The configuration value's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            DeliveryMode::Foreground => "foreground",
+            DeliveryMode::Background => "background",
+            DeliveryMode::Queue => "queue",
+        }
+    }
+
+    /// The mode a configuration value names.
+    pub fn from_name(name: &str) -> Option<DeliveryMode> {
+        [
+            DeliveryMode::Foreground,
+            DeliveryMode::Background,
+            DeliveryMode::Queue,
+        ]
+        .into_iter()
+        .find(|m| m.name() == name)
+    }
+}
+
+/// `[limits]`: per mailbox, across every process on this server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// Sessions at once (0 = no limit).
+    pub connections: u32,
+    /// Messages a minute, live and queued alike (0 = no limit).
+    pub rate: u32,
+    /// Recipients a day (UTC; 0 = no limit).
+    pub recipients_per_day: u32,
 }
 
 /// Who will see the configuration's error messages.

@@ -10,6 +10,7 @@ use toml::Spanned;
 use toml::de::DeTable;
 
 mod endpoints;
+mod queue;
 
 use super::cloud::Cloud;
 use super::locate::{account_key, line_of, toml_error};
@@ -22,6 +23,7 @@ use crate::address;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use endpoints::{ARC_KEY_DIR, ARC_URL, IMDS_URL, local_url};
+use queue::{queue_rate, queue_section};
 
 // ---- the file as written -------------------------------------------------
 
@@ -48,6 +50,11 @@ struct RawConfig {
     max_message_size: S<i64>,
     cloud: S<String>,
     transport: S<String>,
+    delivery: S<String>,
+    metrics_file: S<String>,
+    client_secret_expires: S<String>,
+    #[serde(default)]
+    limits: super::fleet::RawLimits,
     #[serde(default)]
     smtp: RawSmtp,
     #[serde(default)]
@@ -123,6 +130,15 @@ impl Validator<'_> {
     fn at<T>(&self, value: &Spanned<T>, key: &str, problem: impl std::fmt::Display) -> Error {
         let line = line_of(self.text, value.span().start);
         let key = account_key(self.text, value.span().start, self.account, key);
+        Error::config(format!(
+            "{}:{line}: {key}: {problem}",
+            self.origin.display()
+        ))
+    }
+
+    /// The error for a value `fleet` found bad.
+    fn located(&self, (start, key, problem): super::fleet::Located) -> Error {
+        let line = line_of(self.text, start);
         Error::config(format!(
             "{}:{line}: {key}: {problem}",
             self.origin.display()
@@ -277,6 +293,17 @@ pub(super) fn from_table(
     };
     let graph = graph_section(&raw.graph, &v, cloud)?;
     let queue = queue_section(&raw.queue, &v)?;
+    let rate_limit = raw
+        .queue
+        .rate_limit
+        .as_ref()
+        .map(|_| queue_rate(&raw.queue, &v))
+        .transpose()?;
+    let limits = super::fleet::limits(&raw.limits, rate_limit).map_err(|e| v.located(e))?;
+    let queue = queue.map(|q| QueueConfig {
+        rate_limit: limits.rate,
+        ..q
+    });
     let addresses = addresses_section(&raw.addresses, &v, &from)?;
 
     if credential_access == CredentialAccess::Service && matches!(credential, Credential::Secret(_))
@@ -311,6 +338,11 @@ pub(super) fn from_table(
         senders: Vec::new(),
         callers: Vec::new(),
         accounts: Vec::new(),
+        delivery: super::fleet::delivery(&raw.delivery).map_err(|e| v.located(e))?,
+        metrics_file: super::fleet::metrics_file(&raw.metrics_file).map_err(|e| v.located(e))?,
+        client_secret_expires: super::fleet::secret_expires(&raw.client_secret_expires)
+            .map_err(|e| v.located(e))?,
+        limits,
     })
 }
 
@@ -512,31 +544,6 @@ fn token_section(raw: &RawToken, v: &Validator, tenant: &str, cloud: Cloud) -> R
         arc_url,
         arc_key_dir: PathBuf::from(arc_key_dir),
     })
-}
-
-fn queue_section(raw: &RawQueue, v: &Validator) -> Result<Option<QueueConfig>> {
-    // The other keys are checked even without a dir, so a typo shows early.
-    let max_age = v.seconds(&raw.max_age, "queue.max_age", (60, 90 * 86_400), 432_000)?;
-    let flush_budget = v.seconds(&raw.flush_budget, "queue.flush_budget", (0, 60), 2)?;
-    let rate_limit = match &raw.rate_limit {
-        None => 30,
-        Some(r) => u32::try_from(*r.get_ref())
-            .ok()
-            .filter(|n| *n <= 100_000)
-            .ok_or_else(|| {
-                v.at(
-                    r,
-                    "queue.rate_limit",
-                    "must be between 0 (no limit) and 100000 messages a minute",
-                )
-            })?,
-    };
-    Ok(v.string(&raw.dir, "queue.dir")?.map(|dir| QueueConfig {
-        dir: PathBuf::from(dir),
-        max_age,
-        rate_limit,
-        flush_budget,
-    }))
 }
 
 fn addresses_section(raw: &RawAddresses, v: &Validator, from: &str) -> Result<AddressConfig> {

@@ -420,3 +420,78 @@ fn credentials_without_a_secret() {
         "move the secret to client_secret_file",
     );
 }
+
+#[test]
+fn fleet_keys_and_their_defaults() {
+    let c = parse_str(MINIMAL).unwrap();
+    assert_eq!(c.delivery, DeliveryMode::Foreground);
+    assert_eq!(
+        (c.metrics_file.clone(), c.client_secret_expires),
+        (None, None)
+    );
+    assert_eq!(
+        c.limits,
+        LimitsConfig {
+            connections: 3,
+            rate: 30,
+            recipients_per_day: 10_000
+        }
+    );
+    let c = parse_str(&format!(
+        "delivery = \"background\"\nmetrics_file = \"/var/lib/prometheus/node-exporter/o2s.prom\"\nclient_secret_expires = \"2027-06-30\"\n{MINIMAL}[queue]\ndir = \"/q\"\nrate_limit = 12\n[limits]\nconnections = 1\nrecipients_per_day = 500\n"
+    ))
+    .unwrap();
+    assert_eq!(c.delivery, DeliveryMode::Background);
+    assert_eq!(c.client_secret_expires, Some(1_814_313_600 + 86_399));
+    assert_eq!(
+        (
+            c.limits.connections,
+            c.limits.rate,
+            c.limits.recipients_per_day
+        ),
+        (1, 12, 500),
+        "queue.rate_limit is the old name of limits.rate"
+    );
+    assert_eq!(c.queue.unwrap().rate_limit, 12);
+    let c = parse_str(&format!(
+        "{MINIMAL}[queue]\nrate_limit = 12\n[limits]\nrate = 5\n"
+    ))
+    .unwrap();
+    assert_eq!(c.limits.rate, 5, "the new name wins");
+    assert_eq!(
+        parse_str(&format!("metrics_file = \"\"\n{MINIMAL}"))
+            .unwrap()
+            .metrics_file,
+        None
+    );
+}
+
+#[test]
+fn bad_fleet_values_name_line_and_key() {
+    for (text, needle) in [
+        (
+            "delivery = \"later\"\n",
+            "t.conf:1: delivery: must be foreground, background or queue",
+        ),
+        (
+            "metrics_file = \"relative.prom\"\n",
+            "metrics_file: must be an absolute file path",
+        ),
+        (
+            "client_secret_expires = \"30.06.2027\"\n",
+            "client_secret_expires: must be a date like 2027-06-30",
+        ),
+    ] {
+        let e = parse(&format!("{text}{MINIMAL}"), Path::new("t.conf")).unwrap_err();
+        assert!(e.message().contains(needle), "{}", e.message());
+    }
+    err(
+        &format!("{MINIMAL}[limits]\nconnections = 100\n"),
+        "limits.connections: must be between 0 and 64",
+    );
+    err(
+        &format!("{MINIMAL}[limits]\nrate = -1\n"),
+        "limits.rate: must be between",
+    );
+    err(&format!("{MINIMAL}[limits]\nburst = 1\n"), "burst");
+}

@@ -20,6 +20,7 @@
 mod accounts;
 mod credential;
 mod files;
+mod fleet;
 mod graph;
 mod identity;
 mod report;
@@ -60,6 +61,7 @@ const AFTER_CONFIG: &[StepId] = &[
     StepId::SmtpAuth,
     StepId::Cache,
     StepId::Queue,
+    StepId::Limits,
 ];
 
 /// Runs the check with the configuration at `config_path`; returns the exit code.
@@ -169,6 +171,9 @@ fn account_steps(
     let credential = credential::credential(&config);
     let usable = credential.verdict != Verdict::Fail;
     report.add(credential);
+    if let Some(step) = fleet::secret_expiry(&config, crate::clock::now()) {
+        report.add(step);
+    }
     if verdicts_only {
         let why = "not checked for a caller who is not root (no token request, no SMTP login)";
         report.add(Step::skip(StepId::Tenant, why).public());
@@ -189,6 +194,10 @@ fn account_steps(
         }
         report.add(files::cache(&config, tokens.cached_until()));
         report.add(files::queue(&config));
+        report.add(fleet::recipient_budget(
+            &config,
+            crate::limits::recipients_today(&config),
+        ));
         return;
     }
     report.add(tenant::tenant(&config));
@@ -214,6 +223,10 @@ fn account_steps(
         let graph_tokens = TokenSource::for_scope(&config, &config.graph.scope());
         report.add(files::cache(&config, graph_tokens.cached_until()));
         report.add(files::queue(&config));
+        report.add(fleet::recipient_budget(
+            &config,
+            crate::limits::recipients_today(&config),
+        ));
         return;
     }
     let mut tokens = TokenSource::new(&config);
@@ -252,4 +265,8 @@ fn account_steps(
 
     report.add(files::cache(&config, tokens.cached_until()));
     report.add(files::queue(&config));
+    report.add(fleet::recipient_budget(
+        &config,
+        crate::limits::recipients_today(&config),
+    ));
 }

@@ -47,6 +47,10 @@ pub enum StepId {
     Queue,
     /// One `[accounts.NAME]`'s result, or the choice of `--account`.
     Account,
+    /// The credential's expiry date (`client_secret_expires`, a certificate's notAfter).
+    CredentialExpiry,
+    /// Today's recipients against `limits.recipients_per_day`.
+    Limits,
 }
 
 impl StepId {
@@ -74,6 +78,8 @@ impl StepId {
             StepId::Cache => "cache",
             StepId::Queue => "queue",
             StepId::Account => "account",
+            StepId::CredentialExpiry => "credential.expiry",
+            StepId::Limits => "limits",
         }
     }
 
@@ -101,6 +107,8 @@ impl StepId {
             StepId::Cache => "token cache",
             StepId::Queue => "queue",
             StepId::Account => "account",
+            StepId::CredentialExpiry => "credential expiry",
+            StepId::Limits => "daily recipients",
         }
     }
 }
@@ -133,6 +141,8 @@ mod tests {
             StepId::Cache,
             StepId::Queue,
             StepId::Account,
+            StepId::CredentialExpiry,
+            StepId::Limits,
         ];
         let ids: std::collections::BTreeSet<_> = all.iter().map(|s| s.id()).collect();
         assert_eq!(ids.len(), all.len());

@@ -84,6 +84,13 @@ pub fn tag(syslog: &mut Syslog, top: &Config, account: &Config) {
     }
 }
 
+/// A new syslog connection for `account`'s lines (tagged as [`tag`] does).
+pub fn syslog_for(top: &Config, account: &Config) -> Syslog {
+    let mut syslog = Syslog::open(account.syslog_socket.as_deref());
+    tag(&mut syslog, top, account);
+    syslog
+}
+
 /// The account name a queued message carries (`default` without a tag).
 fn tag_of(meta: &Meta) -> &str {
     meta.account

@@ -4,17 +4,22 @@
 //!
 //! - [`send`]: the default mode, one message from stdin;
 //! - [`serve`]: `-bs`, an SMTP dialogue on stdin and stdout;
-//! - [`queue`]: `-q`, `--queue-run` and the flush after a live send;
+//! - [`background`]: `-odb`/`-odq` spooling and `--deliver-queued`;
+//! - [`queue`]: `-q`, `--queue-run` and the flush after a live send
+//!   (`summary`: what a run did);
 //! - [`mailq`]: `mailq` / `-bp`;
 //! - [`newaliases`]: `newaliases` / `-bi`, which checks the aliases file;
 //! - `--check` runs `crate::diagnose`, which reports on stdout itself.
 
 mod accounts;
+pub mod background;
 pub mod mailq;
 pub mod newaliases;
 pub mod queue;
+mod report;
 pub mod send;
 pub mod serve;
+mod summary;
 
 use std::path::Path;
 
@@ -75,6 +80,11 @@ pub fn dispatch(invocation: &Invocation) -> Result<()> {
             let config = load_config(invocation)?;
             let syslog = Syslog::open(config.syslog_socket.as_deref());
             queue::from_command(invocation, &config, syslog)
+        }
+        Mode::DeliverQueued => {
+            let config = load_config(invocation)?;
+            let syslog = Syslog::open(config.syslog_socket.as_deref());
+            background::deliver_queued(invocation, &config, syslog)
         }
         Mode::SetupScript => crate::setup_script::run(invocation),
         // main runs these itself: they pick their own exit code.

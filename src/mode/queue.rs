@@ -16,37 +16,44 @@
 //! A caller running the set-group-ID binary (any local user) touches only
 //! the messages it queued itself, and only when they are due, even with
 //! `-q` ([`caller::run_owner`]); it never moves files aside or cleans up.
-//! No lock is waited for without limit: the rate ledger's lock for
-//! [`LEDGER_PATIENCE`] in a run of the whole queue (then the run goes on
-//! without the ledger), not at all in a flush or a caller's own run (which
-//! then stop): a live send never waits on another process's work.
+//! No lock is waited for without limit: the pacing ledger's lock
+//! (`crate::limits`) for [`LEDGER_PATIENCE`] in a run of the whole queue
+//! (then the run goes on without the ledger), not at all in a flush or a
+//! caller's own run (which then stop): a live send never waits on another
+//! process's work. A run holds one of the mailbox's connection slots.
+//!
+//! With `[accounts.NAME]`, each account's run has its own session, slot
+//! and pacing, and takes only the messages tagged with its name (the
+//! default account's run also those of an account the file no longer
+//! has, to fail them); every message's account is checked again against
+//! the binding of the user who queued it (`super::accounts`).
 
 use std::io::Read;
 use std::time::{Duration, Instant};
 
 use crate::attempt::Attempt;
-use crate::cli::{Delivery, Invocation, Mode};
 use crate::clock;
 use crate::config::{Config, QueueConfig};
 use crate::envelope::Addresses;
 use crate::error::{Error, Kind, Result};
-use crate::log::{Level, Outcome, Record, Syslog};
-use crate::spool::{cant_use, describe_error, no_queue};
+use crate::log::{Level, Outcome, Record};
+use crate::spool::{cant_use, describe_error};
 use crate::submit::{Submitter, addresses_list};
-use crate::system;
 
 use super::accounts;
-
+pub use super::summary::{Summary, describe};
+use crate::limits::{self, Next};
 use crate::spool::caller;
 use crate::spool::format::{Corrupt, State};
-use crate::spool::rate::{self, Booking};
 use crate::spool::schedule;
 use crate::spool::store::{Area, Claim, Claimed, Spool};
 
+mod command;
 mod decide;
+pub use command::from_command;
 use decide::{Plan, Settlement, plan, settlement};
 
-/// How long a run of the whole queue waits for the rate ledger's lock,
+/// How long a run of the whole queue waits for the pacing ledger's lock,
 /// which is held for a moment by each send of every run.
 pub const LEDGER_PATIENCE: Duration = Duration::from_secs(2);
 
@@ -59,143 +66,27 @@ pub enum Selection {
     Due,
 }
 
-/// What a run did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
-    /// Messages delivered to every remaining recipient.
-    pub delivered: usize,
-    /// Messages tried (or passed over for a dead session) and kept for later.
-    pub deferred: usize,
-    /// Messages given up (moved to `failed/`).
-    pub failed: usize,
-    /// Messages another process held.
-    pub busy: usize,
-    /// Files moved to `corrupt/`.
-    pub set_aside: usize,
-    /// Why the run ended early, if it did.
-    pub stopped: Option<String>,
-}
-
-/// `-q` and `--queue-run`: runs the queue of `config` and, for `-q`,
-/// prints a one-line summary.
-///
-/// # Errors
-/// The queue directory cannot be created or read (exit 73).
-pub fn from_command(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<()> {
-    let privileged = crate::privilege::Caller::current().is_privileged();
-    let Some(queue) = &config.queue else {
-        if !privileged {
-            // The token cache is still kept warm for callers.
-            let mut submitter = Submitter::new(
-                config,
-                system::host_name(config),
-                Delivery::default(),
-                false,
-                syslog,
-            );
-            submitter.warm_token();
-        }
-        println!("{}", no_queue(config));
-        return Ok(());
-    };
-    let spool = Spool::new(&queue.dir);
-    spool.prepare().map_err(|e| cant_use(&spool, &e))?;
-    let owner = caller::run_owner();
-    if owner.is_none() {
-        spool.clean_up(std::time::SystemTime::now());
-    }
-    let selection = match invocation.mode {
-        Mode::RunDueQueue => Selection::Due,
-        _ => Selection::All,
-    };
-    // One session per account, each sending only its own messages; the
-    // transcript shows only messages this caller may touch.
-    let mut summary = Summary::default();
-    for account in std::iter::once(config).chain(&config.accounts) {
-        let Some(account_queue) = &account.queue else {
-            continue;
-        };
-        let mut syslog = Syslog::open(account.syslog_socket.as_deref());
-        accounts::tag(&mut syslog, config, account);
-        let mut submitter = Submitter::new(
-            account,
-            system::host_name(account),
-            Delivery::default(),
-            invocation.verbose,
-            syslog,
-        );
-        // With credential_access = "service" the queue service keeps each
-        // account's token cache warm for callers; a set-group-ID caller's
-        // -q only uses it.
-        if privileged {
-            submitter.callers_only();
-        } else {
-            submitter.warm_token();
-        }
-        let one = run(&mut submitter, config, account_queue, selection, None);
-        submitter.finish();
-        summary.add(one?);
-    }
-    drop(syslog);
-    if selection == Selection::All {
-        let left = spool.ids().map_or(0, |(ids, _)| {
-            ids.iter()
-                .filter(|id| owner.is_none_or(|uid| spool.peek(id).is_ok_and(|m| m.uid == uid)))
-                .count()
-        });
-        println!("{}", describe(&summary, left));
-    }
-    Ok(())
-}
-
 /// Ends a live invocation: if a message was just delivered and the queue
 /// holds due messages (this caller's own, for a set-group-ID caller),
 /// sends them over the same session within the configured time budget;
 /// then QUIT.
-pub fn finish_with_flush(mut submitter: Submitter, top: &Config) {
+pub fn finish_with_flush(mut submitter: Submitter, top: &Config) -> Option<Summary> {
     let config = submitter.config();
     if let Some(queue) = &config.queue
         && submitter.delivered_live()
         && !queue.flush_budget.is_zero()
     {
         let deadline = Instant::now() + queue.flush_budget;
-        let _ = run(&mut submitter, top, queue, Selection::Due, Some(deadline));
+        let summary = run(&mut submitter, top, queue, Selection::Due, Some(deadline)).ok();
+        submitter.finish();
+        return summary;
     }
     submitter.finish();
+    None
 }
 
-impl Summary {
-    /// Adds another account's run to this one.
-    fn add(&mut self, other: Summary) {
-        self.delivered += other.delivered;
-        self.deferred += other.deferred;
-        self.failed += other.failed;
-        self.busy += other.busy;
-        self.set_aside += other.set_aside;
-        self.stopped = self.stopped.take().or(other.stopped);
-    }
-}
-
-/// One line for people: what the run did, what is left, why it stopped.
-pub fn describe(summary: &Summary, left: usize) -> String {
-    let mut line = format!(
-        "oauth2-sendmail: queue run: {} delivered, {} deferred, {} failed",
-        summary.delivered, summary.deferred, summary.failed
-    );
-    if summary.busy > 0 {
-        line.push_str(&format!(", {} held by another run", summary.busy));
-    }
-    if summary.set_aside > 0 {
-        line.push_str(&format!(", {} moved to corrupt/", summary.set_aside));
-    }
-    line.push_str(&format!("; {left} left in the queue"));
-    if let Some(why) = &summary.stopped {
-        line.push_str(&format!(" (stopped: {why})"));
-    }
-    line
-}
-
-/// Runs the queue once.
+/// Runs the queue once for the submitter's account (`top` is the top
+/// level, which knows every account).
 ///
 /// # Errors
 /// The queue directory cannot be read.
@@ -219,10 +110,12 @@ pub fn run(
     };
     let mut run = Run {
         submitter,
+        top,
         queue,
         spool: &spool,
         summary: Summary::default(),
         session_down: None,
+        owner,
         ledger: if owner.is_none() && deadline.is_none() {
             Ledger::Wait(LEDGER_PATIENCE)
         } else {
@@ -252,47 +145,45 @@ pub fn run(
         {
             continue;
         }
-        // Another user's message is never locked by a caller, not even for
-        // a moment: a caller who stopped its run while it held the lock
-        // would keep that message from every run for as long as it likes.
-        if owner.is_some_and(|uid| spool.peek(id).map_or(true, |m| m.uid != uid)) {
-            continue;
-        }
-        match spool.claim(id) {
-            // Not this caller's (checked again under the lock): released at once.
-            Ok(Claim::Taken(claimed)) if owner.is_some_and(|uid| claimed.meta.uid != uid) => {}
-            // Another account's: its own run sends it, with its own session.
-            Ok(Claim::Taken(claimed))
-                if !accounts::belongs(top, run.submitter.config(), &claimed.meta) => {}
-            Ok(Claim::Taken(claimed)) => match accounts::may_send(top, &claimed.meta) {
-                Ok(()) => run.one(*claimed, selection),
-                // A caller's own run leaves it; root's and the service's fail it.
-                Err(_) if owner.is_some() => {}
-                Err(e) => {
-                    let line = format!("queue-id={id} not sent: {}", e.message());
-                    let state = State {
-                        last_error: e.message().to_string(),
-                        ..State::default()
-                    };
-                    run.give_up_logged(*claimed, &state, &line);
-                }
-            },
-            Ok(Claim::Busy) if owner.is_none() => run.summary.busy += 1,
-            Ok(Claim::Corrupt(why)) if owner.is_none() => run.set_aside(id, &why),
-            Ok(Claim::Busy | Claim::Gone | Claim::Corrupt(_)) => {}
-            Err(e) => run.log(
-                Level::Warning,
-                &format!(
-                    "queue-id={id} cannot be read: {}",
-                    crate::error::io_reason(&e)
-                ),
-            ),
-        }
+        run.take(id, selection);
     }
     Ok(run.summary)
 }
 
-/// How a run uses the rate ledger when its lock is busy or it cannot be used.
+/// Delivers the one queued message `id` now, whatever its retry time
+/// (the detached process of `-odb`); a set-group-ID caller's only if it
+/// queued it, and only with the submitter's account if it is the
+/// message's.
+///
+/// # Errors
+/// None today; the signature matches [`run`].
+pub fn run_one(
+    submitter: &mut Submitter,
+    top: &Config,
+    queue: &QueueConfig,
+    id: &str,
+) -> Result<Summary> {
+    let spool = Spool::new(&queue.dir);
+    let owner = caller::run_owner();
+    let mut run = Run {
+        submitter,
+        top,
+        queue,
+        spool: &spool,
+        summary: Summary::default(),
+        session_down: None,
+        owner,
+        ledger: if owner.is_none() {
+            Ledger::Wait(LEDGER_PATIENCE)
+        } else {
+            Ledger::Never
+        },
+    };
+    run.take(id, Selection::All);
+    Ok(run.summary)
+}
+
+/// How a run uses the pacing ledger when its lock is busy or it cannot be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Ledger {
     /// Wait this long, then go on without it (a run of the whole queue).
@@ -306,15 +197,62 @@ enum Ledger {
 /// One run's working state.
 struct Run<'r, 'c> {
     submitter: &'r mut Submitter<'c>,
+    /// The top level: every account, for the messages' tags.
+    top: &'r Config,
     queue: &'r QueueConfig,
     spool: &'r Spool,
     summary: Summary,
     /// Why no session could be opened, once that happened.
     session_down: Option<String>,
+    /// The caller whose messages alone this run touches (set-group-ID).
+    owner: Option<u32>,
     ledger: Ledger,
 }
 
 impl Run<'_, '_> {
+    /// Claims message `id` and handles it; what another run holds is
+    /// skipped, and so is, in a caller's own run, everything that is not
+    /// this caller's (released at once, untouched).
+    fn take(&mut self, id: &str, selection: Selection) {
+        let owner = self.owner;
+        // Another user's message is never locked by a caller, not even for
+        // a moment: a caller who stopped its run while it held the lock
+        // would keep that message from every run for as long as it likes.
+        if owner.is_some_and(|uid| self.spool.peek(id).map_or(true, |m| m.uid != uid)) {
+            return;
+        }
+        match self.spool.claim(id) {
+            Ok(Claim::Taken(claimed)) if owner.is_some_and(|uid| claimed.meta.uid != uid) => {}
+            // Another account's: its own run sends it, with its own session.
+            Ok(Claim::Taken(claimed))
+                if !accounts::belongs(self.top, self.submitter.config(), &claimed.meta) => {}
+            Ok(Claim::Taken(claimed)) => match accounts::may_send(self.top, &claimed.meta) {
+                Ok(()) => self.one(*claimed, selection),
+                // A caller's own run leaves it; root's and the service's fail it.
+                Err(_) if owner.is_some() => {}
+                Err(e) => {
+                    let line = format!("queue-id={id} not sent: {}", e.message());
+                    let state = State {
+                        last_error: e.message().to_string(),
+                        ..State::default()
+                    };
+                    self.summary.failed_causes.push("account".into());
+                    self.give_up_logged(*claimed, &state, &line);
+                }
+            },
+            Ok(Claim::Busy) if owner.is_none() => self.summary.busy += 1,
+            Ok(Claim::Corrupt(why)) if owner.is_none() => self.set_aside(id, &why),
+            Ok(Claim::Busy | Claim::Gone | Claim::Corrupt(_)) => {}
+            Err(e) => self.log(
+                Level::Warning,
+                &format!(
+                    "queue-id={id} cannot be read: {}",
+                    crate::error::io_reason(&e)
+                ),
+            ),
+        }
+    }
+
     fn log(&mut self, level: Level, line: &str) {
         self.submitter.log(level, line);
     }
@@ -370,7 +308,9 @@ impl Run<'_, '_> {
             }
             Plan::Try => {}
         }
-        if !self.book(now) {
+        // Pacing (limits.rate, limits.recipients_per_day) counts live
+        // and queued sends in one ledger.
+        if !self.book(pending.len()) {
             return;
         }
         let started = Instant::now();
@@ -407,38 +347,36 @@ impl Run<'_, '_> {
         self.settle(claimed, state, &attempt, started);
     }
 
-    /// Books the send in the rate ledger; false when the run stops here.
-    fn book(&mut self, now: u64) -> bool {
+    /// Books a send to `recipients` recipients in the pacing ledger
+    /// (limits.rate, limits.recipients_per_day); false when the run stops here.
+    fn book(&mut self, recipients: usize) -> bool {
         let patience = match self.ledger {
             Ledger::Off => return true,
             Ledger::Wait(patience) => patience,
             Ledger::Never => Duration::ZERO,
         };
-        let ledger = rate::ledger_name(&self.submitter.config().account);
-        let problem = match rate::reserve(self.spool, &ledger, self.queue.rate_limit, now, patience)
-        {
-            Ok(Booking::Go) => return true,
-            Ok(Booking::Full) => {
-                self.summary.stopped = Some(format!(
-                    "the limit of {} messages a minute is reached; the next run goes on",
-                    self.queue.rate_limit
-                ));
-                return false;
+        let recipients = u32::try_from(recipients).unwrap_or(u32::MAX);
+        match limits::admit_next(self.submitter.config(), recipients, patience) {
+            Next::Go(warning) => {
+                if let Some(warning) = warning {
+                    self.log(Level::Warning, &warning);
+                }
+                true
             }
-            Ok(Booking::Busy) => "another process holds its lock".to_string(),
-            Err(e) => crate::error::io_reason(&e),
-        };
-        if self.ledger == Ledger::Never {
-            self.summary.stopped = Some(format!("the rate ledger cannot be used: {problem}"));
-            return false;
+            Next::Stop(why) => {
+                self.summary.stopped = Some(why);
+                false
+            }
+            Next::Unusable(warning) if self.ledger == Ledger::Never => {
+                self.summary.stopped = Some(warning.replace(": sending without it", ""));
+                false
+            }
+            Next::Unusable(warning) => {
+                self.ledger = Ledger::Off;
+                self.log(Level::Warning, &warning);
+                true
+            }
         }
-        self.ledger = Ledger::Off;
-        let line = format!(
-            "the rate ledger in {} cannot be used ({problem}): sending without it",
-            self.spool.root().display(),
-        );
-        self.log(Level::Warning, &line);
-        true
     }
 
     /// Records what the attempt means for the message: removed, kept in
@@ -489,6 +427,8 @@ impl Run<'_, '_> {
                 Outcome::Failed
             };
             record.exit = kind.exit_name();
+            let cause = record.cause.unwrap_or("refused").to_string();
+            self.summary.failed_causes.push(cause);
             self.give_up(claimed, &state, &record);
             return;
         }
@@ -511,6 +451,7 @@ impl Run<'_, '_> {
                 ..record.clone()
             }
             .line();
+            self.summary.failed_causes.push("expired".into());
             self.give_up_logged(claimed, &state, &line);
             return;
         }
@@ -568,31 +509,5 @@ impl Run<'_, '_> {
         );
         self.log(Level::Error, &line);
         self.summary.stopped = Some(format!("cannot {what}: {}", crate::error::io_reason(e)));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summaries_for_people() {
-        let summary = Summary {
-            delivered: 3,
-            deferred: 1,
-            failed: 0,
-            busy: 2,
-            set_aside: 1,
-            stopped: Some("the server asked for a pause: 421".into()),
-        };
-        assert_eq!(
-            describe(&summary, 4),
-            "oauth2-sendmail: queue run: 3 delivered, 1 deferred, 0 failed, 2 held by another run, \
-             1 moved to corrupt/; 4 left in the queue (stopped: the server asked for a pause: 421)"
-        );
-        assert_eq!(
-            describe(&Summary::default(), 0),
-            "oauth2-sendmail: queue run: 0 delivered, 0 deferred, 0 failed; 0 left in the queue"
-        );
     }
 }

@@ -11,14 +11,18 @@ use std::time::Instant;
 use crate::body::DotEndReader;
 use crate::cli::Invocation;
 use crate::compose::Composer;
-use crate::config::Config;
+use crate::config::{Config, DeliveryMode};
 use crate::envelope;
 use crate::envelope::Addresses;
 use crate::error::{Error, Result};
 use crate::header;
+use crate::limits::{self, Gate};
 use crate::log::{Level, Record, Syslog};
 use crate::message::PreparedHeader;
 use crate::submit::Submitter;
+
+use super::{background, report};
+use crate::metrics::Event;
 use crate::system;
 
 /// Reads a message from stdin and sends it.
@@ -44,11 +48,114 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
         let from = invocation.sender.as_deref().unwrap_or(&config.from);
         let record = Record::refused(from, &invocation.recipients, started.elapsed(), e);
         syslog.log(Level::Error, &record.line());
+        report::after_sends(
+            config,
+            config,
+            &[Event::new("failed", e.cause_code())],
+            &mut syslog,
+        );
     })?;
+    let held = match background::effective(invocation, config) {
+        DeliveryMode::Foreground => None,
+        DeliveryMode::Queue => Some((
+            "queued by the delivery mode (-odq, delivery = queue)".to_string(),
+            "queue-mode",
+        )),
+        DeliveryMode::Background => Some((
+            "queued for background delivery (-odb, delivery = background)".to_string(),
+            "background",
+        )),
+    };
+    let recipients = addresses.recipients.len() as u32;
+    let (slot, held) = match held {
+        Some(held) => (None, Some(held)),
+        None => match limits::admit(config, recipients, limits::LIVE_WAIT) {
+            Gate::Go(slot, warnings) => {
+                for warning in warnings {
+                    syslog.log(Level::Warning, &warning);
+                }
+                (Some(slot), None)
+            }
+            Gate::Hold(why) => (None, Some((why, "limits"))),
+        },
+    };
+    if let Some((why, cause)) = held {
+        return hold(
+            invocation,
+            (top, config),
+            (&addresses, &prepared),
+            &mut input,
+            (&why, cause),
+            started,
+            syslog,
+        );
+    }
     let mut submitter = Submitter::for_invocation(config, host, invocation, syslog);
     let result = submitter.submit(&addresses, &prepared, &mut input);
-    super::queue::finish_with_flush(submitter, top);
+    let mut events = report::of_submit(&result);
+    // The metrics are written once the session is closed and the slot free.
+    let flushed = super::queue::finish_with_flush(submitter, top);
+    drop(slot);
+    if let Some(run) = flushed {
+        events.extend(report::of_run(run.delivered, &run.failed_causes));
+    }
+    report::after_sends(
+        top,
+        config,
+        &events,
+        &mut super::accounts::syslog_for(top, config),
+    );
     result.map(drop)
+}
+
+/// A message that does not go now: spooled (and, for `-odb`, handed to a
+/// detached process), or, without a queue, a temporary failure (75).
+/// `why` is the reason and its metrics cause.
+fn hold(
+    invocation: &Invocation,
+    (top, config): (&Config, &Config),
+    (addresses, prepared): (&Addresses, &PreparedHeader),
+    input: &mut dyn BufRead,
+    (why, cause): (&str, &'static str),
+    started: Instant,
+    mut syslog: Syslog,
+) -> Result<()> {
+    let spooled = if config.queue.is_none() {
+        Err(Error::temporary(format!(
+            "{why}; there is no queue ([queue] dir) to keep the message"
+        ))
+        .with_cause(cause))
+    } else {
+        background::spool(
+            config,
+            &invocation.delivery,
+            addresses,
+            prepared,
+            input,
+            why,
+        )
+    };
+    let id = match spooled {
+        Ok(id) => id,
+        Err(e) => {
+            let record = Record::refused(
+                &addresses.sender,
+                &addresses.recipients,
+                started.elapsed(),
+                &e,
+            );
+            syslog.log(Level::Error, &record.line());
+            let events = [Event::new("failed", e.cause_code())];
+            report::after_sends(top, config, &events, &mut syslog);
+            return Err(e);
+        }
+    };
+    background::log_queued(&mut syslog, addresses, prepared, &id, started, why);
+    report::after_sends(top, config, &[Event::new("queued", cause)], &mut syslog);
+    if background::effective(invocation, config) == DeliveryMode::Background {
+        background::start_detached(invocation, &id, &mut syslog);
+    }
+    Ok(())
 }
 
 /// The checks and rewriting before anything is sent: `-F`, the header

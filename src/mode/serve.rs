@@ -16,15 +16,19 @@ use std::time::Instant;
 use crate::cli::Invocation;
 use crate::compose::Composer;
 use crate::config::Config;
-use crate::envelope::Request;
+use crate::envelope::{Addresses, Request};
 use crate::error::{Error, Kind, Result, io_reason};
 use crate::header;
 use crate::log::Syslog;
 use crate::log::{Level, Record};
+use crate::message::PreparedHeader;
+use crate::metrics::Event;
 use crate::smtp::dot_reader::DotReader;
 use crate::smtp::server::{self, Action, Server, Transaction};
 use crate::submit::{Announced, Submitter};
 use crate::system;
+
+use super::{background, report};
 
 /// Longest command line read (RFC 5321 allows 512 octets; extensions add some).
 const MAX_COMMAND: usize = 2048;
@@ -68,16 +72,98 @@ fn serve<R: BufRead, W: Write>(
     let mut server = Server::new(&host, config.max_message_size);
     let mut composer = Composer::new(config, host.clone(), invocation.full_name.clone());
     let mut submitter = Submitter::for_invocation(config, host, invocation, syslog);
-    let result = dialogue(&mut server, &mut composer, &mut submitter, input, output);
+    // The dialogue holds one of the mailbox's connection slots; without one
+    // its messages are queued (limits.connections).
+    let slot = crate::limits::session_slot(config, crate::limits::LIVE_WAIT);
+    let pace = Pace {
+        top,
+        config,
+        invocation,
+        busy: slot.as_ref().err().cloned(),
+    };
+    if let Ok((_, Some(warning))) = &slot {
+        submitter.log(Level::Warning, warning);
+    }
+    let result = dialogue(
+        &mut server,
+        &mut composer,
+        &mut submitter,
+        &pace,
+        input,
+        output,
+    );
     // As in the stdin mode: due queued messages may follow over this session.
-    super::queue::finish_with_flush(submitter, top);
+    if let Some(run) = super::queue::finish_with_flush(submitter, top) {
+        let events = report::of_run(run.delivered, &run.failed_causes);
+        report::after_sends(
+            top,
+            config,
+            &events,
+            &mut super::accounts::syslog_for(top, config),
+        );
+    }
+    drop(slot);
     result
+}
+
+/// `[limits]` for the messages of a dialogue.
+struct Pace<'a> {
+    /// The top level (the metrics file may show every account).
+    top: &'a Config,
+    /// The dialogue's account.
+    config: &'a Config,
+    invocation: &'a Invocation,
+    /// Why no connection slot was free, if none was.
+    busy: Option<String>,
+}
+
+impl Pace<'_> {
+    /// Why a message to `recipients` recipients may not go now, if so.
+    fn hold(&self, recipients: usize) -> Option<String> {
+        self.busy.clone().or_else(|| {
+            let wait = crate::limits::ledger::LOCK_WAIT;
+            match crate::limits::admit_next(self.config, recipients as u32, wait) {
+                crate::limits::Next::Stop(why) => Some(why),
+                // An unusable ledger does not stop mail (limits::ledger).
+                crate::limits::Next::Go(_) | crate::limits::Next::Unusable(_) => None,
+            }
+        })
+    }
+
+    /// Queues a held message (or, without a queue, fails it with 4xx).
+    fn queue(
+        &self,
+        addresses: &Addresses,
+        prepared: &PreparedHeader,
+        message: &mut dyn BufRead,
+        why: &str,
+        started: Instant,
+        syslog: &mut Syslog,
+    ) -> Result<()> {
+        if self.config.queue.is_none() {
+            return Err(Error::temporary(format!(
+                "{why}; there is no queue ([queue] dir) to keep the message"
+            ))
+            .with_cause("limits"));
+        }
+        let id = background::spool(
+            self.config,
+            &self.invocation.delivery,
+            addresses,
+            prepared,
+            message,
+            why,
+        )?;
+        background::log_queued(syslog, addresses, prepared, &id, started, why);
+        Ok(())
+    }
 }
 
 fn dialogue<R: BufRead, W: Write>(
     server: &mut Server,
     composer: &mut Composer,
     submitter: &mut Submitter,
+    pace: &Pace,
     input: &mut R,
     output: &mut W,
 ) -> Result<()> {
@@ -93,7 +179,7 @@ fn dialogue<R: BufRead, W: Write>(
             Action::Close(reply) => return write(output, &reply),
             Action::Data(reply, transaction) => {
                 write(output, &reply)?;
-                let reply = receive(&transaction, composer, submitter, input)?;
+                let reply = receive(&transaction, composer, submitter, pace, input)?;
                 write(output, &reply)?;
             }
         }
@@ -108,10 +194,11 @@ fn receive<R: BufRead>(
     transaction: &Transaction,
     composer: &mut Composer,
     submitter: &mut Submitter,
+    pace: &Pace,
     input: &mut R,
 ) -> Result<String> {
     let mut message = BufReader::with_capacity(64 * 1024, DotReader::new(&mut *input));
-    let outcome = submit_one(transaction, composer, submitter, &mut message);
+    let outcome = submit_one(transaction, composer, submitter, pace, &mut message);
     // Whatever happened, the rest of the message is read so the dialogue
     // can go on with the next command.
     io::copy(&mut message, &mut io::sink()).map_err(|e| {
@@ -134,6 +221,7 @@ fn submit_one(
     transaction: &Transaction,
     composer: &mut Composer,
     submitter: &mut Submitter,
+    pace: &Pace,
     message: &mut BufReader<impl Read>,
 ) -> Result<String> {
     let started = Instant::now();
@@ -154,11 +242,34 @@ fn submit_one(
         );
         submitter.log(Level::Error, &record.line());
     })?;
-    let announced = Announced {
-        body: transaction.body.clone(),
-        size: transaction.size,
+    let (result, events) = match pace.hold(addresses.recipients.len()) {
+        Some(why) => {
+            let result = pace.queue(
+                &addresses,
+                &prepared,
+                message,
+                &why,
+                started,
+                submitter.syslog(),
+            );
+            let event = match &result {
+                Ok(()) => Event::new("queued", "limits"),
+                Err(e) => Event::new("failed", e.cause_code()),
+            };
+            (result, vec![event])
+        }
+        None => {
+            let announced = Announced {
+                body: transaction.body.clone(),
+                size: transaction.size,
+            };
+            let result = submitter.submit_as(&addresses, &prepared, message, &announced);
+            let events = report::of_submit(&result);
+            (result.map(drop), events)
+        }
     };
-    submitter.submit_as(&addresses, &prepared, message, &announced)?;
+    report::after_sends(pace.top, pace.config, &events, submitter.syslog());
+    result?;
     Ok(prepared.message_id)
 }
 

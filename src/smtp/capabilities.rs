@@ -12,6 +12,8 @@ pub struct Capabilities {
     pub starttls: bool,
     /// PIPELINING (RFC 2920).
     pub pipelining: bool,
+    /// CHUNKING (RFC 3030): BDAT.
+    pub chunking: bool,
     /// SIZE (RFC 1870): `Some(limit)`, where 0 means no fixed limit.
     pub size: Option<u64>,
     /// 8BITMIME (RFC 6152).
@@ -39,6 +41,7 @@ impl Capabilities {
             match keyword {
                 "STARTTLS" => caps.starttls = true,
                 "PIPELINING" => caps.pipelining = true,
+                "CHUNKING" => caps.chunking = true,
                 "8BITMIME" => caps.eight_bit_mime = true,
                 "DSN" => caps.dsn = true,
                 "SMTPUTF8" => caps.smtputf8 = true,

@@ -2,18 +2,18 @@
 //! delivered or an administrator can see why they were not.
 //!
 //! - [`format`]: the queue file and state file formats (pure);
-//! - [`schedule`]: backoff, expiry, the rate window, throttling replies (pure);
+//! - [`schedule`]: backoff, expiry, throttling replies (pure);
 //! - [`caller`]: the real uid recorded with each message;
 //! - [`store`]: the directory, claiming a message, moving it on;
-//! - [`draft`]: the copy written while a live message streams out;
-//! - [`rate`]: the per-minute limit shared by queue runs.
+//! - [`draft`]: the copy written while a live message streams out.
+//!
+//! The per-minute limit is `crate::limits`' ledger, shared with live sends.
 //!
 //! The queue run and `mailq` read this storage from `crate::mode`.
 
 pub mod caller;
 pub mod draft;
 pub mod format;
-pub mod rate;
 pub mod schedule;
 pub mod store;
 

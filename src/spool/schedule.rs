@@ -1,13 +1,11 @@
-//! When to try a queued message again, when to give up, how fast to send,
-//! and which server replies mean "stop for now". Pure: times are Unix
-//! seconds passed in, never read here.
+//! When to try a queued message again, when to give up, and which server
+//! replies mean "stop for now". Pure: times are Unix seconds passed in,
+//! never read here.
 
 /// The first retry comes this long after a failure.
 pub const FIRST_RETRY: u64 = 60;
 /// Retries are never further apart than this.
 pub const LONGEST_RETRY: u64 = 3600;
-/// The rate limit counts messages over this window.
-pub const RATE_WINDOW: u64 = 60;
 
 /// Seconds to wait after the `attempts`-th failed attempt: 1, 2, 4, 8, 16,
 /// 32 minutes, then every hour.
@@ -25,23 +23,6 @@ pub fn is_due(next: u64, now: u64) -> bool {
 /// `max_age` seconds at `now`.
 pub fn is_expired(arrival: u64, max_age: u64, now: u64) -> bool {
     now.saturating_sub(arrival) > max_age
-}
-
-/// Sends in the last [`RATE_WINDOW`] seconds: `sent` holds their times.
-/// Returns whether one more may go at `now` under `limit` per window (0 =
-/// no limit), and the times still inside the window (with `now` added when
-/// it may).
-pub fn admit(sent: &[u64], now: u64, limit: u32) -> (bool, Vec<u64>) {
-    let mut recent: Vec<u64> = sent
-        .iter()
-        .copied()
-        .filter(|t| *t + RATE_WINDOW > now && *t <= now)
-        .collect();
-    let allowed = limit == 0 || recent.len() < limit as usize;
-    if allowed && limit != 0 {
-        recent.push(now);
-    }
-    (allowed, recent)
 }
 
 /// Whether a reply means the server wants no more mail for now: a 421
@@ -100,30 +81,6 @@ mod tests {
         assert!(is_expired(1000, 432_000, 1001 + 432_000));
         // A clock that went backwards expires nothing.
         assert!(!is_expired(5000, 60, 1000));
-    }
-
-    #[test]
-    fn rate_window() {
-        type Row = (&'static [u64], u64, u32, bool, &'static [u64]);
-        let table: &[Row] = &[
-            (&[], 100, 2, true, &[100]),
-            (&[99], 100, 2, true, &[99, 100]),
-            (&[99, 100], 100, 2, false, &[99, 100]),
-            // Sends a minute old no longer count.
-            (&[39, 40, 99], 100, 2, true, &[99, 100]),
-            (&[40, 41], 100, 2, true, &[41, 100]),
-            // Sends "in the future" (clock stepped back) are dropped.
-            (&[500, 501], 100, 2, true, &[100]),
-            // 0 is no limit, and keeps no record.
-            (&[1, 2, 3], 3, 0, true, &[1, 2, 3]),
-        ];
-        for (sent, now, limit, allowed, kept) in table {
-            assert_eq!(
-                admit(sent, *now, *limit),
-                (*allowed, kept.to_vec()),
-                "{sent:?} at {now} limit {limit}"
-            );
-        }
     }
 
     #[test]

@@ -221,7 +221,8 @@ fn json_parses_and_agrees_with_the_text() {
             "smtp.tls",
             "smtp.auth",
             "cache",
-            "queue"
+            "queue",
+            "limits"
         ]
     );
     assert!(step(&json, "token")["seconds"].as_f64().unwrap() > 0.0);

@@ -236,6 +236,7 @@ fn every_key_of_the_example_is_documented() {
         ("[graph]", "graph."),
         ("[token]", "token."),
         ("[queue]", "queue."),
+        ("[limits]", "limits."),
         ("[addresses]", "addresses."),
         ("SEVERAL MAILBOXES", ""),
     ] {

@@ -1,7 +1,9 @@
 //! Microsoft Graph as the transport, end to end: the built binary against
 //! the sandbox's Graph look-alike (sandbox/graph.py), which checks tokens,
 //! roles, the mailbox scope and the From as Graph does and "delivers"
-//! what it accepts into a directory, one copy per recipient.
+//! what it accepts into a directory, one copy per recipient. Graph sends
+//! are paced (`[limits]`, Graph slots of their own) and counted as SMTP
+//! sends are.
 
 use crate::common;
 
@@ -10,6 +12,7 @@ use common::queue::crlf;
 use common::sandbox::{Sandbox, sandbox};
 use common::{Scratch, SyslogCapture, s, sendmail, write_private};
 
+mod pacing;
 mod refusals;
 
 /// A configuration for Graph: `top` (top-level keys) first, then the

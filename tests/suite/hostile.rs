@@ -220,6 +220,12 @@ fn ten_thousand_recipients_are_all_sent() {
     let sb = sandbox();
     let _shared = sb.shared();
     let p = peer("many");
+    // 20,000 recipients in a day: past the default daily budget.
+    let text = std::fs::read_to_string(&p.conf).unwrap();
+    crate::common::write_private(
+        &p.conf,
+        &format!("{text}\n[limits]\nrecipients_per_day = 0\n"),
+    );
     let recipients: Vec<String> = (0..10_000).map(|n| format!("r{n}@example.com")).collect();
     let mut args = vec!["-i"];
     args.extend(recipients.iter().map(String::as_str));

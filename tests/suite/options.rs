@@ -25,7 +25,8 @@ const MESSAGE: &str = "Subject: option test\n\nbefore\n.\nafter\n";
 fn every_sending_option_glued_and_separate() {
     let sb = sandbox();
     let _shared = sb.shared();
-    let site = Site::new("options", "", "");
+    // More than 30 sends in a minute, without a queue: unpaced.
+    let site = Site::new("options", "", "[limits]\nrate = 0\n");
     let xfile = site.path("x-traffic.log");
     let table: Vec<(Vec<&str>, Expect)> = vec![
         (vec![], Expect::Sent(&["MAIL FROM:<", "body:before\n"])),

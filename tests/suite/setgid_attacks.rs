@@ -123,7 +123,7 @@ fn a_stopped_ledger_holder_hangs_neither_a_live_send_nor_roots_queue_run() {
     );
     make_due(&queue);
     install.configure_sending_queue(sb, &queue, "rate_limit = 30");
-    let rate = queue.join("rate");
+    let rate = pace_ledger(&install, sb);
     std::fs::write(&rate, "").unwrap();
     chown(&rate, USER.0, GROUP, 0o660);
     let _holder = stopped_lock_holder(&rate);
@@ -147,6 +147,18 @@ fn a_stopped_ledger_holder_hangs_neither_a_live_send_nor_roots_queue_run() {
     assert!(run.stdout.contains("2 delivered"), "{}", run.stdout);
     sb.wait_for_mail("ledger-a@example.com", 1);
     sb.wait_for_mail("ledger-b@example.com", 1);
+}
+
+/// The pacing ledger of the sandbox's mailbox (`limits.rate`,
+/// `limits.recipients_per_day`) in the cache directory: `pace.` and the
+/// FNV-1a hash of the mailbox in lower case (`limits::files::mailbox_key`).
+fn pace_ledger(install: &Install, sb: &common::sandbox::Sandbox) -> PathBuf {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in sb.str("user").to_ascii_lowercase().bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    install.cache.join(format!("pace.{hash:016x}"))
 }
 
 /// A file root owns that no one else may change.
@@ -195,7 +207,7 @@ fn links_and_a_fifo_planted_by_a_group_member_change_no_root_file() {
     // (The configuration that queued has its own, token-less, entry.)
     let token = names
         .iter()
-        .find(|n| !n.ends_with(".lock"))
+        .find(|n| n.starts_with("token-") && !n.ends_with(".lock"))
         .unwrap()
         .clone();
     let lock = format!("{token}.lock");
@@ -214,7 +226,7 @@ fn links_and_a_fifo_planted_by_a_group_member_change_no_root_file() {
     let plant = [
         (install.cache.join(&lock), &victims[0]),
         (install.cache.join(&token), &victims[1]),
-        (queue.join("rate"), &victims[2]),
+        (pace_ledger(&install, sb), &victims[2]),
         (queue.join("state").join(&state), &victims[3]),
     ];
     for (link, target) in &plant {
@@ -340,7 +352,10 @@ fn a_result_that_cannot_be_recorded_stops_a_callers_run_and_the_ledger_survives(
         let text = std::fs::read_to_string(&conf).unwrap().replace(from, to);
         install.put("sendmail.conf", text.as_bytes(), GROUP, 0o640);
     };
+    // No pacing at first: the ledger is not written at all.
     limit("[queue]\n", "[queue]\nrate_limit = 0\n");
+    let text = std::fs::read_to_string(&conf).unwrap() + "\n[limits]\nrecipients_per_day = 0\n";
+    install.put("sendmail.conf", text.as_bytes(), GROUP, 0o640);
     let states = |queue: &Path| -> Vec<String> {
         let mut texts: Vec<String> = std::fs::read_dir(queue.join("state"))
             .unwrap()
@@ -367,14 +382,19 @@ fn a_result_that_cannot_be_recorded_stops_a_callers_run_and_the_ledger_survives(
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let ledger = format!("{}\n{}\n", now - 5, now - 3);
-    let rate = queue.join("rate");
+    let ledger = format!(
+        "day {} 0\nwarned 0\n{}\n{}\n",
+        now / 86_400,
+        now - 5,
+        now - 3
+    );
+    let rate = pace_ledger(&install, sb);
     std::fs::write(&rate, &ledger).unwrap();
     chown(&rate, USER.0, GROUP, 0o660);
     limit("rate_limit = 0", "rate_limit = 30");
     let run = install.run_after(Some(USER), NO_FILE_GROWTH, &["-q"], b"", &[]);
     run.expect(0);
-    assert!(run.stdout.contains("rate ledger"), "{}", run.output());
+    assert!(run.stdout.contains("pacing ledger"), "{}", run.output());
     assert_eq!(std::fs::read_to_string(&rate).unwrap(), ledger);
 }
 
@@ -469,10 +489,11 @@ fn a_state_write_failing_after_a_partial_delivery_stops_the_run() {
     let fake = FakeSmtp::start(behaviour);
     install.configure_sending_queue(sb, &queue, "rate_limit = 0");
     let conf = install.etc.join("sendmail.conf");
+    // No pacing: the ledger is not written at all.
     let text = std::fs::read_to_string(&conf).unwrap().replace(
         &format!("port = {}", sb.port("smtp_port")),
         &format!("port = {}", fake.port),
-    );
+    ) + "\n[limits]\nrecipients_per_day = 0\n";
     install.put("sendmail.conf", text.as_bytes(), GROUP, 0o640);
     let run = install.run_after(Some(USER), NO_FILE_GROWTH, &["-q"], b"", &[]);
     run.expect(0);

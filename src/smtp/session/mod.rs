@@ -11,9 +11,11 @@
 //! drive it with a scripted peer and integration tests with Postfix.
 //!
 //! `failure.rs` holds the failure and stage types, `transaction.rs` one mail
-//! transaction (envelope, pipelining, data), `further.rs` the further
-//! transactions for recipients refused for their number.
+//! transaction (envelope, pipelining, data), `chunking.rs` the one-flight
+//! BDAT form of it (RFC 3030), `further.rs` the further transactions for
+//! recipients refused for their number.
 
+mod chunking;
 mod failure;
 mod further;
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 
-use super::{FINAL_REPLY_WAIT, Failure, Patience, Session, SmtpError, Stage};
+use super::{FINAL_REPLY_WAIT, Failure, Patience, Session, SmtpError, Stage, chunking};
 use crate::body::{CopyError, copy_encoded};
 use crate::size::{self, SizeLimit, TooLarge, Whose};
 use crate::smtp::capabilities::Capabilities;
@@ -64,6 +64,18 @@ impl<S: Read + Write + Patience> Session<S> {
         body: &mut dyn Read,
     ) -> Result<Receipt, SmtpError> {
         self.message_started = false;
+        // A small message goes in one flight with BDAT when offered; what
+        // was read of a larger one goes first through DATA.
+        let mut start = Vec::new();
+        if chunking::applies(caps, envelope) {
+            let whole = chunking::read_up_to(body, chunking::ONE_FLIGHT_LIMIT, &mut start)
+                .map_err(|e| SmtpError::new(Stage::Data, Failure::Input(e)))?;
+            if whole {
+                return self.send_in_one_flight(caps, envelope, header, &start);
+            }
+        }
+        let mut chained = Read::chain(&start[..], body);
+        let body: &mut dyn Read = &mut chained;
         let (mut accepted, mut refused) = self.envelope(caps, envelope)?;
         self.message_started = true;
         // Recipients refused for their number (452) get the message in a
@@ -136,7 +148,7 @@ impl<S: Read + Write + Patience> Session<S> {
 
     /// The reply after the final dot, waited for at least
     /// [`FINAL_REPLY_WAIT`] whatever the per-step timeout.
-    fn read_final_reply(&mut self) -> Result<Reply, SmtpError> {
+    pub(super) fn read_final_reply(&mut self) -> Result<Reply, SmtpError> {
         let step = self.stream.read_timeout().ok().flatten();
         let longer = step.filter(|t| *t < FINAL_REPLY_WAIT).is_some();
         if longer {

@@ -209,7 +209,7 @@ fn a_missing_configuration_fails_first_and_skips_the_rest() {
         "readable by root and the oauth2-sendmail group",
     );
     let steps = json["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 14, "the same steps as a good run");
+    assert_eq!(steps.len(), 15, "the same steps as a good run");
     assert!(steps[1..].iter().all(|s| s["verdict"] == "skip"));
     let run = check(&conf, &["--to", "admin@example.com"]);
     run.expect(78);

@@ -17,6 +17,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use native_tls::{Identity, TlsAcceptor};
 
+mod certs;
+pub use certs::*;
+
 /// How the peer behaves.
 #[derive(Clone)]
 pub struct Behaviour {
@@ -133,6 +136,10 @@ pub struct Record {
     /// For each QUIT on a TLS connection: whether the client then closed
     /// TLS in order (close_notify) rather than just dropping the socket.
     pub clean_tls_closes: Vec<bool>,
+    /// Connections open now.
+    pub active: usize,
+    /// The most connections that were open at once.
+    pub max_active: usize,
 }
 
 /// A running fake peer.
@@ -158,7 +165,9 @@ impl FakeSmtp {
                     Arc::clone(&auth_attempts),
                 );
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &b, &r, &a);
+                    let mut session = Active::default();
+                    let _ = serve(stream, &b, &r, &a, &mut session);
+                    session.end(&r);
                 });
             }
         });
@@ -215,6 +224,33 @@ impl Conn {
     }
 }
 
+/// A session counts as open from the client's first command to its QUIT
+/// (or the end of the connection): the client's view, which a server
+/// thread that has not yet read the QUIT would otherwise stretch.
+#[derive(Default)]
+struct Active {
+    counted: bool,
+    ended: bool,
+}
+
+impl Active {
+    fn begin(&mut self, record: &Mutex<Record>) {
+        if !self.counted && !self.ended {
+            self.counted = true;
+            let mut record = record.lock().unwrap();
+            record.active += 1;
+            record.max_active = record.max_active.max(record.active);
+        }
+    }
+
+    fn end(&mut self, record: &Mutex<Record>) {
+        if self.counted && !self.ended {
+            record.lock().unwrap().active -= 1;
+        }
+        self.ended = true;
+    }
+}
+
 trait ReadWrite: Read + Write {}
 impl<T: Read + Write> ReadWrite for T {}
 
@@ -223,6 +259,7 @@ fn serve(
     b: &Behaviour,
     record: &Mutex<Record>,
     auth_attempts: &Mutex<usize>,
+    session: &mut Active,
 ) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
     let mut conn = Conn {
@@ -242,6 +279,11 @@ fn serve(
         record.lock().unwrap().commands.push(line.clone());
         let upper = line.to_ascii_uppercase();
         let verb = upper.split_whitespace().next().unwrap_or("").to_string();
+        if verb == "QUIT" {
+            session.end(record);
+        } else {
+            session.begin(record);
+        }
         match verb.as_str() {
             "EHLO" => {
                 let mut caps = vec!["250-fake.test".to_string()];
@@ -460,139 +502,4 @@ fn remember_xoauth2(payload: &str, record: &Mutex<Record>) {
             r.tokens.push(token.to_string());
         }
     }
-}
-
-/// The sandbox's server certificate (for localhost, from the test CA).
-pub fn sandbox_identity(sandbox_dir: &std::path::Path) -> Identity {
-    let cert = std::fs::read(sandbox_dir.join("server.pem")).unwrap();
-    let key = std::fs::read(sandbox_dir.join("server.key")).unwrap();
-    Identity::from_pkcs8(&cert, &key).unwrap()
-}
-
-/// A self-signed certificate for localhost that no one trusts.
-pub fn untrusted_identity() -> Identity {
-    let (cert, key) = self_signed_localhost();
-    Identity::from_pkcs8(&cert, &key).unwrap()
-}
-
-/// A self-signed certificate for DNS:localhost and IP:127.0.0.1 and its
-/// key (PEM, PKCS#8): untrusted, unless a test names it in `ca_file`.
-pub fn self_signed_localhost() -> (Vec<u8>, Vec<u8>) {
-    use openssl::asn1::Asn1Time;
-    use openssl::bn::{BigNum, MsbOption};
-    use openssl::hash::MessageDigest;
-    use openssl::pkey::PKey;
-    use openssl::rsa::Rsa;
-    use openssl::x509::extension::SubjectAlternativeName;
-    use openssl::x509::{X509Builder, X509NameBuilder};
-
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "localhost").unwrap();
-    let name = name.build();
-    let mut builder = X509Builder::new().unwrap();
-    builder.set_version(2).unwrap();
-    let mut serial = BigNum::new().unwrap();
-    serial.rand(64, MsbOption::MAYBE_ZERO, false).unwrap();
-    builder
-        .set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    builder.set_subject_name(&name).unwrap();
-    builder.set_issuer_name(&name).unwrap();
-    builder.set_pubkey(&key).unwrap();
-    builder
-        .set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    builder
-        .set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    let san = SubjectAlternativeName::new()
-        .dns("localhost")
-        .ip("127.0.0.1")
-        .build(&builder.x509v3_context(None, None))
-        .unwrap();
-    builder.append_extension(san).unwrap();
-    builder.sign(&key, MessageDigest::sha256()).unwrap();
-    let cert = builder.build().to_pem().unwrap();
-    let key = key.private_key_to_pem_pkcs8().unwrap();
-    (cert, key)
-}
-
-/// A server side that speaks only TLS 1.0 and 1.1, with ciphers old
-/// clients accept (security level 0: OpenSSL 3 refuses them otherwise).
-fn legacy_acceptor(cert_pem: &[u8], key_pem: &[u8]) -> openssl::ssl::SslAcceptor {
-    use openssl::pkey::PKey;
-    use openssl::ssl::{SslAcceptor, SslMethod, SslVersion};
-    use openssl::x509::X509;
-    let mut b = SslAcceptor::mozilla_intermediate(SslMethod::tls()).unwrap();
-    b.set_security_level(0);
-    b.set_cipher_list("DEFAULT:@SECLEVEL=0").unwrap();
-    b.set_min_proto_version(Some(SslVersion::TLS1)).unwrap();
-    b.set_max_proto_version(Some(SslVersion::TLS1_1)).unwrap();
-    b.set_certificate(&X509::from_pem(cert_pem).unwrap())
-        .unwrap();
-    b.set_private_key(&PKey::private_key_from_pem(key_pem).unwrap())
-        .unwrap();
-    b.build()
-}
-
-/// A certificate and key (PEM) for `names`, issued by the sandbox's CA,
-/// valid between the two Unix times.
-pub fn issued_by_sandbox_ca(
-    sandbox_dir: &std::path::Path,
-    names: &[&str],
-    not_before: i64,
-    not_after: i64,
-) -> (Vec<u8>, Vec<u8>) {
-    use openssl::asn1::Asn1Time;
-    use openssl::bn::{BigNum, MsbOption};
-    use openssl::hash::MessageDigest;
-    use openssl::pkey::PKey;
-    use openssl::rsa::Rsa;
-    use openssl::x509::extension::SubjectAlternativeName;
-    use openssl::x509::{X509, X509Builder, X509NameBuilder};
-
-    let ca = X509::from_pem(&std::fs::read(sandbox_dir.join("ca.pem")).unwrap()).unwrap();
-    let ca_key =
-        PKey::private_key_from_pem(&std::fs::read(sandbox_dir.join("ca.key")).unwrap()).unwrap();
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", names[0]).unwrap();
-    let name = name.build();
-    let mut builder = X509Builder::new().unwrap();
-    builder.set_version(2).unwrap();
-    let mut serial = BigNum::new().unwrap();
-    serial.rand(64, MsbOption::MAYBE_ZERO, false).unwrap();
-    builder
-        .set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    builder.set_subject_name(&name).unwrap();
-    builder.set_issuer_name(ca.subject_name()).unwrap();
-    builder.set_pubkey(&key).unwrap();
-    builder
-        .set_not_before(&Asn1Time::from_unix(not_before).unwrap())
-        .unwrap();
-    builder
-        .set_not_after(&Asn1Time::from_unix(not_after).unwrap())
-        .unwrap();
-    let mut san = SubjectAlternativeName::new();
-    for n in names {
-        if n.parse::<std::net::IpAddr>().is_ok() {
-            san.ip(n);
-        } else {
-            san.dns(n);
-        }
-    }
-    let san = san.build(&builder.x509v3_context(Some(&ca), None)).unwrap();
-    builder.append_extension(san).unwrap();
-    builder.sign(&ca_key, MessageDigest::sha256()).unwrap();
-    (
-        builder.build().to_pem().unwrap(),
-        key.private_key_to_pem_pkcs8().unwrap(),
-    )
-}
-
-/// An identity from PEM certificate and key.
-pub fn identity(cert_pem: &[u8], key_pem: &[u8]) -> Identity {
-    Identity::from_pkcs8(cert_pem, key_pem).unwrap()
 }
