@@ -6,6 +6,7 @@
 mod common;
 
 mod accounts;
+mod accounts_fleet;
 mod accounts_setgid;
 mod callers;
 mod catalogue;
