@@ -27,7 +27,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 
 use crate::cli::Invocation;
-use crate::config::{Audience, Config, Credential};
+use crate::config::{Audience, Config, Credential, CredentialAccess, is_systemd_credential};
 use crate::error::{Error, Kind, Result};
 
 /// The one variable a privileged process keeps, with a fixed value.
@@ -260,17 +260,20 @@ fn check_bits(
     None
 }
 
-/// The start-up permission checks: the configuration file, the files it
-/// names, the token cache and queue directories, and (for a privileged
-/// caller) the directories of the configuration and of the files it names. Paths that do not exist
-/// are left to the code that uses them (a missing secret file with a good
-/// cached token still sends).
+/// The paths [`check_files`] checks, with what they hold. Pure.
 ///
-/// # Errors
-/// [`Kind::Config`] (exit 78) naming the path, what is wrong, and the fix.
-pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
+/// The credential's files are left out where this process never opens
+/// them: a `credential:NAME` systemd has not handed to it, and, with
+/// `credential_access = "service"`, any credential file for a privileged
+/// caller, which uses cached tokens only. Whoever owns those files (root
+/// for `LoadCredential=`, or the queue service's own user) is the
+/// service's business, and `--check` judges it (`diagnose::identity`).
+pub fn checked_paths<'c>(
+    config: &'c Config,
+    caller: &Caller,
+) -> Vec<(&'static str, &'c Path, Holds)> {
     let inline_secret = matches!(config.credential, Credential::Secret(_));
-    let mut checks: Vec<(&str, &Path, Holds)> = vec![(
+    let mut checks: Vec<(&'static str, &'c Path, Holds)> = vec![(
         "configuration file",
         &config.path,
         if inline_secret {
@@ -279,20 +282,32 @@ pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
             Holds::Setting
         },
     )];
+    let service_only =
+        caller.is_privileged() && config.credential_access == CredentialAccess::Service;
+    let mut credential: Vec<(&'static str, &'c Path, Holds)> = Vec::new();
     match &config.credential {
         Credential::Secret(_) | Credential::Managed(_) => {}
-        Credential::SecretFile(path) => checks.push(("client_secret_file", path, Holds::Secret)),
+        Credential::SecretFile(path) => {
+            credential.push(("client_secret_file", path, Holds::Secret))
+        }
         // Kubernetes projects it 0644 into a pod; it lives an hour at most.
         Credential::FederatedAssertion(path) => {
-            checks.push(("client_assertion_file", path, Holds::Setting));
+            credential.push(("client_assertion_file", path, Holds::Setting));
         }
         Credential::Certificate {
             certificate_file,
             private_key_file,
         } => {
-            checks.push(("certificate_file", certificate_file, Holds::Setting));
-            checks.push(("private_key_file", private_key_file, Holds::Secret));
+            credential.push(("certificate_file", certificate_file, Holds::Setting));
+            credential.push(("private_key_file", private_key_file, Holds::Secret));
         }
+    }
+    if !service_only {
+        checks.extend(
+            credential
+                .into_iter()
+                .filter(|(_, path, _)| !is_systemd_credential(path)),
+        );
     }
     if let Some(ca) = &config.ca_file {
         checks.push(("ca_file", ca, Holds::Setting));
@@ -304,6 +319,19 @@ pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
     if let Some(queue) = &config.queue {
         checks.push(("queue.dir", &queue.dir, Holds::Spool));
     }
+    checks
+}
+
+/// The start-up permission checks: the configuration file, the files it
+/// names, the token cache and queue directories, and (for a privileged
+/// caller) the directories of the configuration and of the files it names. Paths that do not exist
+/// are left to the code that uses them (a missing secret file with a good
+/// cached token still sends).
+///
+/// # Errors
+/// [`Kind::Config`] (exit 78) naming the path, what is wrong, and the fix.
+pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
+    let checks = checked_paths(config, caller);
     for (label, path, holds) in &checks {
         let Ok(meta) = std::fs::metadata(path) else {
             continue;
@@ -468,6 +496,73 @@ mod tests {
         );
         let p = check_bits("d", Path::new("/d"), 0o40777, 0, 0, Holds::Spool, &USER).unwrap();
         assert!(p.fix.contains("chmod 2770 /d"));
+    }
+
+    fn config(credential: &str, access: &str) -> Config {
+        let text = format!(
+            "tenant = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-2222-3333-4444-555555555555\"\nuser = \"a@contoso.com\"\n{credential}\ncredential_access = \"{access}\"\n"
+        );
+        let mut config = crate::config::parse(&text, Path::new("/etc/o/sendmail.conf")).unwrap();
+        crate::config::resolve_credentials(&mut config, None).unwrap();
+        config
+    }
+
+    fn labels(config: &Config, caller: &Caller) -> Vec<&'static str> {
+        checked_paths(config, caller)
+            .into_iter()
+            .map(|(label, _, _)| label)
+            .collect()
+    }
+
+    #[test]
+    fn credential_files_are_checked_only_for_whoever_opens_them() {
+        let secret = "client_secret_file = \"/etc/o/secret\"";
+        let cert = "certificate_file = \"/etc/o/c.pem\"\nprivate_key_file = \"/etc/o/k.pem\"";
+        let systemd = "client_secret_file = \"credential:client-secret\"";
+        // credential lines, credential_access, caller, whether the
+        // credential's files are checked.
+        let table: &[(&str, &str, &Caller, bool)] = &[
+            (secret, "callers", &SETGID, true),
+            (secret, "callers", &USER, true),
+            // The caller never opens it: root's, or the service user's.
+            (secret, "service", &SETGID, false),
+            (cert, "service", &SETGID, false),
+            (cert, "callers", &SETGID, true),
+            // Root at a shell, or the queue service itself, reads it.
+            (secret, "service", &USER, true),
+            (secret, "service", &ROOT_SETGID, true),
+            // A name systemd hands to the service only is no file here.
+            (systemd, "service", &USER, false),
+            (systemd, "service", &SETGID, false),
+        ];
+        for &(credential, access, caller, checked) in table {
+            let got = labels(&config(credential, access), caller);
+            let has = got.iter().any(|l| l.ends_with("_file"));
+            assert_eq!(
+                has, checked,
+                "{credential} / {access} / {caller:?}: {got:?}"
+            );
+            assert!(got.contains(&"configuration file"), "{got:?}");
+            assert!(got.contains(&"token.cache_dir"), "{got:?}");
+        }
+    }
+
+    #[test]
+    fn a_service_only_credential_owned_by_anyone_does_not_refuse_a_caller() {
+        // The rule check_files applies, path by path: the caller's list
+        // never holds the credential, so its owner (the service user,
+        // uid 991 here) cannot make the caller fail.
+        let config = config("client_secret_file = \"/etc/o/secret\"", "service");
+        assert!(
+            checked_paths(&config, &SETGID)
+                .iter()
+                .all(|(_, path, _)| *path != Path::new("/etc/o/secret"))
+        );
+        let owned_by_service = check(0o100400, 991, 991, Holds::Secret, &SETGID);
+        assert!(
+            owned_by_service.is_some(),
+            "the rule itself still wants root"
+        );
     }
 
     #[test]

@@ -147,7 +147,7 @@ fn run(
     };
     report.add(files::permissions(&config));
     let credential = credential::credential(&config);
-    let usable = credential.verdict != Verdict::Fail;
+    let usable = !matches!(credential.verdict, Verdict::Fail | Verdict::Skip);
     report.add(credential);
     if verdicts_only {
         let why = "not checked for a caller who is not root (no token request, no SMTP login)";
