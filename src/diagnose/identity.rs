@@ -123,6 +123,13 @@ pub fn service_access(config: &Config, step: Step) -> Step {
         Ok(meta) => meta,
         Err(_) => return step,
     };
+    // systemd's copy for this service (LoadCredential=, resolved from
+    // credential:NAME): private to the service, whatever its owner and ACL.
+    if std::env::var_os("CREDENTIALS_DIRECTORY").is_some_and(|dir| path.starts_with(dir)) {
+        return step.detail(format!(
+            "credential_access = service: {key} is handed over by systemd to this service only"
+        ));
+    }
     let service_uid = super::files::id_of(Path::new("/etc/passwd"), GROUP);
     let mode = meta.mode() & 0o777;
     match service_reads(mode, meta.uid(), service_uid) {

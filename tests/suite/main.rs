@@ -26,6 +26,7 @@ mod queue;
 mod queue_runs;
 mod setgid;
 mod setgid_attacks;
+mod setgid_service;
 mod setup_script;
 mod tls;
 mod token_tls;
