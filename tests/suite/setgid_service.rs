@@ -148,7 +148,7 @@ fn check_says_when_the_service_user_cannot_read_the_credential() {
     let secret = install.put("client-secret", secret_text.as_bytes(), 0, 0o600);
     install.put("ca.pem", &std::fs::read(sb.ca_file()).unwrap(), 0, 0o644);
     let top = service_only(&format!("{ETC}/client-secret"));
-    let text = install.config_text(&sb, &top, true);
+    let text = install.config_text(sb, &top, true);
     install.put("sendmail.conf", text.as_bytes(), GROUP, 0o640);
     let check = install.run(None, &["--check"], b"", &[]);
     assert_ne!(check.code, 0, "{}", check.stdout);
