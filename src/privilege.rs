@@ -18,7 +18,9 @@
 //! asked for from the start (`safe_fs`). [`check_invocation`] refuses `-C` to such a caller (exit 77)
 //! without touching the file; [`check_files`] refuses configuration,
 //! credential, trust and spool paths whose permissions would let another
-//! user change them or read a secret (exit 78, with the fix).
+//! user change them or read a secret (exit 78, with the fix); the
+//! credential's files only where this process may open them (not a
+//! set-group-ID caller's with `credential_access = "service"`).
 
 use std::ffi::OsString;
 use std::fs::Metadata;
