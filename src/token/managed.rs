@@ -7,7 +7,7 @@
 //! api-version 2020-06-01): it answers 401 with `WWW-Authenticate: Basic
 //! realm=<key file>`, and the second request carries that file's contents
 //! as `Authorization: Basic`. The file is readable only by root and the
-//! `himds` group (graph.md, "Credentials without a secret").
+//! `himds` group (docs/protocol-notes.md, "Credentials without a secret").
 //!
 //! The agent's challenge names a file to read and send back, so the path
 //! is trusted only inside `[token] arc_key_dir`, with the `.key` suffix and
