@@ -56,7 +56,7 @@ import entra
 import graph_upload
 from graph_upload import GraphError
 
-# Graph's request limit: "about 4 MB" (reference/graph.md).
+# Graph's request limit: "about 4 MB" (docs/protocol-notes.md).
 MAX_REQUEST = 4 * 1024 * 1024
 SEND_RE = re.compile(r"/v1\.0/users/([^/]+)/sendMail")
 DRAFT_RE = re.compile(r"/v1\.0/users/([^/]+)/messages")

@@ -20,7 +20,7 @@ Owns:
 Tokens are minted by entra.TokenService.issue for fixture clients whose
 mailbox and SMTP.SendAsApp role the sandbox's Dovecot checks on
 introspection, so every kind of identity delivers through Postfix.
-Reply shapes follow graph.md ("Credentials without a secret").
+Reply shapes follow docs/protocol-notes.md ("Credentials without a secret").
 """
 
 import base64

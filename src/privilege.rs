@@ -18,7 +18,9 @@
 //! asked for from the start (`safe_fs`). [`check_invocation`] refuses `-C` to such a caller (exit 77)
 //! without touching the file; [`check_files`] refuses configuration,
 //! credential, trust and spool paths whose permissions would let another
-//! user change them or read a secret (exit 78, with the fix).
+//! user change them or read a secret (exit 78, with the fix); the
+//! credential's files only where this process may open them (not a
+//! set-group-ID caller's with `credential_access = "service"`).
 
 use std::ffi::OsString;
 use std::fs::Metadata;
@@ -27,7 +29,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 
 use crate::cli::Invocation;
-use crate::config::{Audience, Config, Credential};
+use crate::config::{Audience, Config, Credential, CredentialAccess, is_systemd_credential};
 use crate::error::{Error, Kind, Result};
 
 /// The one variable a privileged process keeps, with a fixed value.
@@ -260,17 +262,20 @@ fn check_bits(
     None
 }
 
-/// The start-up permission checks: the configuration file, the files it
-/// names, the token cache and queue directories, and (for a privileged
-/// caller) the directories of the configuration and of the files it names. Paths that do not exist
-/// are left to the code that uses them (a missing secret file with a good
-/// cached token still sends).
+/// The paths [`check_files`] checks, with what they hold. Pure.
 ///
-/// # Errors
-/// [`Kind::Config`] (exit 78) naming the path, what is wrong, and the fix.
-pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
+/// The credential's files are left out where this process never opens
+/// them: a `credential:NAME` systemd has not handed to it, and, with
+/// `credential_access = "service"`, any credential file for a privileged
+/// caller, which uses cached tokens only. Whoever owns those files (root
+/// for `LoadCredential=`, or the queue service's own user) is the
+/// service's business, and `--check` judges it (`diagnose::identity`).
+pub fn checked_paths<'c>(
+    config: &'c Config,
+    caller: &Caller,
+) -> Vec<(&'static str, &'c Path, Holds)> {
     let inline_secret = matches!(config.credential, Credential::Secret(_));
-    let mut checks: Vec<(&str, &Path, Holds)> = vec![(
+    let mut checks: Vec<(&'static str, &'c Path, Holds)> = vec![(
         "configuration file",
         &config.path,
         if inline_secret {
@@ -279,20 +284,32 @@ pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
             Holds::Setting
         },
     )];
+    let service_only =
+        caller.is_privileged() && config.credential_access == CredentialAccess::Service;
+    let mut credential: Vec<(&'static str, &'c Path, Holds)> = Vec::new();
     match &config.credential {
         Credential::Secret(_) | Credential::Managed(_) => {}
-        Credential::SecretFile(path) => checks.push(("client_secret_file", path, Holds::Secret)),
+        Credential::SecretFile(path) => {
+            credential.push(("client_secret_file", path, Holds::Secret))
+        }
         // Kubernetes projects it 0644 into a pod; it lives an hour at most.
         Credential::FederatedAssertion(path) => {
-            checks.push(("client_assertion_file", path, Holds::Setting));
+            credential.push(("client_assertion_file", path, Holds::Setting));
         }
         Credential::Certificate {
             certificate_file,
             private_key_file,
         } => {
-            checks.push(("certificate_file", certificate_file, Holds::Setting));
-            checks.push(("private_key_file", private_key_file, Holds::Secret));
+            credential.push(("certificate_file", certificate_file, Holds::Setting));
+            credential.push(("private_key_file", private_key_file, Holds::Secret));
         }
+    }
+    if !service_only {
+        checks.extend(
+            credential
+                .into_iter()
+                .filter(|(_, path, _)| !is_systemd_credential(path)),
+        );
     }
     if let Some(ca) = &config.ca_file {
         checks.push(("ca_file", ca, Holds::Setting));
@@ -304,6 +321,19 @@ pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
     if let Some(queue) = &config.queue {
         checks.push(("queue.dir", &queue.dir, Holds::Spool));
     }
+    checks
+}
+
+/// The start-up permission checks: the configuration file, the files it
+/// names, the token cache and queue directories, and (for a privileged
+/// caller) the directories of the configuration and of the files it names. Paths that do not exist
+/// are left to the code that uses them (a missing secret file with a good
+/// cached token still sends).
+///
+/// # Errors
+/// [`Kind::Config`] (exit 78) naming the path, what is wrong, and the fix.
+pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
+    let checks = checked_paths(config, caller);
     for (label, path, holds) in &checks {
         let Ok(meta) = std::fs::metadata(path) else {
             continue;
@@ -362,149 +392,4 @@ pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const USER: Caller = Caller {
-        uid: 1000,
-        gid: 1000,
-        euid: 1000,
-        egid: 1000,
-    };
-    const SETGID: Caller = Caller {
-        uid: 33,
-        gid: 33,
-        euid: 33,
-        egid: 990,
-    };
-    const ROOT_SETGID: Caller = Caller {
-        uid: 0,
-        gid: 0,
-        euid: 0,
-        egid: 990,
-    };
-
-    #[test]
-    fn who_is_privileged() {
-        assert!(!USER.is_privileged());
-        assert!(SETGID.is_privileged());
-        assert!(!ROOT_SETGID.is_privileged(), "root may do anything anyway");
-        let setuid = Caller { euid: 0, ..USER };
-        assert!(setuid.is_privileged());
-    }
-
-    fn check(mode: u32, owner: u32, group: u32, holds: Holds, caller: &Caller) -> Option<String> {
-        check_bits("f", Path::new("/x"), mode, owner, group, holds, caller).map(|p| p.what)
-    }
-
-    #[test]
-    fn permission_table() {
-        use Holds::*;
-        /// mode, owner, group, holds, caller, expected problem fragment.
-        type Row<'a> = (u32, u32, u32, Holds, &'a Caller, Option<&'a str>);
-        let table: &[Row] = &[
-            (0o100640, 0, 990, Secret, &SETGID, None),
-            (0o100600, 0, 0, Secret, &SETGID, None),
-            (
-                0o100644,
-                0,
-                990,
-                Secret,
-                &SETGID,
-                Some("readable by every user"),
-            ),
-            (0o100644, 0, 0, Setting, &SETGID, None),
-            (
-                0o100646,
-                0,
-                0,
-                Setting,
-                &SETGID,
-                Some("writable by every user"),
-            ),
-            (
-                0o100666,
-                1000,
-                1000,
-                Setting,
-                &USER,
-                Some("writable by every user"),
-            ),
-            (
-                0o100644,
-                1000,
-                1000,
-                Secret,
-                &USER,
-                Some("readable by every user"),
-            ),
-            (0o100600, 1000, 1000, Secret, &USER, None),
-            (0o100640, 33, 990, Secret, &SETGID, Some("owned by root")),
-            (0o100660, 0, 100, Setting, &SETGID, Some("group other than")),
-            (0o100660, 0, 990, Setting, &SETGID, None),
-            (0o42770, 0, 990, Spool, &SETGID, None),
-            (0o42775, 0, 990, Spool, &SETGID, Some("open to every user")),
-            (0o40755, 0, 0, Spool, &USER, None),
-            (0o41777, 0, 0, Spool, &USER, Some("writable by every user")),
-            (0o40777, 0, 0, Spool, &USER, Some("writable by every user")),
-            (
-                0o41777,
-                0,
-                0,
-                Spool,
-                &SETGID,
-                Some("writable by every user"),
-            ),
-        ];
-        for (i, &(mode, owner, group, holds, caller, want)) in table.iter().enumerate() {
-            let got = check(mode, owner, group, holds, caller);
-            match (want, &got) {
-                (None, None) => {}
-                (Some(w), Some(g)) if g.contains(w) => {}
-                _ => panic!("row {i} ({mode:o}): want {want:?}, got {got:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn fixes_name_the_commands() {
-        let p = check_bits(
-            "f",
-            Path::new("/etc/x"),
-            0o100644,
-            0,
-            0,
-            Holds::Secret,
-            &USER,
-        )
-        .unwrap();
-        assert_eq!(
-            p.fix,
-            "chown root:oauth2-sendmail /etc/x; chmod 0640 /etc/x"
-        );
-        let p = check_bits("d", Path::new("/d"), 0o40777, 0, 0, Holds::Spool, &USER).unwrap();
-        assert!(p.fix.contains("chmod 2770 /d"));
-    }
-
-    #[test]
-    fn clean_environment() {
-        let var = |n: &str, v: &str| (OsString::from(n), OsString::from(v));
-        assert!(is_clean(vec![]));
-        assert!(is_clean(vec![var("PATH", SAFE_PATH)]));
-        assert!(!is_clean(vec![var("PATH", "/tmp:/usr/bin")]));
-        assert!(!is_clean(vec![
-            var("PATH", SAFE_PATH),
-            var("SSL_CERT_FILE", "/tmp/ca.pem")
-        ]));
-    }
-
-    #[test]
-    fn dash_c_is_root_only_when_privileged() {
-        let inv = crate::cli::parse(["sendmail", "-C", "/tmp/x.conf", "a@x"]).unwrap();
-        assert_eq!(check_invocation(&inv, &SETGID).unwrap_err().exit_code(), 77);
-        assert!(check_invocation(&inv, &USER).is_ok());
-        assert!(check_invocation(&inv, &ROOT_SETGID).is_ok());
-        let plain = crate::cli::parse(["sendmail", "a@x"]).unwrap();
-        assert!(check_invocation(&plain, &SETGID).is_ok());
-    }
-}
+mod tests;

@@ -352,7 +352,7 @@ fn cipher(ssl: &SslRef) -> &str {
 }
 
 /// Whether High Volume Email refused the token as too close to expiry
-/// (`501 5.5.127 ... Token will expire soon`, graph.md), which a fresh
+/// (`501 5.5.127 ... Token will expire soon`, docs/protocol-notes.md), which a fresh
 /// token cures even when the refused one was fresh from Entra.
 pub fn token_expiring(e: &SmtpError) -> bool {
     matches!(&e.failure, Failure::Reply(r) if r.enhanced_code() == Some("5.5.127"))

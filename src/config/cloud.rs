@@ -110,7 +110,7 @@ impl Cloud {
     }
 
     /// The cloud an OpenID configuration's `tenant_region_scope` and
-    /// `tenant_region_sub_scope` describe (graph.md: `USGov` with `DODCON`
+    /// `tenant_region_sub_scope` describe (docs/protocol-notes.md: `USGov` with `DODCON`
     /// is GCC High, with `DOD` DoD; `USGov`/`USG` with `GCC` or nothing is
     /// GCC moderate, which is the global cloud).
     pub fn from_region(scope: &str, sub_scope: Option<&str>) -> Cloud {

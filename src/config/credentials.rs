@@ -34,6 +34,37 @@ impl Credential {
     }
 }
 
+impl Credential {
+    /// The first `credential:NAME` path left unresolved (key and NAME):
+    /// with `credential_access = "service"` and no `$CREDENTIALS_DIRECTORY`,
+    /// this process is a caller, which never opens the credential, and
+    /// only the queue service that systemd hands it to may.
+    pub fn systemd_name(&self) -> Option<(&'static str, &str)> {
+        fn named<'p>(key: &'static str, path: &'p Path) -> Option<(&'static str, &'p str)> {
+            path.to_str()
+                .and_then(|p| p.strip_prefix(CREDENTIAL_PREFIX))
+                .map(|n| (key, n))
+        }
+        match self {
+            Credential::Secret(_) | Credential::Managed(_) => None,
+            Credential::SecretFile(path) => named("client_secret_file", path),
+            Credential::FederatedAssertion(path) => named("client_assertion_file", path),
+            Credential::Certificate {
+                certificate_file,
+                private_key_file,
+            } => named("certificate_file", certificate_file)
+                .or_else(|| named("private_key_file", private_key_file)),
+        }
+    }
+}
+
+/// Whether `path` is a `credential:NAME` left unresolved: not a file name,
+/// and never to be looked up in the working directory.
+pub fn is_systemd_credential(path: &Path) -> bool {
+    path.to_str()
+        .is_some_and(|p| p.starts_with(CREDENTIAL_PREFIX))
+}
+
 impl Config {
     /// The client secret, read from `client_secret_file` if that is where it lives.
     ///
@@ -43,6 +74,14 @@ impl Config {
     pub fn client_secret(&self) -> Result<Secret> {
         match &self.credential {
             Credential::Secret(s) => Ok(s.clone()),
+            Credential::SecretFile(path) if is_systemd_credential(path) => Err(Error::config(
+                format!(
+                    "client_secret_file = \"{}\" is handed by systemd to the queue service only (LoadCredential=); this process has no $CREDENTIALS_DIRECTORY",
+                    path.display()
+                ),
+            )
+            .with_hint("callers use the tokens the queue service caches (credential_access = \"service\")")
+            .with_cause("credential-service-only")),
             Credential::SecretFile(path) => read_secret_file(path),
             Credential::Certificate { .. }
             | Credential::FederatedAssertion(_)
@@ -87,9 +126,14 @@ const CREDENTIAL_PREFIX: &str = "credential:";
 /// # Errors
 /// `Kind::Config` when NAME is not a plain file name or there is no
 /// credentials directory (not a systemd service, or run set-group-ID,
-/// where the environment is not trusted).
+/// where the environment is not trusted), unless `credential_access =
+/// "service"`: then only the queue service, which systemd hands the
+/// credential to, uses it, and everyone else (set-group-ID callers, root
+/// at a shell) keeps the unresolved name and uses cached tokens only
+/// ([`Credential::systemd_name`]).
 pub fn resolve_credentials(config: &mut Config, credentials_dir: Option<&Path>) -> Result<()> {
     let origin = config.path.display().to_string();
+    let service_only = config.credential_access == super::CredentialAccess::Service;
     let resolve = |key: &str, path: &mut PathBuf| -> Result<()> {
         let Some(name) = path
             .to_str()
@@ -103,6 +147,9 @@ pub fn resolve_credentials(config: &mut Config, credentials_dir: Option<&Path>) 
             )));
         }
         let Some(dir) = credentials_dir else {
+            if service_only {
+                return Ok(());
+            }
             return Err(Error::config(format!(
                 "{origin}: {key} = \"{CREDENTIAL_PREFIX}{name}\" needs $CREDENTIALS_DIRECTORY, which systemd sets only for a service with LoadCredential={name}:FILE"
             ))

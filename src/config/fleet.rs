@@ -1,5 +1,4 @@
-//! The keys that make the program a good citizen of a fleet (DESIGN.md,
-//! Version 0.2): `delivery`, `metrics_file`, `client_secret_expires` and
+//! The keys that make the program a good citizen of a fleet (sendmail.conf(5)): `delivery`, `metrics_file`, `client_secret_expires` and
 //! `[limits]`. Pure: the raw values in, validated values (or the place
 //! and problem of a bad one) out.
 

@@ -36,7 +36,7 @@ use crate::error::{Error, Result, io_reason};
 use crate::secret::Secret;
 
 pub use cloud::Cloud;
-pub use credentials::resolve_credentials;
+pub use credentials::{is_systemd_credential, resolve_credentials};
 pub use document::{parse, parse_for};
 pub use names::{is_domain_name, is_guid};
 

@@ -503,7 +503,7 @@ fn token_section(raw: &RawToken, v: &Validator, tenant: &str, cloud: Cloud) -> R
         .string(&raw.scope, "token.scope")?
         .unwrap_or_else(|| cloud.smtp_scope());
     // 15 minutes: High Volume Email refuses tokens with 10 minutes or less
-    // left (graph.md), and Entra's tokens live 60 to 90 minutes.
+    // left (docs/protocol-notes.md), and Entra's tokens live 60 to 90 minutes.
     let grace = v.seconds(&raw.grace, "token.grace", (0, 3000), 900)?;
     let cache_dir = v
         .string(&raw.cache_dir, "token.cache_dir")?

@@ -273,6 +273,32 @@ fn credential_paths_resolve_against_the_credentials_directory() {
 }
 
 #[test]
+fn with_service_access_callers_keep_the_credential_name_unresolved() {
+    let text = MINIMAL.replace(
+        "client_secret = \"abc~+/=.def\"",
+        "client_secret_file = \"credential:client-secret\"\ncredential_access = \"service\"",
+    );
+    let mut c = parse_str(&text).unwrap();
+    // A set-group-ID caller has no $CREDENTIALS_DIRECTORY: it loads the
+    // configuration, and the name stays a name, never a file to open.
+    resolve_credentials(&mut c, None).unwrap();
+    assert_eq!(
+        c.credential.systemd_name(),
+        Some(("client_secret_file", "client-secret"))
+    );
+    let e = c.client_secret().unwrap_err();
+    assert_eq!(e.cause(), Some("credential-service-only"));
+    // The queue service, which systemd hands it to, reads the copy.
+    let mut c = parse_str(&text).unwrap();
+    resolve_credentials(&mut c, Some(Path::new("/run/credentials/q.service"))).unwrap();
+    assert_eq!(c.credential.systemd_name(), None);
+    // A bad name is refused even where it stays unresolved.
+    let bad = text.replace("credential:client-secret", "credential:../x");
+    let e = resolve_credentials(&mut parse_str(&bad).unwrap(), None).unwrap_err();
+    assert!(e.message().contains("must name a credential"));
+}
+
+#[test]
 fn tls_none_is_fine_on_loopback() {
     for host in ["localhost", "127.0.0.1", "::1"] {
         let c = parse_str(&format!(

@@ -20,6 +20,15 @@ use crate::token::assertion::Credentials;
 /// matching its key, with the thumbprint the portal shows; with
 /// `credential_access = "service"`, readable by its owner only.
 pub fn credential(config: &Config) -> Step {
+    if let Some((key, name)) = config.credential.systemd_name() {
+        // Not handed to this process: nothing to read, no token to fetch.
+        return Step::skip(
+            StepId::Credential,
+            format!(
+                "{key} = \"credential:{name}\" is handed by systemd to oauth2-sendmail-queue.service only; to check it there: systemd-run --pipe --wait -p User=oauth2-sendmail -p LoadCredential={name}:FILE oauth2-sendmail --check"
+            ),
+        );
+    }
     super::identity::service_access(config, kind_step(config))
 }
 

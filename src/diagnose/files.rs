@@ -99,6 +99,16 @@ fn name_of(file: &Path, id: u32) -> String {
         .unwrap_or_else(|| id.to_string())
 }
 
+/// The numeric id of `name` in a passwd or group file, if it is there.
+pub(super) fn id_of(file: &Path, name: &str) -> Option<u32> {
+    let text = fs::read_to_string(file).ok()?;
+    text.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        (fields.next()? == name).then_some(())?;
+        fields.nth(1)?.parse().ok()
+    })
+}
+
 /// Files that hold secrets, or steer where they go, must not be open to
 /// every local user: a readable secret is stolen, a writable
 /// configuration redirects the token request to another server.
@@ -106,6 +116,10 @@ pub fn permissions(config: &Config) -> Step {
     let mut findings: Vec<String> = Vec::new();
     let mut problems: Vec<String> = Vec::new();
     let mut note = |label: &str, path: &Path, holds_secret: bool| {
+        // `credential:NAME` that systemd did not hand to this process.
+        if crate::config::is_systemd_credential(path) {
+            return;
+        }
         let Ok(meta) = fs::metadata(path) else {
             return;
         };
@@ -291,5 +305,7 @@ mod tests {
     fn owner_names() {
         assert_eq!(name_of(Path::new("/etc/passwd"), 0), "root");
         assert_eq!(name_of(Path::new("/nonexistent"), 4242), "4242");
+        assert_eq!(id_of(Path::new("/etc/passwd"), "root"), Some(0));
+        assert_eq!(id_of(Path::new("/etc/passwd"), "no such user here"), None);
     }
 }

@@ -11,6 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use super::report::{Step, Verdict};
 use super::step_id::StepId;
 use crate::config::{Config, Credential, CredentialAccess, ManagedIdentity};
+use crate::privilege::GROUP;
 use crate::token::{endpoint_url, federated};
 
 const ID: StepId = StepId::Credential;
@@ -92,8 +93,11 @@ pub fn managed(config: &Config, kind: ManagedIdentity) -> Step {
 }
 
 /// With `credential_access = "service"`: the long-lived credential must be
-/// readable by its owner (the queue service's user) only, not by the group
-/// that set-group-ID callers run with.
+/// readable by its owner only, not by the group that set-group-ID callers
+/// run with, and that owner must be the one who reads it: the packaged
+/// queue service runs as the `oauth2-sendmail` user, which cannot read a
+/// `root:root 0600` file, so root's file goes to it through systemd's
+/// `LoadCredential=` (a copy only that service sees, owned by its user).
 pub fn service_access(config: &Config, step: Step) -> Step {
     if config.credential_access != CredentialAccess::Service || step.verdict == Verdict::Fail {
         return step;
@@ -105,7 +109,7 @@ pub fn service_access(config: &Config, step: Step) -> Step {
         } => ("private_key_file", private_key_file),
         Credential::Managed(ManagedIdentity::Arc) => {
             return step.detail(format!(
-                "credential_access = service: the Arc agent's key files in {} are for root and the himds group; the queue service must run as one of them",
+                "credential_access = service: the Arc agent's key files in {} are for root and the himds group only; the packaged queue service runs as the {GROUP} user, which needs the himds group: usermod -a -G himds {GROUP}",
                 config.token.arc_key_dir.display()
             ));
         }
@@ -119,23 +123,115 @@ pub fn service_access(config: &Config, step: Step) -> Step {
         Ok(meta) => meta,
         Err(_) => return step,
     };
+    // systemd's copy for this service (LoadCredential=, resolved from
+    // credential:NAME): private to the service, whatever its owner and ACL.
+    if std::env::var_os("CREDENTIALS_DIRECTORY").is_some_and(|dir| path.starts_with(dir)) {
+        return step.detail(format!(
+            "credential_access = service: {key} is handed over by systemd to this service only"
+        ));
+    }
+    let service_uid = super::files::id_of(Path::new("/etc/passwd"), GROUP);
     let mode = meta.mode() & 0o777;
-    if mode & 0o044 != 0 {
-        return Step::fail(
+    match service_reads(mode, meta.uid(), service_uid) {
+        Access::Exposed => Step::fail(
             ID,
             &crate::error::Error::config(format!(
                 "credential_access = service, but {key} {} (mode {mode:04o}) is readable by more than its owner: set-group-ID callers could read it",
                 path.display()
             ))
             .with_hint(format!(
-                "chown root:root {0}; chmod 0600 {0} (the queue service, not its callers, reads it)",
-                path.display()
+                "chown root:root {0}; chmod 0600 {0}; then {1}",
+                path.display(),
+                load_credential(key, path)
             ))
             .with_cause("credential-exposed"),
-        );
+        ),
+        Access::NotTheService(service) => Step::fail(
+            ID,
+            &crate::error::Error::config(format!(
+                "credential_access = service, but {key} {} is readable by uid {} only, and the queue service runs as the {GROUP} user (uid {service}): it cannot read it",
+                path.display(),
+                meta.uid()
+            ))
+            .with_hint(load_credential(key, path))
+            .with_cause("credential-unreadable-by-service"),
+        ),
+        Access::OwnerOnly => step.detail(format!(
+            "credential_access = service: {key} is readable by uid {} only (mode {mode:04o})",
+            meta.uid()
+        )),
     }
-    step.detail(format!(
-        "credential_access = service: {key} is readable by uid {} only (mode {mode:04o})",
-        meta.uid()
-    ))
+}
+
+/// Who may read the long-lived credential, as far as `credential_access =
+/// "service"` cares.
+#[derive(Debug, PartialEq, Eq)]
+enum Access {
+    /// Its group or every user may read it.
+    Exposed,
+    /// Its owner only, but the service user (this uid) is someone else.
+    NotTheService(u32),
+    /// Its owner only: the service user, or root where there is no
+    /// service user (a queue service of the administrator's own, as root).
+    OwnerOnly,
+}
+
+/// Pure: the file's mode and owner, and the service user's uid if the
+/// system has that user.
+fn service_reads(mode: u32, owner: u32, service_uid: Option<u32>) -> Access {
+    if mode & 0o044 != 0 {
+        return Access::Exposed;
+    }
+    match service_uid {
+        Some(service) if service != owner => Access::NotTheService(service),
+        _ => Access::OwnerOnly,
+    }
+}
+
+/// The steps that hand the file at `path` to the queue service alone.
+fn load_credential(key: &str, path: &Path) -> String {
+    let name = key.trim_end_matches("_file").replace('_', "-");
+    format!(
+        "keep it root:root 0600 and let systemd hand it to the queue service: systemctl edit oauth2-sendmail-queue.service, add [Service] LoadCredential={name}:{0}, and set {key} = \"credential:{name}\" (see sendmail.conf(5), CREDENTIALS WITHOUT A SECRET)",
+        path.display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn who_may_read_the_service_credential() {
+        let table: &[(u32, u32, Option<u32>, Access)] = &[
+            (0o600, 0, None, Access::OwnerOnly),
+            (0o600, 0, Some(990), Access::NotTheService(990)),
+            (0o400, 990, Some(990), Access::OwnerOnly),
+            (0o640, 0, Some(990), Access::Exposed),
+            (0o604, 990, Some(990), Access::Exposed),
+            (0o440, 990, None, Access::Exposed),
+        ];
+        for (mode, owner, service, want) in table {
+            assert_eq!(
+                &service_reads(*mode, *owner, *service),
+                want,
+                "{mode:o} {owner} {service:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_hint_names_the_drop_in_and_the_key() {
+        let h = load_credential("client_secret_file", Path::new("/etc/oauth2-sendmail/s"));
+        assert!(
+            h.contains("LoadCredential=client-secret:/etc/oauth2-sendmail/s"),
+            "{h}"
+        );
+        assert!(
+            h.contains("client_secret_file = \"credential:client-secret\""),
+            "{h}"
+        );
+        let h = load_credential("private_key_file", Path::new("/k.pem"));
+        assert!(h.contains("LoadCredential=private-key:/k.pem"), "{h}");
+    }
 }

@@ -169,7 +169,7 @@ fn account_steps(
     let config = config.clone();
     report.add(files::permissions(&config));
     let credential = credential::credential(&config);
-    let usable = credential.verdict != Verdict::Fail;
+    let usable = !matches!(credential.verdict, Verdict::Fail | Verdict::Skip);
     report.add(credential);
     if let Some(step) = fleet::secret_expiry(&config, crate::clock::now()) {
         report.add(step);

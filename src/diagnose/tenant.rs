@@ -1,7 +1,7 @@
 //! The `--check` tenant step: the tenant's OpenID configuration (next to
 //! the token endpoint: `/{tenant}/v2.0/.well-known/openid-configuration`)
 //! names its GUID (in `issuer`) and its cloud (`tenant_region_scope`,
-//! `tenant_region_sub_scope`; graph.md, "National clouds"). A tenant in
+//! `tenant_region_sub_scope`; docs/protocol-notes.md, "National clouds"). A tenant in
 //! another cloud than `cloud` is a failure: every token request would end
 //! in AADSTS900382. Not reaching the document is only a warning: the token
 //! step says what is wrong with the endpoint.

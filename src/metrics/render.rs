@@ -1,6 +1,6 @@
 //! The metrics as text: the counters' state file (read and written back)
 //! and the Prometheus text format that node_exporter's textfile collector
-//! reads (metric names from DESIGN.md, Version 0.2). Pure.
+//! reads (metric names as oauth2-sendmail(8) lists them, "Metrics and expiry warnings"). Pure.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -5,7 +5,7 @@
 //! or GCP identity token). It is sent as the client assertion of the
 //! client-credentials grant, and Entra accepts it when a *federated
 //! identity credential* on the application names its issuer, subject and
-//! the audience `api://AzureADTokenExchange` (graph.md, "Credentials
+//! the audience `api://AzureADTokenExchange` (docs/protocol-notes.md, "Credentials
 //! without a secret"). The provider rotates the file, so it is read again
 //! for every token request and never cached here.
 //!

@@ -7,7 +7,7 @@
 //! api-version 2020-06-01): it answers 401 with `WWW-Authenticate: Basic
 //! realm=<key file>`, and the second request carries that file's contents
 //! as `Authorization: Basic`. The file is readable only by root and the
-//! `himds` group (graph.md, "Credentials without a secret").
+//! `himds` group (docs/protocol-notes.md, "Credentials without a secret").
 //!
 //! The agent's challenge names a file to read and send back, so the path
 //! is trusted only inside `[token] arc_key_dir`, with the `.key` suffix and
@@ -198,7 +198,7 @@ fn read_key(path: &Path) -> Result<Secret> {
             "cannot read the Azure Arc key file {}: {reason}",
             path.display()
         ))
-        .with_hint("only root and the himds group may read it: run the queue service as root or in the himds group, and set credential_access = \"service\" so that callers use its cached tokens")
+        .with_hint("only root and the himds group may read it: set credential_access = \"service\" so that only the queue service reads it, and give the service's user (oauth2-sendmail in the packages) the himds group: usermod -a -G himds oauth2-sendmail")
         .with_cause("arc-key-unreadable")
     };
     let meta = std::fs::metadata(path).map_err(|e| unreadable(io_reason(&e)))?;

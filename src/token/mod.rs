@@ -77,7 +77,9 @@ impl<'a> TokenSource<'a> {
             lock_file,
             warnings: Vec::new(),
             requests: 0,
-            may_fetch: true,
+            // A `credential:NAME` left unresolved is the queue service's
+            // (systemd hands it only to that service): cached tokens only.
+            may_fetch: config.credential.systemd_name().is_none(),
         }
     }
 

@@ -33,6 +33,7 @@ mod queue_runs;
 mod review;
 mod setgid;
 mod setgid_attacks;
+mod setgid_service;
 mod setup_script;
 mod tls;
 mod token_tls;

@@ -22,7 +22,7 @@ use common::setgid::*;
 use common::{Run, leaks, s};
 
 #[track_caller]
-fn assert_no_secrets(outputs: &[&Run], secret: &str, token: &str) {
+pub(crate) fn assert_no_secrets(outputs: &[&Run], secret: &str, token: &str) {
     for run in outputs {
         let text = run.output();
         assert!(!leaks(&text, secret), "the client secret leaked: {text}");
@@ -485,105 +485,4 @@ fn a_set_group_id_caller_never_creates_the_queue_directory() {
     run.expect(75);
     assert!(run.stderr.contains("root must create it"), "{}", run.stderr);
     assert!(!queue.exists(), "the caller made the queue directory");
-}
-
-#[test]
-fn with_service_only_credentials_callers_use_cached_tokens_and_queue_without_one() {
-    let sb = sandbox();
-    let sb = sb.exclusive();
-    let install = Install::new("setgid-service");
-    // As the packages make it: the directory and every area, root's.
-    let queue = install.queue_areas();
-    // credential_access = "service": the secret is root's alone (the queue
-    // service runs as root without CAP_DAC_OVERRIDE), not the group's.
-    let secret = install.put(
-        "client-secret",
-        sb.str("client_secret").as_bytes(),
-        0,
-        0o600,
-    );
-    install.put("ca.pem", &std::fs::read(sb.ca_file()).unwrap(), 0, 0o644);
-    let top =
-        format!("client_secret_file = \"{ETC}/client-secret\"\ncredential_access = \"service\"");
-    let with_queue = install.config_text(&sb, &top, true)
-        + &format!("\n[queue]\ndir = \"{}\"\n", queue.display());
-    install.put("sendmail.conf", with_queue.as_bytes(), GROUP, 0o640);
-    assert!(!can_read(USER, &secret));
-
-    // A cold cache: the caller does not try the credential; the message waits.
-    let cold = install.run(
-        Some(USER),
-        &["-i", "service-1@example.com"],
-        b"Subject: 1\n\nx\n",
-        &[],
-    );
-    cold.expect(0);
-    assert_eq!(sb.token_requests(), 0, "a caller never asks for a token");
-    let queued = std::fs::read_dir(queue.join("msg"))
-        .unwrap()
-        .flatten()
-        .count();
-    assert_eq!(queued, 1, "the message is in the queue");
-
-    // The queue service (root, as the packaged unit runs it) renews the
-    // token for callers and delivers the waiting message (-q: now, not
-    // after the message's retry delay).
-    install.run(None, &["-q"], b"", &[]).expect(0);
-    assert_eq!(sb.token_requests(), 1);
-    sb.wait_for_mail("service-1@example.com", 1);
-    let warm = install.cached_token();
-
-    // Now a caller sends at once with the cached token.
-    let live = install.run(
-        Some(USER),
-        &["-i", "service-2@example.com"],
-        b"Subject: 2\n\nx\n",
-        &[],
-    );
-    live.expect(0);
-    sb.wait_for_mail("service-2@example.com", 1);
-    assert_eq!(
-        sb.token_requests(),
-        1,
-        "the caller used the service's token"
-    );
-
-    // A second queue run finds the token fresh enough and leaves it.
-    install.run(None, &["--queue-run"], b"", &[]).expect(0);
-    assert_eq!(sb.token_requests(), 1);
-
-    // Without a queue, a caller with no valid token exits 75 (EX_TEMPFAIL).
-    for entry in std::fs::read_dir(&install.cache).unwrap().flatten() {
-        std::fs::remove_file(entry.path()).unwrap();
-    }
-    let no_queue = install.config_text(&sb, &top, true);
-    install.put("sendmail.conf", no_queue.as_bytes(), GROUP, 0o640);
-    let run = install.run(
-        Some(USER),
-        &["-i", "service-3@example.com"],
-        b"Subject: 3\n\nx\n",
-        &[],
-    );
-    run.expect(75);
-    assert!(run.stderr.contains("credential_access"), "{}", run.stderr);
-    assert_eq!(sb.token_requests(), 1);
-    assert_no_secrets(&[&cold, &live, &run], &sb.str("client_secret"), &warm);
-
-    // --check (root) passes the secret's permissions, and fails them when
-    // the group could read the secret.
-    let check = install.run(None, &["--check"], b"", &[]);
-    assert!(
-        check.stdout.contains("readable by uid 0 only"),
-        "{}",
-        check.stdout
-    );
-    chown(&secret, 0, GROUP, 0o640);
-    let check = install.run(None, &["--check"], b"", &[]);
-    assert!(
-        check
-            .stdout
-            .contains("credential_access = service, but client_secret_file"),
-        "{}",
-        check.stdout
-    );
 }

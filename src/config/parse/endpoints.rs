@@ -5,9 +5,9 @@ use super::super::names::is_loopback;
 use super::{S, Validator};
 use crate::error::Result;
 
-/// Where Azure's instance metadata service answers (graph.md).
+/// Where Azure's instance metadata service answers (docs/protocol-notes.md).
 pub(super) const IMDS_URL: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
-/// Where the Azure Arc agent answers (graph.md).
+/// Where the Azure Arc agent answers (docs/protocol-notes.md).
 pub(super) const ARC_URL: &str = "http://127.0.0.1:40342/metadata/identity/oauth2/token";
 /// Where the Arc agent writes its challenge key files on Linux.
 pub(super) const ARC_KEY_DIR: &str = "/var/opt/azcmagent/tokens";

@@ -15,6 +15,10 @@ use super::{Run, Scratch};
 pub const GROUP: u32 = 3_999_100;
 /// An unprivileged user and its primary group.
 pub const USER: (u32, u32) = (3_999_001, 3_999_001);
+/// The queue service's system user, as the packages create it: its
+/// primary group is GROUP, and it runs the binary without set-group-ID
+/// rights of a caller (the effective group is its own).
+pub const SERVICE: (u32, u32) = (3_999_003, GROUP);
 /// Where the binary looks, inside the namespace.
 pub const ETC: &str = "/etc/oauth2-sendmail";
 
@@ -213,6 +217,34 @@ exec setpriv --reuid="$uid" --regid="$gid" --clear-groups -- "$@""#
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .envs(env.iter().copied());
         run_with_deadline(command, input, Duration::from_secs(60))
+    }
+
+    /// What systemd makes of `LoadCredential=NAME:FILE` for a service
+    /// with `User=`: a directory only that user may enter, holding a copy
+    /// only it may read (systemd's fallback where it sets no ACL). The
+    /// service finds it through `$CREDENTIALS_DIRECTORY`, which this
+    /// returns.
+    pub fn systemd_credential(&self, name: &str, content: &[u8]) -> PathBuf {
+        let dir = self.scratch.join("run-credentials");
+        std::fs::create_dir_all(&dir).unwrap();
+        let copy = dir.join(name);
+        std::fs::write(&copy, content).unwrap();
+        chown(&copy, SERVICE.0, SERVICE.1, 0o400);
+        chown(&dir, SERVICE.0, SERVICE.1, 0o500);
+        dir
+    }
+
+    /// Adds the packages' `oauth2-sendmail` system user (as [`SERVICE`])
+    /// to the /etc/passwd the binary sees in the namespace.
+    pub fn add_service_user(&self) {
+        let mut passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        passwd.push_str(&format!(
+            "oauth2-sendmail:x:{}:{}::/nonexistent:/usr/sbin/nologin\n",
+            SERVICE.0, SERVICE.1
+        ));
+        let path = self.layer.join("passwd");
+        std::fs::write(&path, passwd).unwrap();
+        chown(&path, 0, 0, 0o644);
     }
 
     /// The cached token (read as root), to check it never shows.

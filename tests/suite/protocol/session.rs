@@ -118,7 +118,14 @@ fn quit_on_error_paths_and_tls_closed_with_close_notify() {
             b"Subject: q\n\nbody\n",
         )
         .expect(code);
-        let r = fake.record();
+        // The peer records the TLS close when it reads it, which may be
+        // after the binary has exited: wait for it (bounded).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut r = fake.record();
+        while r.tls && r.clean_tls_closes.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            r = fake.record();
+        }
         assert_eq!(
             r.commands.last().map(String::as_str),
             Some("QUIT"),
