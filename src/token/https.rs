@@ -21,6 +21,14 @@ use ureq::unversioned::transport::{
 
 use crate::net::{self, TlsConnector};
 
+/// The host (and port) an `https://` URL names, for messages.
+pub fn host(url: &str) -> &str {
+    url.trim_start_matches("https://")
+        .split(['/', '?'])
+        .next()
+        .unwrap_or(url)
+}
+
 /// An agent whose HTTPS connections use `tls`.
 pub fn agent(config: ureq::config::Config, tls: TlsConnector) -> ureq::Agent {
     let connector =

@@ -225,25 +225,11 @@ fn agent(endpoint: &Endpoint) -> Result<ureq::Agent> {
 /// [`Kind::Protocol`] when the endpoint's certificate is not trusted.
 pub fn post(endpoint: &Endpoint, fields: &[(&str, &str)]) -> Result<(u16, Vec<u8>)> {
     let agent = agent(endpoint)?;
-    let host = endpoint
-        .url
-        .trim_start_matches("https://")
-        .split(['/', '?'])
-        .next()
-        .unwrap_or(endpoint.url);
-    let mut response = agent
+    let sent = agent
         .post(endpoint.url)
         .header("Accept", "application/json")
-        .send_form(fields.iter().copied())
-        .map_err(|e| transport_error(host, &e))?;
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024)
-        .read_to_vec()
-        .map_err(|e| transport_error(host, &e))?;
-    Ok((status, body))
+        .send_form(fields.iter().copied());
+    answer(endpoint, sent, 64 * 1024)
 }
 
 /// GETs `endpoint.url` (JSON) the way [`post`] posts: `--check` reads the
@@ -253,22 +239,27 @@ pub fn post(endpoint: &Endpoint, fields: &[(&str, &str)]) -> Result<(u16, Vec<u8
 /// As [`post`].
 pub fn get(endpoint: &Endpoint) -> Result<(u16, Vec<u8>)> {
     let agent = agent(endpoint)?;
-    let host = endpoint
-        .url
-        .trim_start_matches("https://")
-        .split(['/', '?'])
-        .next()
-        .unwrap_or(endpoint.url);
-    let mut response = agent
+    let sent = agent
         .get(endpoint.url)
         .header("Accept", "application/json")
-        .call()
-        .map_err(|e| transport_error(host, &e))?;
+        .call();
+    answer(endpoint, sent, 256 * 1024)
+}
+
+/// The status and at most `limit` bytes of body of what [`post`] or
+/// [`get`] sent, or the error of a request that got no answer.
+fn answer(
+    endpoint: &Endpoint,
+    sent: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    limit: u64,
+) -> Result<(u16, Vec<u8>)> {
+    let host = super::https::host(endpoint.url);
+    let mut response = sent.map_err(|e| transport_error(host, &e))?;
     let status = response.status().as_u16();
     let body = response
         .body_mut()
         .with_config()
-        .limit(256 * 1024)
+        .limit(limit)
         .read_to_vec()
         .map_err(|e| transport_error(host, &e))?;
     Ok((status, body))
