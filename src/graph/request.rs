@@ -169,11 +169,7 @@ pub fn touch(agent: &ureq::Agent, url: &str) {
 
 /// A request that got no answer, as the program's error.
 pub fn transport_error(url: &str, e: &ureq::Error) -> Error {
-    let host = url
-        .trim_start_matches("https://")
-        .split(['/', '?'])
-        .next()
-        .unwrap_or(url);
+    let host = crate::token::https::host(url);
     let detail = match e {
         ureq::Error::Io(io) => io.to_string(),
         _ => e.to_string(),
