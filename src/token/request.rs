@@ -56,6 +56,28 @@ pub struct Granted {
 /// Lifetime assumed when the reply names none (Entra always does).
 const DEFAULT_LIFETIME: u64 = 3600;
 
+/// A string member of a JSON reply.
+pub(super) fn field(json: Option<&Value>, key: &str) -> Option<String> {
+    json.and_then(|j| j.get(key))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// A reply's `access_token`, if it is one we can send (printable ASCII,
+/// not empty).
+pub(super) fn access_token(json: Option<&Value>) -> Option<String> {
+    field(json, "access_token").filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))
+}
+
+/// A reply's `expires_in`, a number or a string (managed identities
+/// send a string).
+pub(super) fn lifetime(json: Option<&Value>) -> Option<u64> {
+    json.and_then(|j| j.get("expires_in")).and_then(|v| {
+        v.as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+    })
+}
+
 /// Reads the endpoint's reply: HTTP status and body.
 ///
 /// # Errors
@@ -65,15 +87,9 @@ const DEFAULT_LIFETIME: u64 = 3600;
 /// description, trace and correlation IDs, and the catalogue's hint.
 pub fn interpret(status: u16, body: &[u8]) -> Result<Granted> {
     let json: Option<Value> = serde_json::from_slice(body).ok();
-    let text = |key: &str| {
-        json.as_ref()
-            .and_then(|j| j.get(key))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
+    let text = |key: &str| field(json.as_ref(), key);
     if status == 200 {
-        let token = text("access_token")
-            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()));
+        let token = access_token(json.as_ref());
         let Some(token) = token else {
             return Err(Error::temporary(
                 "the token endpoint answered 200 without a usable access_token",
@@ -81,14 +97,7 @@ pub fn interpret(status: u16, body: &[u8]) -> Result<Granted> {
             .with_hint("the token endpoint did not answer like Entra ID: check token.url (and token.proxy); the message can be sent later")
             .with_cause("token-endpoint-unexpected"));
         };
-        let expires_in = json
-            .as_ref()
-            .and_then(|j| j.get("expires_in"))
-            .and_then(|v| {
-                v.as_u64()
-                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-            })
-            .unwrap_or(DEFAULT_LIFETIME);
+        let expires_in = lifetime(json.as_ref()).unwrap_or(DEFAULT_LIFETIME);
         return Ok(Granted {
             access_token: Secret::new(token),
             expires_in,
