@@ -152,15 +152,8 @@ impl<S: Read + Write + Patience> Session<S> {
         if !mail_reply.is_positive() {
             return Err(SmtpError::new(Stage::MailFrom, Failure::Reply(mail_reply)));
         }
-        let (mut accepted, mut refused): (Vec<_>, Vec<_>) = envelope
-            .recipients
-            .iter()
-            .zip(replies)
-            .map(|(recipient, reply)| RecipientReply {
-                recipient: recipient.clone(),
-                reply,
-            })
-            .partition(|r| r.reply.is_positive());
+        let (mut accepted, mut refused): (Vec<_>, Vec<_>) =
+            RecipientReply::split(&envelope.recipients, replies);
         if accepted.is_empty() {
             return Err(SmtpError::new(
                 Stage::RcptTo,

@@ -24,6 +24,21 @@ pub struct RecipientReply {
     pub reply: Reply,
 }
 
+impl RecipientReply {
+    /// Pairs each recipient with the reply to its RCPT TO, in order, and
+    /// splits them into accepted and refused.
+    pub fn split(recipients: &[String], replies: Vec<Reply>) -> (Vec<Self>, Vec<Self>) {
+        recipients
+            .iter()
+            .zip(replies)
+            .map(|(recipient, reply)| RecipientReply {
+                recipient: recipient.clone(),
+                reply,
+            })
+            .partition(|r| r.reply.is_positive())
+    }
+}
+
 /// The envelope of one transaction, parameters already chosen.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Envelope {
@@ -209,15 +224,8 @@ impl<S: Read + Write + Patience> Session<S> {
         let data_reply = (replies.len() > envelope.recipients.len())
             .then(|| replies.pop())
             .flatten();
-        let (accepted, refused): (Vec<_>, Vec<_>) = envelope
-            .recipients
-            .iter()
-            .zip(replies)
-            .map(|(recipient, reply)| RecipientReply {
-                recipient: recipient.clone(),
-                reply,
-            })
-            .partition(|r| r.reply.is_positive());
+        let (accepted, refused): (Vec<_>, Vec<_>) =
+            RecipientReply::split(&envelope.recipients, replies);
         if accepted.is_empty() {
             // A server that says 354 with no recipient needs the data ended.
             if data_reply.as_ref().is_some_and(|r| r.code == 354) {
