@@ -52,6 +52,23 @@ pub struct Envelope {
     pub rcpt_params: Vec<String>,
 }
 
+impl Envelope {
+    /// MAIL FROM and one RCPT TO per recipient, with room for the DATA or
+    /// BDAT that ends them.
+    pub(super) fn commands(&self) -> Vec<Command<'_>> {
+        let mut commands = Vec::with_capacity(self.recipients.len() + 2);
+        commands.push(Command::MailFrom {
+            sender: &self.sender,
+            params: &self.mail_params,
+        });
+        commands.extend(self.recipients.iter().map(|r| Command::RcptTo {
+            recipient: r,
+            params: &self.rcpt_params,
+        }));
+        commands
+    }
+}
+
 /// A message the server accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Receipt {
@@ -182,15 +199,7 @@ impl<S: Read + Write + Patience> Session<S> {
         caps: &Capabilities,
         envelope: &Envelope,
     ) -> Result<(Vec<RecipientReply>, Vec<RecipientReply>), SmtpError> {
-        let mut commands = Vec::with_capacity(envelope.recipients.len() + 2);
-        commands.push(Command::MailFrom {
-            sender: &envelope.sender,
-            params: &envelope.mail_params,
-        });
-        commands.extend(envelope.recipients.iter().map(|r| Command::RcptTo {
-            recipient: r,
-            params: &envelope.rcpt_params,
-        }));
+        let mut commands = envelope.commands();
         commands.push(Command::Data);
         let batch = if caps.pipelining { PIPELINE_BATCH } else { 1 };
 
