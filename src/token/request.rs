@@ -275,13 +275,8 @@ fn answer(
 }
 
 fn transport_error(host: &str, e: &ureq::Error) -> Error {
-    // The TLS connector (https.rs) reports in OpenSSL's words, as an Io error.
-    let detail = match e {
-        ureq::Error::Io(io) => io.to_string(),
-        _ => e.to_string(),
-    };
-    let lower = detail.to_ascii_lowercase();
-    if lower.contains("certificate") || lower.contains("verify failed") {
+    let (detail, untrusted) = super::https::failure(e);
+    if untrusted {
         return Error::protocol(format!("the token endpoint {host} is not trusted: {detail}"))
             .with_hint("its certificate is not signed by a trusted CA: add the CA to the system store or name it in ca_file; the secret was not sent")
             .with_cause("token-endpoint-untrusted");
