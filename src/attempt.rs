@@ -68,7 +68,7 @@ impl Attempt {
     }
 
     /// Every recipient shares `error`'s fate.
-    fn whole_message(recipients: &[String], error: Error) -> Attempt {
+    pub fn whole_message(recipients: &[String], error: Error) -> Attempt {
         let (refused, deferred) = if retryable(error.kind()) {
             (Vec::new(), recipients.to_vec())
         } else {

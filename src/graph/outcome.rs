@@ -4,7 +4,7 @@
 //! per-recipient answer), a refusal fails them all alike.
 
 use super::{Accepted, Failure};
-use crate::attempt::{Attempt, retryable};
+use crate::attempt::Attempt;
 
 /// The attempt for `recipients` after `result`.
 pub fn attempt(recipients: &[String], result: Result<Accepted, Failure>) -> Attempt {
@@ -39,20 +39,9 @@ pub fn attempt(recipients: &[String], result: Result<Accepted, Failure>) -> Atte
             (r.error, every || r.throttled, r.throttled)
         }
     };
-    let (refused, deferred) = if retryable(error.kind()) {
-        (Vec::new(), recipients.to_vec())
-    } else {
-        (recipients.to_vec(), Vec::new())
-    };
-    Attempt {
-        delivered: Vec::new(),
-        refused,
-        deferred,
-        error: Some(error),
-        reply: None,
-        size: None,
-        no_session,
-        throttled,
-        transport: Some("graph"),
-    }
+    let mut attempt = Attempt::whole_message(recipients, error);
+    attempt.no_session = no_session;
+    attempt.throttled = throttled;
+    attempt.transport = Some("graph");
+    attempt
 }

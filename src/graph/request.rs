@@ -169,22 +169,14 @@ pub fn touch(agent: &ureq::Agent, url: &str) {
 
 /// A request that got no answer, as the program's error.
 pub fn transport_error(url: &str, e: &ureq::Error) -> Error {
-    let host = url
-        .trim_start_matches("https://")
-        .split(['/', '?'])
-        .next()
-        .unwrap_or(url);
-    let detail = match e {
-        ureq::Error::Io(io) => io.to_string(),
-        _ => e.to_string(),
-    };
-    let lower = detail.to_ascii_lowercase();
-    if lower.contains("certificate") || lower.contains("verify failed") {
+    let host = crate::token::https::host(url);
+    let (detail, untrusted) = crate::token::https::failure(e);
+    if untrusted {
         return Error::protocol(format!("Microsoft Graph at {host} is not trusted: {detail}"))
             .with_hint("its certificate is not signed by a trusted CA: add the CA to the system store or name it in ca_file; no token was sent")
             .with_cause("graph-untrusted");
     }
-    if matches!(e, ureq::Error::Timeout(_)) || lower.contains("timed out") {
+    if matches!(e, ureq::Error::Timeout(_)) || detail.to_ascii_lowercase().contains("timed out") {
         return Error::temporary(format!("Microsoft Graph at {host} did not answer in time: {detail}"))
             .with_hint("Graph may have accepted the message all the same, so a retry can deliver it twice; raise graph.timeout if this repeats")
             .with_cause("graph-timeout");

@@ -21,6 +21,27 @@ use ureq::unversioned::transport::{
 
 use crate::net::{self, TlsConnector};
 
+/// The host (and port) an `https://` URL names, for messages.
+pub fn host(url: &str) -> &str {
+    url.trim_start_matches("https://")
+        .split(['/', '?'])
+        .next()
+        .unwrap_or(url)
+}
+
+/// What a request that got no answer says, and whether it is a
+/// certificate that is not trusted: the connector below reports TLS
+/// failures in OpenSSL's words, as an Io error.
+pub fn failure(e: &ureq::Error) -> (String, bool) {
+    let detail = match e {
+        ureq::Error::Io(io) => io.to_string(),
+        _ => e.to_string(),
+    };
+    let lower = detail.to_ascii_lowercase();
+    let untrusted = lower.contains("certificate") || lower.contains("verify failed");
+    (detail, untrusted)
+}
+
 /// An agent whose HTTPS connections use `tls`.
 pub fn agent(config: ureq::config::Config, tls: TlsConnector) -> ureq::Agent {
     let connector =
@@ -110,5 +131,31 @@ impl fmt::Debug for OpenSsl {
 impl fmt::Debug for TlsTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TlsTransport")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_and_failures() {
+        for (url, host_part) in [
+            ("https://login.example/t/oauth2/v2.0/token", "login.example"),
+            ("https://127.0.0.1:8443?x=1", "127.0.0.1:8443"),
+            ("https://graph.example", "graph.example"),
+        ] {
+            assert_eq!(host(url), host_part, "{url}");
+        }
+        let io = |text: &str| ureq::Error::Io(std::io::Error::other(text.to_string()));
+        let (detail, untrusted) = failure(&io(
+            "error:0A000086:SSL routines::certificate verify failed",
+        ));
+        assert!(
+            untrusted && detail.contains("certificate verify failed"),
+            "{detail}"
+        );
+        assert!(!failure(&io("connection reset by peer")).1);
+        assert!(!failure(&ureq::Error::HostNotFound).1);
     }
 }

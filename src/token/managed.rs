@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::request::Granted;
+use super::request::{Granted, access_token, field, lifetime};
 use crate::config::ManagedIdentity;
 use crate::error::{Error, Result, io_reason};
 use crate::secret::Secret;
@@ -81,22 +81,10 @@ fn who(kind: ManagedIdentity) -> &'static str {
 /// `Kind::Temporary` for 429, 5xx and unusable answers.
 pub fn interpret(kind: ManagedIdentity, status: u16, body: &[u8]) -> Result<Granted> {
     let json: Option<Value> = serde_json::from_slice(body).ok();
-    let text = |key: &str| {
-        json.as_ref()
-            .and_then(|j| j.get(key))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
+    let text = |key: &str| field(json.as_ref(), key);
     if status == 200 {
-        let token = text("access_token")
-            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()));
-        let expires_in = json
-            .as_ref()
-            .and_then(|j| j.get("expires_in"))
-            .and_then(|v| {
-                v.as_u64()
-                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-            });
+        let token = access_token(json.as_ref());
+        let expires_in = lifetime(json.as_ref());
         return match (token, expires_in) {
             (Some(token), Some(expires_in)) => Ok(Granted {
                 access_token: Secret::new(token),

@@ -56,6 +56,28 @@ pub struct Granted {
 /// Lifetime assumed when the reply names none (Entra always does).
 const DEFAULT_LIFETIME: u64 = 3600;
 
+/// A string member of a JSON reply.
+pub(super) fn field(json: Option<&Value>, key: &str) -> Option<String> {
+    json.and_then(|j| j.get(key))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// A reply's `access_token`, if it is one we can send (printable ASCII,
+/// not empty).
+pub(super) fn access_token(json: Option<&Value>) -> Option<String> {
+    field(json, "access_token").filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))
+}
+
+/// A reply's `expires_in`, a number or a string (managed identities
+/// send a string).
+pub(super) fn lifetime(json: Option<&Value>) -> Option<u64> {
+    json.and_then(|j| j.get("expires_in")).and_then(|v| {
+        v.as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+    })
+}
+
 /// Reads the endpoint's reply: HTTP status and body.
 ///
 /// # Errors
@@ -65,15 +87,9 @@ const DEFAULT_LIFETIME: u64 = 3600;
 /// description, trace and correlation IDs, and the catalogue's hint.
 pub fn interpret(status: u16, body: &[u8]) -> Result<Granted> {
     let json: Option<Value> = serde_json::from_slice(body).ok();
-    let text = |key: &str| {
-        json.as_ref()
-            .and_then(|j| j.get(key))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
+    let text = |key: &str| field(json.as_ref(), key);
     if status == 200 {
-        let token = text("access_token")
-            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()));
+        let token = access_token(json.as_ref());
         let Some(token) = token else {
             return Err(Error::temporary(
                 "the token endpoint answered 200 without a usable access_token",
@@ -81,14 +97,7 @@ pub fn interpret(status: u16, body: &[u8]) -> Result<Granted> {
             .with_hint("the token endpoint did not answer like Entra ID: check token.url (and token.proxy); the message can be sent later")
             .with_cause("token-endpoint-unexpected"));
         };
-        let expires_in = json
-            .as_ref()
-            .and_then(|j| j.get("expires_in"))
-            .and_then(|v| {
-                v.as_u64()
-                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-            })
-            .unwrap_or(DEFAULT_LIFETIME);
+        let expires_in = lifetime(json.as_ref()).unwrap_or(DEFAULT_LIFETIME);
         return Ok(Granted {
             access_token: Secret::new(token),
             expires_in,
@@ -225,25 +234,11 @@ fn agent(endpoint: &Endpoint) -> Result<ureq::Agent> {
 /// [`Kind::Protocol`] when the endpoint's certificate is not trusted.
 pub fn post(endpoint: &Endpoint, fields: &[(&str, &str)]) -> Result<(u16, Vec<u8>)> {
     let agent = agent(endpoint)?;
-    let host = endpoint
-        .url
-        .trim_start_matches("https://")
-        .split(['/', '?'])
-        .next()
-        .unwrap_or(endpoint.url);
-    let mut response = agent
+    let sent = agent
         .post(endpoint.url)
         .header("Accept", "application/json")
-        .send_form(fields.iter().copied())
-        .map_err(|e| transport_error(host, &e))?;
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024)
-        .read_to_vec()
-        .map_err(|e| transport_error(host, &e))?;
-    Ok((status, body))
+        .send_form(fields.iter().copied());
+    answer(endpoint, sent, 64 * 1024)
 }
 
 /// GETs `endpoint.url` (JSON) the way [`post`] posts: `--check` reads the
@@ -253,35 +248,35 @@ pub fn post(endpoint: &Endpoint, fields: &[(&str, &str)]) -> Result<(u16, Vec<u8
 /// As [`post`].
 pub fn get(endpoint: &Endpoint) -> Result<(u16, Vec<u8>)> {
     let agent = agent(endpoint)?;
-    let host = endpoint
-        .url
-        .trim_start_matches("https://")
-        .split(['/', '?'])
-        .next()
-        .unwrap_or(endpoint.url);
-    let mut response = agent
+    let sent = agent
         .get(endpoint.url)
         .header("Accept", "application/json")
-        .call()
-        .map_err(|e| transport_error(host, &e))?;
+        .call();
+    answer(endpoint, sent, 256 * 1024)
+}
+
+/// The status and at most `limit` bytes of body of what [`post`] or
+/// [`get`] sent, or the error of a request that got no answer.
+fn answer(
+    endpoint: &Endpoint,
+    sent: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    limit: u64,
+) -> Result<(u16, Vec<u8>)> {
+    let host = super::https::host(endpoint.url);
+    let mut response = sent.map_err(|e| transport_error(host, &e))?;
     let status = response.status().as_u16();
     let body = response
         .body_mut()
         .with_config()
-        .limit(256 * 1024)
+        .limit(limit)
         .read_to_vec()
         .map_err(|e| transport_error(host, &e))?;
     Ok((status, body))
 }
 
 fn transport_error(host: &str, e: &ureq::Error) -> Error {
-    // The TLS connector (https.rs) reports in OpenSSL's words, as an Io error.
-    let detail = match e {
-        ureq::Error::Io(io) => io.to_string(),
-        _ => e.to_string(),
-    };
-    let lower = detail.to_ascii_lowercase();
-    if lower.contains("certificate") || lower.contains("verify failed") {
+    let (detail, untrusted) = super::https::failure(e);
+    if untrusted {
         return Error::protocol(format!("the token endpoint {host} is not trusted: {detail}"))
             .with_hint("its certificate is not signed by a trusted CA: add the CA to the system store or name it in ca_file; the secret was not sent")
             .with_cause("token-endpoint-untrusted");

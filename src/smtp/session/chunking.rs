@@ -18,7 +18,6 @@ use super::{Envelope, Failure, Patience, Receipt, RecipientReply, Session, SmtpE
 use crate::body::DataEncoder;
 use crate::size::{self, TooLarge, Whose};
 use crate::smtp::capabilities::Capabilities;
-use crate::smtp::command::Command;
 use crate::smtp::reply::Reply;
 
 /// The largest message (header and body as read) sent in one flight.
@@ -102,15 +101,7 @@ impl<S: Read + Write + Patience> Session<S> {
             return Err(SmtpError::new(Stage::Data, Failure::TooLarge(too_large)));
         }
         let message = payload(header, body);
-        let mut commands = Vec::with_capacity(envelope.recipients.len() + 1);
-        commands.push(Command::MailFrom {
-            sender: &envelope.sender,
-            params: &envelope.mail_params,
-        });
-        commands.extend(envelope.recipients.iter().map(|r| Command::RcptTo {
-            recipient: r,
-            params: &envelope.rcpt_params,
-        }));
+        let commands = envelope.commands();
         let mut bytes = Vec::with_capacity(message.len() + 64 * commands.len() + 32);
         for command in &commands {
             self.transcript.client(&command.transcript());
@@ -152,15 +143,8 @@ impl<S: Read + Write + Patience> Session<S> {
         if !mail_reply.is_positive() {
             return Err(SmtpError::new(Stage::MailFrom, Failure::Reply(mail_reply)));
         }
-        let (mut accepted, mut refused): (Vec<_>, Vec<_>) = envelope
-            .recipients
-            .iter()
-            .zip(replies)
-            .map(|(recipient, reply)| RecipientReply {
-                recipient: recipient.clone(),
-                reply,
-            })
-            .partition(|r| r.reply.is_positive());
+        let (mut accepted, mut refused): (Vec<_>, Vec<_>) =
+            RecipientReply::split(&envelope.recipients, replies);
         if accepted.is_empty() {
             return Err(SmtpError::new(
                 Stage::RcptTo,

@@ -24,6 +24,21 @@ pub struct RecipientReply {
     pub reply: Reply,
 }
 
+impl RecipientReply {
+    /// Pairs each recipient with the reply to its RCPT TO, in order, and
+    /// splits them into accepted and refused.
+    pub fn split(recipients: &[String], replies: Vec<Reply>) -> (Vec<Self>, Vec<Self>) {
+        recipients
+            .iter()
+            .zip(replies)
+            .map(|(recipient, reply)| RecipientReply {
+                recipient: recipient.clone(),
+                reply,
+            })
+            .partition(|r| r.reply.is_positive())
+    }
+}
+
 /// The envelope of one transaction, parameters already chosen.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Envelope {
@@ -35,6 +50,23 @@ pub struct Envelope {
     pub mail_params: Vec<String>,
     /// RCPT TO parameters (the same for every recipient).
     pub rcpt_params: Vec<String>,
+}
+
+impl Envelope {
+    /// MAIL FROM and one RCPT TO per recipient, with room for the DATA or
+    /// BDAT that ends them.
+    pub(super) fn commands(&self) -> Vec<Command<'_>> {
+        let mut commands = Vec::with_capacity(self.recipients.len() + 2);
+        commands.push(Command::MailFrom {
+            sender: &self.sender,
+            params: &self.mail_params,
+        });
+        commands.extend(self.recipients.iter().map(|r| Command::RcptTo {
+            recipient: r,
+            params: &self.rcpt_params,
+        }));
+        commands
+    }
 }
 
 /// A message the server accepted.
@@ -167,15 +199,7 @@ impl<S: Read + Write + Patience> Session<S> {
         caps: &Capabilities,
         envelope: &Envelope,
     ) -> Result<(Vec<RecipientReply>, Vec<RecipientReply>), SmtpError> {
-        let mut commands = Vec::with_capacity(envelope.recipients.len() + 2);
-        commands.push(Command::MailFrom {
-            sender: &envelope.sender,
-            params: &envelope.mail_params,
-        });
-        commands.extend(envelope.recipients.iter().map(|r| Command::RcptTo {
-            recipient: r,
-            params: &envelope.rcpt_params,
-        }));
+        let mut commands = envelope.commands();
         commands.push(Command::Data);
         let batch = if caps.pipelining { PIPELINE_BATCH } else { 1 };
 
@@ -209,15 +233,8 @@ impl<S: Read + Write + Patience> Session<S> {
         let data_reply = (replies.len() > envelope.recipients.len())
             .then(|| replies.pop())
             .flatten();
-        let (accepted, refused): (Vec<_>, Vec<_>) = envelope
-            .recipients
-            .iter()
-            .zip(replies)
-            .map(|(recipient, reply)| RecipientReply {
-                recipient: recipient.clone(),
-                reply,
-            })
-            .partition(|r| r.reply.is_positive());
+        let (accepted, refused): (Vec<_>, Vec<_>) =
+            RecipientReply::split(&envelope.recipients, replies);
         if accepted.is_empty() {
             // A server that says 354 with no recipient needs the data ended.
             if data_reply.as_ref().is_some_and(|r| r.code == 354) {
