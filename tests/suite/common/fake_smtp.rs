@@ -178,6 +178,22 @@ impl FakeSmtp {
     pub fn record(&self) -> Record {
         self.record.lock().unwrap().clone()
     }
+
+    /// The record once the peer has seen the client close its TLS
+    /// session, which may come after the client process has exited
+    /// (waits 10 s at most; a session without TLS is returned at once).
+    pub fn record_once_closed(&self) -> Record {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut record = self.record();
+        while record.tls
+            && record.clean_tls_closes.is_empty()
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+            record = self.record();
+        }
+        record
+    }
 }
 
 /// A connection before or after TLS, with its unread bytes.

@@ -118,14 +118,7 @@ fn quit_on_error_paths_and_tls_closed_with_close_notify() {
             b"Subject: q\n\nbody\n",
         )
         .expect(code);
-        // The peer records the TLS close when it reads it, which may be
-        // after the binary has exited: wait for it (bounded).
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let mut r = fake.record();
-        while r.tls && r.clean_tls_closes.is_empty() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            r = fake.record();
-        }
+        let r = fake.record_once_closed();
         assert_eq!(
             r.commands.last().map(String::as_str),
             Some("QUIT"),
@@ -149,7 +142,7 @@ fn quit_on_error_paths_and_tls_closed_with_close_notify() {
         b"Subject: q\n\nbody\n",
     )
     .expect(0);
-    assert_eq!(fake.record().clean_tls_closes, [true]);
+    assert_eq!(fake.record_once_closed().clean_tls_closes, [true]);
 }
 
 #[test]

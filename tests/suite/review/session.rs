@@ -319,7 +319,7 @@ fn quit_follows_other_refusals_too() {
         let conf = settings_for(sb, &fake, &scratch).write(&scratch);
         let run = sendmail(&["-C", s(&conf), "q@example.com"], b"Subject: q\n\nb\n");
         assert_ne!(run.code, 0, "{what}");
-        let r = fake.record();
+        let r = fake.record_once_closed();
         assert_eq!(
             r.commands.last().map(String::as_str),
             Some("QUIT"),
