@@ -9,6 +9,7 @@
 //! queue's lists of delivered and refused recipients match the message's.
 //! Pure.
 
+use crate::cause::Cause;
 use std::collections::HashMap;
 
 use crate::address;
@@ -49,7 +50,7 @@ pub fn for_server(
             "{why}; the server does not offer SMTPUTF8; nothing was sent"
         ))
         .with_hint("use an ASCII address, or a server that offers SMTPUTF8 (Exchange Online does)")
-        .with_cause("smtputf8-missing")
+        .with_cause(Cause::Smtputf8Missing)
     };
     envelope.sender = address::ascii_form(&envelope.sender)
         .map_err(refuse)?

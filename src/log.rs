@@ -6,6 +6,7 @@
 //! Nothing secret is ever handed to this module: records hold addresses,
 //! sizes, server replies and error messages, all built without secrets.
 
+use crate::cause::Cause;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -64,7 +65,7 @@ pub struct Record<'a> {
     /// sysexits name of the exit status.
     pub exit: &'static str,
     /// Catalogue cause code of a failure.
-    pub cause: Option<&'a str>,
+    pub cause: Option<Cause>,
     /// The error message of a failure, or the reason it was queued.
     pub error: Option<&'a str>,
 }
@@ -101,7 +102,7 @@ impl<'a> Record<'a> {
         Record {
             outcome: Outcome::Failed,
             exit: error.kind().exit_name(),
-            cause: Some(error.cause_code()),
+            cause: Some(error.cause_or_fallback()),
             error: Some(error.message()),
             ..Record::delivered(from, recipients, duration)
         }
@@ -141,7 +142,7 @@ impl<'a> Record<'a> {
         field("duration", &format!("{:.3}", self.duration.as_secs_f64()));
         field("exit", self.exit);
         if let Some(cause) = self.cause {
-            field("cause", cause);
+            field("cause", cause.as_str());
         }
         if let Some(error) = self.error {
             field("error", error);
@@ -297,7 +298,7 @@ mod tests {
             outcome: Outcome::Failed,
             smtp: None,
             size: None,
-            cause: Some("token-rejected"),
+            cause: Some(Cause::TokenRejected),
             error: Some("SMTP server refused \"x\"\nnext"),
             exit: "EX_NOPERM",
             credential: Some("federated-assertion"),

@@ -22,6 +22,7 @@
 //! credential's files only where this process may open them (not a
 //! set-group-ID caller's with `credential_access = "service"`).
 
+use crate::cause::Cause;
 use std::ffi::OsString;
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
@@ -341,7 +342,7 @@ pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
         if let Some(problem) = check_mode(label, path, &meta, *holds, caller) {
             return Err(Error::config(problem.what)
                 .with_hint(problem.fix)
-                .with_cause("insecure-permissions"));
+                .with_cause(Cause::InsecurePermissions));
         }
     }
     if !caller.is_privileged() {
@@ -384,7 +385,7 @@ pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
                     dir.display()
                 ))
                 .with_hint(format!("chown root: {0}; chmod 0755 {0}", dir.display()))
-                .with_cause("insecure-permissions"));
+                .with_cause(Cause::InsecurePermissions));
             }
         }
     }

@@ -8,6 +8,7 @@
 //! sent: the DATA phase is never ended with the dot) instead of being
 //! uploaded whole to be refused, or copied into the queue without end.
 
+use crate::cause::Cause;
 use std::fmt;
 use std::io::{self, Read};
 
@@ -64,7 +65,7 @@ impl TooLarge {
         };
         crate::error::Error::data(format!("{self}; nothing was sent"))
             .with_hint(hint)
-            .with_cause("message-too-large")
+            .with_cause(Cause::MessageTooLarge)
     }
 
     /// The `TooLarge` an I/O error carries, if it is one.

@@ -10,6 +10,7 @@
 //! even when no token could be had: the server and its TLS can be checked
 //! without one.
 
+use crate::cause::Cause;
 use std::time::Instant;
 
 use super::report::{Report, Step};
@@ -73,7 +74,7 @@ fn tls_step(negotiated: &Negotiated, caps: &Capabilities, how: &str) -> Step {
             ),
             "the server's administrator must renew its certificate (Microsoft renews Exchange Online's by itself)",
         )
-        .cause("tls-certificate-expiring")
+        .cause(Cause::TlsCertificateExpiring)
     } else {
         Step::pass(StepId::SmtpTls, summary)
     };
@@ -168,7 +169,7 @@ fn secure(
                         "none: smtp.tls = \"none\" (allowed only towards loopback)",
                         "use smtp.tls = \"starttls\" for any real server",
                     )
-                    .cause("tls-off"),
+                    .cause(Cause::TlsOff),
                 );
             }
             Ok(connected)

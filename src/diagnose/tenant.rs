@@ -8,6 +8,7 @@
 //!
 //! [`read`] and [`judge`] are pure.
 
+use crate::cause::Cause;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -76,7 +77,7 @@ pub fn judge(tenant: &str, configured: Cloud, facts: &Facts) -> Result<String, E
             "set cloud = \"{}\" (a token asked for in the wrong cloud is refused with AADSTS900382)",
             actual.name()
         ))
-        .with_cause("cloud-mismatch"));
+        .with_cause(Cause::CloudMismatch));
     }
     Ok(format!(
         "tenant {tenant}{guid}, {} cloud ({region})",

@@ -28,6 +28,7 @@
 //! has, to fail them); every message's account is checked again against
 //! the binding of the user who queued it (`super::accounts`).
 
+use crate::cause::Cause;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
@@ -236,7 +237,7 @@ impl Run<'_, '_> {
                         last_error: e.message().to_string(),
                         ..State::default()
                     };
-                    self.summary.failed_causes.push("account".into());
+                    self.summary.failed_causes.push(Cause::Account.to_string());
                     self.give_up_logged(*claimed, &state, &line);
                 }
             },
@@ -427,7 +428,7 @@ impl Run<'_, '_> {
                 Outcome::Failed
             };
             record.exit = kind.exit_name();
-            let cause = record.cause.unwrap_or("refused").to_string();
+            let cause = record.cause.unwrap_or(Cause::Refused).to_string();
             self.summary.failed_causes.push(cause);
             self.give_up(claimed, &state, &record);
             return;
@@ -447,11 +448,11 @@ impl Run<'_, '_> {
                 outcome: Outcome::Failed,
                 exit: Kind::Temporary.exit_name(),
                 error: Some(&state.last_error),
-                cause: Some("expired"),
+                cause: Some(Cause::Expired),
                 ..record.clone()
             }
             .line();
-            self.summary.failed_causes.push("expired".into());
+            self.summary.failed_causes.push(Cause::Expired.to_string());
             self.give_up_logged(claimed, &state, &line);
             return;
         }

@@ -10,6 +10,7 @@
 //! the submission has succeeded (or the message is safely queued) is the
 //! 250 written; a failure is answered with the 4xx or 5xx that matches it.
 
+use crate::cause::Cause;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::time::Instant;
 
@@ -144,7 +145,7 @@ impl Pace<'_> {
             return Err(Error::temporary(format!(
                 "{why}; there is no queue ([queue] dir) to keep the message"
             ))
-            .with_cause("limits"));
+            .with_cause(Cause::Limits));
         }
         let id = background::spool(
             self.config,
