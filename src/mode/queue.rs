@@ -237,7 +237,7 @@ impl Run<'_, '_> {
                         last_error: e.message().to_string(),
                         ..State::default()
                     };
-                    self.summary.failed_causes.push(Cause::Account.to_string());
+                    self.summary.failed_causes.push(Cause::Account);
                     self.give_up_logged(*claimed, &state, &line);
                 }
             },
@@ -428,7 +428,7 @@ impl Run<'_, '_> {
                 Outcome::Failed
             };
             record.exit = kind.exit_name();
-            let cause = record.cause.unwrap_or(Cause::Refused).to_string();
+            let cause = record.cause.unwrap_or(Cause::Refused);
             self.summary.failed_causes.push(cause);
             self.give_up(claimed, &state, &record);
             return;
@@ -452,7 +452,7 @@ impl Run<'_, '_> {
                 ..record.clone()
             }
             .line();
-            self.summary.failed_causes.push(Cause::Expired.to_string());
+            self.summary.failed_causes.push(Cause::Expired);
             self.give_up_logged(claimed, &state, &line);
             return;
         }
