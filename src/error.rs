@@ -9,8 +9,9 @@
 //! Messages never contain secrets or tokens: the code that builds them only
 //! ever sees those through [`crate::secret::Secret`], which has no `Display`.
 
-use crate::cause::Cause;
 use std::fmt;
+
+use crate::cause::Cause;
 
 /// What kind of failure this is; decides the exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,10 +9,10 @@
 //! queue's lists of delivered and refused recipients match the message's.
 //! Pure.
 
-use crate::cause::Cause;
 use std::collections::HashMap;
 
 use crate::address;
+use crate::cause::Cause;
 use crate::error::Error;
 use crate::smtp::capabilities::Capabilities;
 use crate::smtp::session::{Envelope, RecipientReply};

@@ -6,9 +6,10 @@
 //! Nothing secret is ever handed to this module: records hold addresses,
 //! sizes, server replies and error messages, all built without secrets.
 
-use crate::cause::Cause;
 use std::fmt::Write as _;
 use std::time::Duration;
+
+use crate::cause::Cause;
 
 /// What happened to a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

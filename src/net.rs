@@ -13,7 +13,6 @@
 //! connector) parses some 140 certificates, 30–50 ms of CPU each time,
 //! which was most of the time of a send (see bench/README.md).
 
-use crate::cause::Cause;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
@@ -27,6 +26,7 @@ use openssl::x509::X509;
 use openssl::x509::store::{X509Lookup, X509StoreBuilder};
 use openssl::x509::verify::X509CheckFlags;
 
+use crate::cause::Cause;
 use crate::error::{Error, Result, io_reason};
 
 /// A connection to the SMTP server, before or after TLS.

@@ -22,13 +22,13 @@
 //! credential's files only where this process may open them (not a
 //! set-group-ID caller's with `credential_access = "service"`).
 
-use crate::cause::Cause;
 use std::ffi::OsString;
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
+use crate::cause::Cause;
 use crate::cli::Invocation;
 use crate::config::{Audience, Config, Credential, CredentialAccess, is_systemd_credential};
 use crate::error::{Error, Kind, Result};

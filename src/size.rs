@@ -8,9 +8,10 @@
 //! sent: the DATA phase is never ended with the dot) instead of being
 //! uploaded whole to be refused, or copied into the queue without end.
 
-use crate::cause::Cause;
 use std::fmt;
 use std::io::{self, Read};
+
+use crate::cause::Cause;
 
 /// Default `max_message_size`: 35 MiB, Exchange Online's default limit
 /// for a message (its maximum is 150 MB).

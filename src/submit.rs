@@ -11,12 +11,12 @@
 //! leaves the session usable after RSET; a broken connection is dropped
 //! and the next message opens a new one.
 
-use crate::cause::Cause;
 use std::io::{self, Read};
 use std::time::Instant;
 
 use crate::account::Account;
 use crate::attempt::Attempt;
+use crate::cause::Cause;
 use crate::cli::Delivery;
 use crate::clock;
 use crate::config::Config;

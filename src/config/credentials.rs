@@ -2,10 +2,10 @@
 //! systemd's `$CREDENTIALS_DIRECTORY`, and the client secret read when a
 //! token is fetched.
 
-use crate::cause::Cause;
 use std::path::{Path, PathBuf};
 
 use super::{Config, Credential, ManagedIdentity};
+use crate::cause::Cause;
 use crate::error::{Error, Result, io_reason};
 use crate::secret::Secret;
 

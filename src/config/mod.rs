@@ -29,10 +29,10 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
-use crate::cause::Cause;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::cause::Cause;
 use crate::error::{Error, Result, io_reason};
 use crate::secret::Secret;
 

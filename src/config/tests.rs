@@ -1,11 +1,11 @@
 //! The configuration file end to end: text in, [`Config`] or a located
 //! error out, and the credential resolved from it.
 
-use crate::cause::Cause;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
+use crate::cause::Cause;
 use crate::error::Result;
 
 const MINIMAL: &str = r#"

@@ -3,7 +3,6 @@
 //! it (`token::assertion::Credentials`), that is valid now and whose
 //! thumbprint is shown the way the Entra portal shows it.
 
-use crate::cause::Cause;
 use std::path::Path;
 
 use openssl::hash::MessageDigest;
@@ -11,6 +10,7 @@ use openssl::hash::MessageDigest;
 use super::report::Step;
 use super::step_id::StepId;
 use super::x509::{days, expiry, unix_seconds, x509_name};
+use crate::cause::Cause;
 use crate::clock;
 use crate::config::{Config, Credential, is_guid};
 use crate::error::Error;

@@ -7,13 +7,13 @@
 //! passes any mode check, which is why a root-only directory earns a
 //! warning: the mail of www-data and cron runs with the group's rights).
 
-use crate::cause::Cause;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use super::report::Step;
 use super::step_id::StepId;
+use crate::cause::Cause;
 use crate::clock;
 use crate::config::{self, Config, Credential, TlsMode};
 use crate::error::{Error, Kind, io_reason};

@@ -4,12 +4,12 @@
 //! refuses as malformed without sending anything, after checking token,
 //! role and mailbox scope), and with `--to` a real test message.
 
-use crate::cause::Cause;
 use std::time::Instant;
 
 use super::report::{Report, Step};
 use super::step_id::StepId;
 use super::test_message::{test_body, test_header};
+use crate::cause::Cause;
 use crate::clock;
 use crate::config::Config;
 use crate::error::{Error, Kind};

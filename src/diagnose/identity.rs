@@ -2,7 +2,6 @@
 //! federated assertion that is readable, a JWT, not expired and meant for
 //! Entra; a managed identity whose endpoint answers on its port.
 
-use crate::cause::Cause;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
@@ -11,6 +10,7 @@ use std::os::unix::fs::MetadataExt;
 
 use super::report::{Step, Verdict};
 use super::step_id::StepId;
+use crate::cause::Cause;
 use crate::config::{Config, Credential, CredentialAccess, ManagedIdentity};
 use crate::privilege::GROUP;
 use crate::token::{endpoint_url, federated};

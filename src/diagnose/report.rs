@@ -13,13 +13,13 @@
 //! words `ok`, `warn`, `FAIL`, `skip` (greppable, and safe in any mail or
 //! ticket system), never with colour codes.
 
-use crate::cause::Cause;
 use std::io::Write;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::step_id::StepId;
+use crate::cause::Cause;
 use crate::error::{Error, Kind};
 
 /// How a step ended.

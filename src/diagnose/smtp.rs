@@ -10,7 +10,6 @@
 //! even when no token could be had: the server and its TLS can be checked
 //! without one.
 
-use crate::cause::Cause;
 use std::time::Instant;
 
 use super::report::{Report, Step};
@@ -18,6 +17,7 @@ use super::step_id::StepId;
 use super::test_message;
 use super::tls::{self, Negotiated};
 use super::x509::days;
+use crate::cause::Cause;
 use crate::config::{Config, TlsMode};
 use crate::error::Error;
 use crate::net::Stream;

@@ -8,13 +8,13 @@
 //!
 //! [`read`] and [`judge`] are pure.
 
-use crate::cause::Cause;
 use std::time::Instant;
 
 use serde_json::Value;
 
 use super::report::Step;
 use super::step_id::StepId;
+use crate::cause::Cause;
 use crate::config::{Cloud, Config, Credential, is_guid};
 use crate::error::Error;
 use crate::token::request::{self, Endpoint};

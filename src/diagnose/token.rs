@@ -3,11 +3,11 @@
 //! credential works now), and its claims decoded without verification
 //! and judged against the configuration.
 
-use crate::cause::Cause;
 use std::time::Instant;
 
 use super::report::Step;
 use super::step_id::StepId;
+use crate::cause::Cause;
 use crate::clock;
 use crate::config::Config;
 use crate::error::{Error, Kind};

@@ -6,10 +6,10 @@
 //! that enables SMTP AUTH again is noticed; a missing, unreadable or
 //! expired file means "try SMTP first". Never a secret in it.
 
-use crate::cause::Cause;
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::cause::Cause;
 use crate::clock;
 use crate::config::Config;
 

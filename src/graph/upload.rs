@@ -12,7 +12,6 @@
 //! needs the `Mail.ReadWrite` application permission besides `Mail.Send`.
 //! What Graph rebuilds differs from the caller's bytes: see docs/graph.md.
 
-use crate::cause::Cause;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 
@@ -23,6 +22,7 @@ use super::input::MAX_MIME;
 use super::parts::{self, Part};
 use super::request::{self, Payload};
 use super::{Accepted, Client, Failure};
+use crate::cause::Cause;
 use crate::error::{Error, Kind};
 
 /// Octets of an attachment per `PUT` (Outlook takes up to 4 MB a range;

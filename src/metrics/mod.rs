@@ -18,11 +18,11 @@
 
 pub mod render;
 
-use crate::cause::Cause;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::cause::Cause;
 use crate::clock;
 use crate::config::{Config, DEFAULT_ACCOUNT, Transport};
 use crate::expiry;

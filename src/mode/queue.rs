@@ -28,11 +28,11 @@
 //! has, to fail them); every message's account is checked again against
 //! the binding of the user who queued it (`super::accounts`).
 
-use crate::cause::Cause;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
 use crate::attempt::Attempt;
+use crate::cause::Cause;
 use crate::clock;
 use crate::config::{Config, QueueConfig};
 use crate::envelope::Addresses;

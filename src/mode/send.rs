@@ -5,11 +5,11 @@
 //! streams to the server. Nothing here parses a wire format; that is the
 //! job of the modules below.
 
-use crate::cause::Cause;
 use std::io::{self, BufRead, BufReader};
 use std::time::Instant;
 
 use crate::body::DotEndReader;
+use crate::cause::Cause;
 use crate::cli::Invocation;
 use crate::compose::Composer;
 use crate::config::{Config, DeliveryMode};

@@ -10,10 +10,10 @@
 //! the submission has succeeded (or the message is safely queued) is the
 //! 250 written; a failure is answered with the 4xx or 5xx that matches it.
 
-use crate::cause::Cause;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::time::Instant;
 
+use crate::cause::Cause;
 use crate::cli::Invocation;
 use crate::compose::Composer;
 use crate::config::Config;

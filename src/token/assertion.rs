@@ -12,7 +12,6 @@
 //! [`jwt`] is pure (time and randomness come in), so its output is tested
 //! byte for byte.
 
-use crate::cause::Cause;
 use std::path::Path;
 
 use base64::Engine as _;
@@ -23,6 +22,7 @@ use openssl::rsa::Padding;
 use openssl::sign::{RsaPssSaltlen, Signer};
 use openssl::x509::X509;
 
+use crate::cause::Cause;
 use crate::config::AssertionAlg;
 use crate::error::{Error, Result, io_reason};
 use crate::hex;

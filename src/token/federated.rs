@@ -11,9 +11,9 @@
 //!
 //! [`inspect`] is pure (text and clock in); [`read`] adds the file.
 
-use crate::cause::Cause;
 use std::path::Path;
 
+use crate::cause::Cause;
 use crate::error::{Error, Result, io_reason};
 use crate::secret::Secret;
 

@@ -19,13 +19,13 @@
 //! [`query`], [`interpret`] and [`challenge_key`] are pure; [`fetch`] does
 //! the requests.
 
-use crate::cause::Cause;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::request::{Granted, access_token, field, lifetime};
+use crate::cause::Cause;
 use crate::config::ManagedIdentity;
 use crate::error::{Error, Result, io_reason};
 use crate::secret::Secret;

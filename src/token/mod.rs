@@ -17,9 +17,9 @@ pub mod https;
 pub mod managed;
 pub mod request;
 
-use crate::cause::Cause;
 use std::path::PathBuf;
 
+use crate::cause::Cause;
 use crate::clock;
 use crate::config::{Config, Credential, CredentialAccess, ManagedIdentity};
 use crate::error::{Result, io_reason};

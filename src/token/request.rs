@@ -5,13 +5,13 @@
 //! HTTPS call (ureq on the system's OpenSSL): no proxy unless `token.proxy`
 //! names one, no redirects, https only, a timeout on the whole request.
 
-use crate::cause::Cause;
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::catalogue;
+use crate::cause::Cause;
 use crate::error::{Error, Kind, Result};
 use crate::secret::Secret;
 
