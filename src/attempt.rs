@@ -8,6 +8,7 @@
 //! queue run take their decisions from it. Pure: protocol outcomes in,
 //! values out.
 
+use crate::cause::Cause;
 use crate::error::{Error, Kind};
 use crate::smtp::session::{Failure, Receipt, RecipientReply, SmtpError};
 use crate::smtp_error::{explain_refusals, refusal_list, smtp_failure};
@@ -53,7 +54,7 @@ impl Attempt {
         // for a pause; anything else means no session is possible now.
         let throttled = matches!(
             error.cause(),
-            Some("server-busy" | "throttled" | "token-throttled")
+            Some(Cause::ServerBusy | Cause::Throttled | Cause::TokenThrottled)
         );
         let mut attempt = Attempt::whole_message(recipients, error);
         attempt.no_session = true;

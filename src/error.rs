@@ -11,6 +11,8 @@
 
 use std::fmt;
 
+use crate::cause::Cause;
+
 /// What kind of failure this is; decides the exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -75,19 +77,19 @@ impl Kind {
 
     /// The cause code logged when no more specific one is known, so that
     /// every failure's syslog line carries `cause=`.
-    pub fn fallback_cause(self) -> &'static str {
+    pub fn fallback_cause(self) -> Cause {
         match self {
-            Kind::Usage => "usage",
-            Kind::Data => "bad-message",
-            Kind::NoUser => "recipient-refused",
-            Kind::Unavailable => "refused",
-            Kind::Software => "internal-error",
-            Kind::CantCreate => "cannot-write",
-            Kind::Input => "input-error",
-            Kind::Temporary => "temporary",
-            Kind::Protocol => "protocol",
-            Kind::NoPermission => "not-permitted",
-            Kind::Config => "config",
+            Kind::Usage => Cause::Usage,
+            Kind::Data => Cause::BadMessage,
+            Kind::NoUser => Cause::RecipientRefused,
+            Kind::Unavailable => Cause::Refused,
+            Kind::Software => Cause::InternalError,
+            Kind::CantCreate => Cause::CannotWrite,
+            Kind::Input => Cause::InputError,
+            Kind::Temporary => Cause::Temporary,
+            Kind::Protocol => Cause::Protocol,
+            Kind::NoPermission => Cause::NotPermitted,
+            Kind::Config => Cause::Config,
         }
     }
 
@@ -123,7 +125,7 @@ pub struct Error {
     kind: Kind,
     message: String,
     hint: Option<String>,
-    cause: Option<&'static str>,
+    cause: Option<Cause>,
 }
 
 /// The program's result type.
@@ -173,7 +175,7 @@ impl Error {
     }
 
     /// Attaches the catalogue's short cause code (`smtp-auth-disabled`, …).
-    pub fn with_cause(mut self, cause: &'static str) -> Self {
+    pub fn with_cause(mut self, cause: Cause) -> Self {
         self.cause = Some(cause);
         self
     }
@@ -213,12 +215,17 @@ impl Error {
     }
 
     /// The catalogue cause code, if the failure was recognised.
-    pub fn cause(&self) -> Option<&'static str> {
+    pub fn cause(&self) -> Option<Cause> {
         self.cause
     }
 
     /// The cause code for logs: the specific one, else the kind's fallback.
     pub fn cause_code(&self) -> &'static str {
+        self.cause_or_fallback().as_str()
+    }
+
+    /// The specific cause, else the kind's fallback.
+    pub fn cause_or_fallback(&self) -> Cause {
         self.cause.unwrap_or_else(|| self.kind.fallback_cause())
     }
 }
@@ -300,9 +307,11 @@ mod tests {
         let e = Error::config("bad").context("file.conf:3");
         assert_eq!(e.message(), "file.conf:3: bad");
         assert_eq!(e.hint(), Kind::Config.default_hint());
-        let e = e.with_cause("x-y").with_kind(Kind::NoPermission);
-        assert_eq!(e.cause(), Some("x-y"));
-        assert_eq!(e.cause_code(), "x-y");
+        let e = e
+            .with_cause(Cause::SmtpAuthDisabled)
+            .with_kind(Kind::NoPermission);
+        assert_eq!(e.cause(), Some(Cause::SmtpAuthDisabled));
+        assert_eq!(e.cause_code(), "smtp-auth-disabled");
         assert_eq!(Error::temporary("t").cause_code(), "temporary");
         assert_eq!(e.exit_code(), 77);
     }

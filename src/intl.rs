@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 
 use crate::address;
+use crate::cause::Cause;
 use crate::error::Error;
 use crate::smtp::capabilities::Capabilities;
 use crate::smtp::session::{Envelope, RecipientReply};
@@ -49,7 +50,7 @@ pub fn for_server(
             "{why}; the server does not offer SMTPUTF8; nothing was sent"
         ))
         .with_hint("use an ASCII address, or a server that offers SMTPUTF8 (Exchange Online does)")
-        .with_cause("smtputf8-missing")
+        .with_cause(Cause::Smtputf8Missing)
     };
     envelope.sender = address::ascii_form(&envelope.sender)
         .map_err(refuse)?

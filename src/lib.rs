@@ -13,6 +13,7 @@ mod aliases;
 mod attempt;
 pub mod body;
 mod catalogue;
+pub mod cause;
 pub mod cli;
 mod clock;
 mod compose;

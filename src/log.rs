@@ -9,6 +9,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::cause::Cause;
+
 /// What happened to a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -64,7 +66,7 @@ pub struct Record<'a> {
     /// sysexits name of the exit status.
     pub exit: &'static str,
     /// Catalogue cause code of a failure.
-    pub cause: Option<&'a str>,
+    pub cause: Option<Cause>,
     /// The error message of a failure, or the reason it was queued.
     pub error: Option<&'a str>,
 }
@@ -101,7 +103,7 @@ impl<'a> Record<'a> {
         Record {
             outcome: Outcome::Failed,
             exit: error.kind().exit_name(),
-            cause: Some(error.cause_code()),
+            cause: Some(error.cause_or_fallback()),
             error: Some(error.message()),
             ..Record::delivered(from, recipients, duration)
         }
@@ -141,7 +143,7 @@ impl<'a> Record<'a> {
         field("duration", &format!("{:.3}", self.duration.as_secs_f64()));
         field("exit", self.exit);
         if let Some(cause) = self.cause {
-            field("cause", cause);
+            field("cause", cause.as_str());
         }
         if let Some(error) = self.error {
             field("error", error);
@@ -297,7 +299,7 @@ mod tests {
             outcome: Outcome::Failed,
             smtp: None,
             size: None,
-            cause: Some("token-rejected"),
+            cause: Some(Cause::TokenRejected),
             error: Some("SMTP server refused \"x\"\nnext"),
             exit: "EX_NOPERM",
             credential: Some("federated-assertion"),

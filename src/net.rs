@@ -26,6 +26,7 @@ use openssl::x509::X509;
 use openssl::x509::store::{X509Lookup, X509StoreBuilder};
 use openssl::x509::verify::X509CheckFlags;
 
+use crate::cause::Cause;
 use crate::error::{Error, Result, io_reason};
 
 /// A connection to the SMTP server, before or after TLS.
@@ -120,7 +121,7 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream> {
                 io_reason(&e)
             ))
             .with_hint("check smtp.host and this machine's DNS; the message can be sent later")
-            .with_cause("smtp-dns")
+            .with_cause(Cause::SmtpDns)
         })?
         .collect();
     let mut last = None;
@@ -145,7 +146,7 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream> {
         "cannot connect to SMTP server {host} port {port}: {reason}"
     ))
     .with_hint("check smtp.host and smtp.port, and that a firewall lets this machine reach them (Exchange Online: smtp.office365.com port 587); the message can be sent later")
-    .with_cause("smtp-unreachable"))
+    .with_cause(Cause::SmtpUnreachable))
 }
 
 /// An I/O error in words an administrator recognises.
@@ -186,7 +187,7 @@ pub struct TlsConnector {
 pub fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector> {
     let extra = extra_roots(ca_file)?;
     let setup = |e: openssl::error::ErrorStack| {
-        Error::config(format!("cannot set up TLS: {e}")).with_cause("tls-setup")
+        Error::config(format!("cannot set up TLS: {e}")).with_cause(Cause::TlsSetup)
     };
     let mut store = X509StoreBuilder::new().map_err(setup)?;
     add_system_roots(&mut store, SYSTEM_CERT_DIRS, SYSTEM_BUNDLES).map_err(setup)?;
@@ -276,7 +277,7 @@ fn extra_roots(ca_file: Option<&Path>) -> Result<Vec<X509>> {
             path.display(),
             io_reason(&e)
         ))
-        .with_cause("ca-file")
+        .with_cause(Cause::CaFile)
     })?;
     let certificates = X509::stack_from_pem(&pem).unwrap_or_default();
     if certificates.is_empty() {
@@ -284,7 +285,7 @@ fn extra_roots(ca_file: Option<&Path>) -> Result<Vec<X509>> {
             "ca_file {} holds no PEM certificate",
             path.display()
         ))
-        .with_cause("ca-file"));
+        .with_cause(Cause::CaFile));
     }
     Ok(certificates)
 }
@@ -305,7 +306,7 @@ pub fn handshake(
             // Nothing says the server is wrong: it may answer in time later.
             Error::temporary(format!("TLS with {host} failed: the handshake {TIMED_OUT}"))
                 .with_hint("the server or the network is slow or overloaded; no credential was sent, and the message can be sent later")
-                .with_cause("tls-timeout")
+                .with_cause(Cause::TlsTimeout)
         } else {
             tls_failure(host, &detail)
         }
@@ -368,39 +369,39 @@ fn tls_failure(host: &str, detail: &str) -> Error {
 }
 
 /// The cause code and what to do about a failed handshake, from OpenSSL's words.
-fn tls_hint(detail: &str) -> (&'static str, &'static str) {
+fn tls_hint(detail: &str) -> (Cause, &'static str) {
     let d = detail.to_ascii_lowercase();
     if d.contains("unable to get local issuer")
         || d.contains("self-signed")
         || d.contains("self signed")
     {
         (
-            "tls-untrusted",
+            Cause::TlsUntrusted,
             "the server's certificate is not signed by a trusted CA: install the CA in the system store or name it in ca_file; no credential was sent",
         )
     } else if d.contains("hostname mismatch") || d.contains("ip address mismatch") {
         (
-            "tls-name-mismatch",
+            Cause::TlsNameMismatch,
             "the server's certificate is for another name: smtp.host must be the name on the certificate (smtp.office365.com for Exchange Online); no credential was sent",
         )
     } else if d.contains("not yet valid") {
         (
-            "tls-not-yet-valid",
+            Cause::TlsNotYetValid,
             "the server's certificate is not valid yet (or this machine's clock is wrong); no credential was sent",
         )
     } else if d.contains("expired") {
         (
-            "tls-expired",
+            Cause::TlsExpired,
             "the server's certificate has expired (or this machine's clock is wrong); no credential was sent",
         )
     } else if d.contains("protocol version") || d.contains("unsupported protocol") {
         (
-            "tls-version",
+            Cause::TlsVersion,
             "the server offers only TLS versions older than 1.2, which are refused; no credential was sent",
         )
     } else {
         (
-            "tls-failed",
+            Cause::TlsFailed,
             "TLS could not be set up, so no credential was sent; check smtp.host, smtp.port and smtp.tls",
         )
     }
@@ -436,7 +437,7 @@ mod tests {
             assert!(tls_hint(detail).1.contains(want), "{detail}");
             let e = tls_failure("h", detail);
             assert_eq!(e.exit_code(), 76);
-            assert!(e.cause().is_some_and(|c| c.starts_with("tls-")));
+            assert!(e.cause().is_some_and(|c| c.as_str().starts_with("tls-")));
         }
     }
 

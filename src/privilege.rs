@@ -28,6 +28,7 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
+use crate::cause::Cause;
 use crate::cli::Invocation;
 use crate::config::{Audience, Config, Credential, CredentialAccess, is_systemd_credential};
 use crate::error::{Error, Kind, Result};
@@ -341,7 +342,7 @@ pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
         if let Some(problem) = check_mode(label, path, &meta, *holds, caller) {
             return Err(Error::config(problem.what)
                 .with_hint(problem.fix)
-                .with_cause("insecure-permissions"));
+                .with_cause(Cause::InsecurePermissions));
         }
     }
     if !caller.is_privileged() {
@@ -384,7 +385,7 @@ pub fn check_files(config: &Config, caller: &Caller) -> Result<()> {
                     dir.display()
                 ))
                 .with_hint(format!("chown root: {0}; chmod 0755 {0}", dir.display()))
-                .with_cause("insecure-permissions"));
+                .with_cause(Cause::InsecurePermissions));
             }
         }
     }

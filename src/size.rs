@@ -11,6 +11,8 @@
 use std::fmt;
 use std::io::{self, Read};
 
+use crate::cause::Cause;
+
 /// Default `max_message_size`: 35 MiB, Exchange Online's default limit
 /// for a message (its maximum is 150 MB).
 pub const DEFAULT_MAX: u64 = 35 * 1024 * 1024;
@@ -64,7 +66,7 @@ impl TooLarge {
         };
         crate::error::Error::data(format!("{self}; nothing was sent"))
             .with_hint(hint)
-            .with_cause("message-too-large")
+            .with_cause(Cause::MessageTooLarge)
     }
 
     /// The `TooLarge` an I/O error carries, if it is one.

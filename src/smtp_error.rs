@@ -4,6 +4,7 @@
 //! that produced the failure is `relay`'s and `smtp/session`'s business.
 
 use crate::catalogue;
+use crate::cause::Cause;
 use crate::error::{Error, Kind};
 use crate::net;
 use crate::smtp::reply::Reply;
@@ -35,39 +36,39 @@ pub fn smtp_failure(e: SmtpError, server: &str) -> Error {
             net::describe_io(&io)
         ))
         .with_hint(AFTER_THE_DOT)
-        .with_cause("smtp-connection-lost"),
+        .with_cause(Cause::SmtpConnectionLost),
         Failure::Malformed(why) if stage == Stage::EndOfMessage => Error::temporary(format!(
             "SMTP server {server} broke the protocol in its reply to the message: {why}; \
              the server may have the message"
         ))
         .with_hint(AFTER_THE_DOT)
-        .with_cause("smtp-protocol"),
+        .with_cause(Cause::SmtpProtocol),
         Failure::Io(io) => Error::temporary(format!(
             "SMTP server {server}: {} during {stage}",
             net::describe_io(&io)
         ))
-        .with_cause("smtp-connection-lost"),
+        .with_cause(Cause::SmtpConnectionLost),
         Failure::Malformed(why) => Error::protocol(format!(
             "SMTP server {server} broke the protocol during {stage}: {why}"
         ))
         .with_hint("check that smtp.host and smtp.port name an SMTP submission server")
-        .with_cause("smtp-protocol"),
+        .with_cause(Cause::SmtpProtocol),
         Failure::NoStartTls => Error::protocol(format!(
             "SMTP server {server} does not offer STARTTLS; no credential was sent"
         ))
         .with_hint("smtp.tls = \"starttls\" requires it: check smtp.host and smtp.port (Exchange Online: smtp.office365.com, 587), or a device in between strips STARTTLS")
-        .with_cause("starttls-missing"),
+        .with_cause(Cause::StarttlsMissing),
         Failure::BufferedAfterStartTls => Error::protocol(format!(
             "SMTP server {server} sent data before the TLS handshake (STARTTLS injection?); no credential was sent"
         ))
         .with_hint("something between this machine and the server tampers with the connection")
-        .with_cause("starttls-injection"),
+        .with_cause(Cause::StarttlsInjection),
         Failure::NoXoauth2(offered) => Error::config(format!(
             "SMTP server {server} does not offer AUTH XOAUTH2 (offers: {})",
             if offered.is_empty() { "nothing".to_string() } else { offered.join(" ") }
         ))
         .with_hint("smtp.host must be an XOAUTH2 server such as smtp.office365.com")
-        .with_cause("xoauth2-missing"),
+        .with_cause(Cause::Xoauth2Missing),
         Failure::AuthChallenge { challenge, reply } => {
             reply_failure(stage, &reply, server).context(format!("server said {challenge}"))
         }
@@ -75,7 +76,7 @@ pub fn smtp_failure(e: SmtpError, server: &str) -> Error {
             Kind::Input,
             format!("reading the message failed: {}; nothing was sent", net::describe_io(&io)),
         )
-        .with_cause("input-error"),
+        .with_cause(Cause::InputError),
         Failure::NoRecipients(refused) => no_recipients(&refused, server),
         Failure::TooLarge(too_large) => too_large.error(),
         Failure::Reply(reply) => reply_failure(stage, &reply, server),
@@ -118,16 +119,16 @@ fn reply_failure(stage: Stage, reply: &Reply, server: &str) -> Error {
 }
 
 /// The cause code of a reply the catalogue does not know, by step.
-fn unknown_reply_cause(stage: Stage) -> &'static str {
+fn unknown_reply_cause(stage: Stage) -> Cause {
     match stage {
-        Stage::Greeting => "greeting-refused",
-        Stage::Ehlo => "ehlo-refused",
-        Stage::StartTls => "starttls-refused",
-        Stage::Auth => "auth-refused",
-        Stage::MailFrom => "sender-refused",
-        Stage::RcptTo => "recipient-refused",
-        Stage::Data | Stage::EndOfMessage => "message-refused",
-        Stage::Rset => "rset-refused",
+        Stage::Greeting => Cause::GreetingRefused,
+        Stage::Ehlo => Cause::EhloRefused,
+        Stage::StartTls => Cause::StarttlsRefused,
+        Stage::Auth => Cause::AuthRefused,
+        Stage::MailFrom => Cause::SenderRefused,
+        Stage::RcptTo => Cause::RecipientRefused,
+        Stage::Data | Stage::EndOfMessage => Cause::MessageRefused,
+        Stage::Rset => Cause::RsetRefused,
     }
 }
 
@@ -148,7 +149,7 @@ fn no_recipients(refused: &[RecipientReply], server: &str) -> Error {
     let error = explain_refusals(error, refused);
     match error.cause() {
         Some(_) => error,
-        None => error.with_cause("recipient-refused"),
+        None => error.with_cause(Cause::RecipientRefused),
     }
 }
 

@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use crate::account::Account;
 use crate::attempt::Attempt;
+use crate::cause::Cause;
 use crate::cli::Delivery;
 use crate::clock;
 use crate::config::Config;
@@ -199,7 +200,7 @@ impl<'c> Submitter<'c> {
         let not_kept = attempt
             .error
             .as_ref()
-            .is_some_and(|e| e.kind() == Kind::Input || e.cause() == Some("message-too-large"));
+            .is_some_and(|e| e.kind() == Kind::Input || e.cause() == Some(Cause::MessageTooLarge));
         let worth_keeping = !attempt.complete() && !not_kept;
         let drained = if worth_keeping && has_draft {
             tee.drain()
@@ -447,7 +448,7 @@ impl<'c> Submitter<'c> {
                     format!("{}; it could not be queued: {problem}", error.message()),
                 )
                 .with_hint(hint)
-                .with_cause("queue-write-failed");
+                .with_cause(Cause::QueueWriteFailed);
                 (Level::Error, Outcome::Failed, Some(shown))
             }
             ending => {
@@ -475,7 +476,11 @@ impl<'c> Submitter<'c> {
         let line = Record {
             outcome,
             exit,
-            cause: Some(reported.cause().unwrap_or_else(|| error.cause_code())),
+            cause: Some(
+                reported
+                    .cause()
+                    .unwrap_or_else(|| error.cause_or_fallback()),
+            ),
             error: Some(&note),
             ..record
         }

@@ -1,6 +1,7 @@
 //! The Entra ID table: AADSTS error numbers from the token endpoint.
 
 use super::{Entry, entry};
+use crate::cause::Cause;
 use crate::error::Kind;
 
 /// Entra ID (AADSTS) errors from the token endpoint.
@@ -8,7 +9,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         7_000_215,
         entry(
-            "secret-invalid",
+            Cause::SecretInvalid,
             Kind::Config,
             "the client secret is wrong: in Entra admin center > App registrations > your app > Certificates & secrets, create a new secret and copy its Value (not the Secret ID) into client_secret_file",
         )
@@ -20,7 +21,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         7_000_222,
         entry(
-            "secret-expired",
+            Cause::SecretExpired,
             Kind::Config,
             "the client secret has expired: create a new one under App registrations > your app > Certificates & secrets, put its Value in client_secret_file and its expiry date in client_secret_expires (then --check and syslog warn 30 days ahead)",
         )
@@ -32,7 +33,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         7_000_218,
         entry(
-            "secret-missing",
+            Cause::SecretMissing,
             Kind::Config,
             "no credential reached Entra: set client_secret_file (or certificate_file + private_key_file)",
         )
@@ -44,7 +45,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         700_016,
         entry(
-            "client-unknown",
+            Cause::ClientUnknown,
             Kind::Config,
             "no application with this client_id in this tenant: copy the Application (client) ID from App registrations > your app > Overview, and check tenant",
         )
@@ -56,7 +57,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         90_002,
         entry(
-            "tenant-unknown",
+            Cause::TenantUnknown,
             Kind::Config,
             "the tenant does not exist: use the Directory (tenant) ID from Entra admin center > Overview (or the tenant's .onmicrosoft.com domain); for national clouds set token.url",
         )
@@ -68,7 +69,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         900_023,
         entry(
-            "tenant-invalid",
+            Cause::TenantInvalid,
             Kind::Config,
             "tenant must be the Directory (tenant) ID GUID or a domain of the tenant",
         )
@@ -80,7 +81,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         9_001_023,
         entry(
-            "tenant-common",
+            Cause::TenantCommon,
             Kind::Config,
             "client credentials need a specific tenant: set tenant to the Directory (tenant) ID, not common/organizations/consumers",
         )
@@ -92,7 +93,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         7_000_229,
         entry(
-            "service-principal-missing",
+            Cause::ServicePrincipalMissing,
             Kind::Config,
             "the application has no service principal (Enterprise application) in this tenant: grant admin consent under App registrations > your app > API permissions, which creates it (or New-MgServicePrincipal -AppId <client_id>)",
         )
@@ -104,7 +105,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         90_038,
         entry(
-            "wrong-cloud",
+            Cause::WrongCloud,
             Kind::Config,
             "the tenant lives in another Microsoft cloud: set token.url to that cloud's login host (login.microsoftonline.us, login.partner.microsoftonline.cn) and token.scope and smtp.host to match",
         )
@@ -116,7 +117,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         900_382,
         entry(
-            "wrong-cloud",
+            Cause::WrongCloud,
             Kind::Config,
             "the tenant lives in another Microsoft cloud: set token.url to that cloud's login host (login.microsoftonline.us, login.partner.microsoftonline.cn) and token.scope and smtp.host to match",
         )
@@ -128,7 +129,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         900_144,
         entry(
-            "request-incomplete",
+            Cause::RequestIncomplete,
             Kind::Config,
             "the token request lacked a parameter Entra requires: check that token.scope is set (https://outlook.office365.com/.default) and that token.url is the v2.0 token endpoint",
         )
@@ -140,7 +141,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         50_194,
         entry(
-            "tenant-common",
+            Cause::TenantCommon,
             Kind::Config,
             "the application is single-tenant: use the tenant-specific token URL (set tenant to the Directory (tenant) ID)",
         )
@@ -152,7 +153,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         1_002_012,
         entry(
-            "scope-invalid",
+            Cause::ScopeInvalid,
             Kind::Config,
             "client credentials need a /.default scope: set token.scope = \"https://outlook.office365.com/.default\" (or remove it)",
         )
@@ -164,7 +165,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         70_011,
         entry(
-            "scope-invalid",
+            Cause::ScopeInvalid,
             Kind::Config,
             "the scope is not valid: set token.scope = \"https://outlook.office365.com/.default\" (or remove it)",
         )
@@ -176,7 +177,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         700_022,
         entry(
-            "scope-invalid",
+            Cause::ScopeInvalid,
             Kind::Config,
             "only one resource may be asked for: token.scope = \"https://outlook.office365.com/.default\"",
         )
@@ -188,7 +189,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         500_011,
         entry(
-            "resource-unknown",
+            Cause::ResourceUnknown,
             Kind::Config,
             "Exchange Online is not available in this tenant (or token.scope names the wrong cloud): check licences and that token.scope is https://outlook.office365.com/.default",
         )
@@ -200,7 +201,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         700_027,
         entry(
-            "certificate-unknown",
+            Cause::CertificateUnknown,
             Kind::Config,
             "the certificate is not registered on the application: upload certificate_file under App registrations > your app > Certificates & secrets > Certificates",
         )
@@ -212,7 +213,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         700_024,
         entry(
-            "assertion-time",
+            Cause::AssertionTime,
             Kind::Config,
             "the client assertion is outside its valid time: this machine's clock is wrong; enable NTP (timedatectl set-ntp true)",
         )
@@ -224,7 +225,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         700_023,
         entry(
-            "assertion-invalid",
+            Cause::AssertionInvalid,
             Kind::Config,
             "the client assertion names another audience: token.url must be the tenant's own token endpoint (https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token)",
         )
@@ -236,7 +237,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         700_021,
         entry(
-            "assertion-invalid",
+            Cause::AssertionInvalid,
             Kind::Config,
             "the client assertion was issued for another application: client_id must be the Application (client) ID the certificate is registered on",
         )
@@ -248,7 +249,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         50_048,
         entry(
-            "assertion-invalid",
+            Cause::AssertionInvalid,
             Kind::Config,
             "the client assertion's subject and issuer differ: client_id must be the Application (client) ID the certificate is registered on",
         )
@@ -260,7 +261,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         700_082,
         entry(
-            "refresh-token-expired",
+            Cause::RefreshTokenExpired,
             Kind::Config,
             "sign in again with the program that stored the refresh token (its authorization step), or move to app-only client credentials, which use no refresh token: oauth2-sendmail --setup-script prints the steps",
         )
@@ -272,7 +273,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         70_000,
         entry(
-            "grant-invalid",
+            Cause::GrantInvalid,
             Kind::Config,
             "the stored grant is no longer valid: run the program's authorization step again as the mailbox user; for a server, prefer app-only client credentials (oauth2-sendmail --setup-script)",
         )
@@ -284,7 +285,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         70_021,
         entry(
-            "federation-mismatch",
+            Cause::FederationMismatch,
             Kind::Config,
             "the federated identity credential must match the presented token exactly: Entra admin center > App registrations > your app > Certificates & secrets > Federated credentials: issuer, subject (for Kubernetes system:serviceaccount:<namespace>:<name>) and audience api://AzureADTokenExchange",
         )
@@ -296,7 +297,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         50_012,
         entry(
-            "assertion-invalid",
+            Cause::AssertionInvalid,
             Kind::Config,
             "the client assertion was refused: check that private_key_file belongs to certificate_file and that the certificate is uploaded to the application",
         )
@@ -308,7 +309,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         7_000_112,
         entry(
-            "application-disabled",
+            Cause::ApplicationDisabled,
             Kind::Config,
             "the application is disabled: Entra admin center > Enterprise applications > your app > Properties > Enabled for users to sign-in = Yes",
         )
@@ -320,7 +321,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         70_001,
         entry(
-            "application-disabled",
+            Cause::ApplicationDisabled,
             Kind::Config,
             "the application is disabled in this tenant: check Enterprise applications > your app > Properties",
         )
@@ -332,7 +333,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         53_003,
         entry(
-            "conditional-access",
+            Cause::ConditionalAccess,
             Kind::NoPermission,
             "a Conditional Access policy blocks this application: an Entra administrator must exclude it (or this server's IP) in Protection > Conditional Access",
         )
@@ -344,7 +345,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         530_035,
         entry(
-            "security-defaults",
+            Cause::SecurityDefaults,
             Kind::NoPermission,
             "Entra Security Defaults blocked the sign-in: an Entra administrator must review Entra admin center > Overview > Properties > Manage security defaults, or replace them with Conditional Access policies that allow this application",
         )
@@ -356,7 +357,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         50_034,
         entry(
-            "user-flow",
+            Cause::UserFlow,
             Kind::Config,
             "a user account was looked up: oauth2-sendmail uses client credentials; check client_id and tenant",
         )
@@ -368,7 +369,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         50_196,
         entry(
-            "token-throttled",
+            Cause::TokenThrottled,
             Kind::Temporary,
             "Entra throttled repeated token requests; they are cached, so this clears by itself",
         )
@@ -380,7 +381,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         90_055,
         entry(
-            "token-throttled",
+            Cause::TokenThrottled,
             Kind::Temporary,
             "Entra throttled the tenant's token requests; the message can be sent later",
         )
@@ -392,7 +393,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         50_033,
         entry(
-            "token-endpoint-unavailable",
+            Cause::TokenEndpointUnavailable,
             Kind::Temporary,
             "a transient Entra error; the message can be sent later",
         )
@@ -404,7 +405,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         90_006,
         entry(
-            "token-endpoint-unavailable",
+            Cause::TokenEndpointUnavailable,
             Kind::Temporary,
             "a transient Entra error; the message can be sent later",
         )
@@ -416,7 +417,7 @@ pub(super) const ENTRA: &[(u64, Entry)] = &[
     (
         90_024,
         entry(
-            "token-endpoint-unavailable",
+            Cause::TokenEndpointUnavailable,
             Kind::Temporary,
             "a transient Entra error; the message can be sent later",
         )
@@ -451,7 +452,11 @@ mod tests {
         ];
         for (code, cause, exit) in table {
             let e = entra(code).unwrap_or_else(|| panic!("{code} missing"));
-            assert_eq!((e.cause, e.kind.exit_code()), (cause, exit), "{code}");
+            assert_eq!(
+                (e.cause.as_str(), e.kind.exit_code()),
+                (cause, exit),
+                "{code}"
+            );
             assert!(e.fix.len() > 40, "{code}: fix too thin");
         }
         assert!(entra(1).is_none());

@@ -2,6 +2,7 @@
 //! status code and a fragment of the text.
 
 use super::{SmtpPattern, entry, smtp};
+use crate::cause::Cause;
 use crate::error::Kind;
 
 /// Exchange Online replies, most specific first.
@@ -11,7 +12,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.7.139",
         "disabled for the tenant",
         entry(
-            "smtp-auth-disabled",
+            Cause::SmtpAuthDisabled,
             Kind::NoPermission,
             "SMTP AUTH is disabled for the tenant: enable it for this mailbox with Set-CASMailbox -Identity <user> -SmtpClientAuthenticationDisabled $false (Exchange Online PowerShell); the mailbox setting overrides the tenant's, except under Security Defaults (Entra admin center > Overview > Properties > Manage security defaults), which keep SMTP AUTH off: then send through Microsoft Graph instead (transport = \"graph\")",
         )
@@ -25,7 +26,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.7.139",
         "disabled for the mailbox",
         entry(
-            "smtp-auth-disabled",
+            Cause::SmtpAuthDisabled,
             Kind::NoPermission,
             "SMTP AUTH is disabled for this mailbox: Set-CASMailbox -Identity <user> -SmtpClientAuthenticationDisabled $false (Exchange Online PowerShell), or Microsoft 365 admin center > Users > the user > Mail > Manage email apps > Authenticated SMTP; under Security Defaults this does not help: send through Microsoft Graph instead (transport = \"graph\")",
         )
@@ -39,7 +40,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.7.139",
         "security defaults",
         entry(
-            "security-defaults",
+            Cause::SecurityDefaults,
             Kind::NoPermission,
             "Entra Security Defaults block SMTP AUTH for this account; the OAuth app-only flow should not need this to change: check that the mailbox is licensed and that user is the right mailbox; where Security Defaults stay on, send through Microsoft Graph instead (transport = \"graph\")",
         )
@@ -53,7 +54,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.7.139",
         "basic authentication is disabled",
         entry(
-            "basic-auth-disabled",
+            Cause::BasicAuthDisabled,
             Kind::Config,
             "the server expects OAuth; oauth2-sendmail uses XOAUTH2, so smtp.host probably points at the wrong server",
         )
@@ -67,7 +68,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.7.139",
         "",
         entry(
-            "smtp-auth-blocked",
+            Cause::SmtpAuthBlocked,
             Kind::NoPermission,
             "the tenant's policy (Conditional Access or Security Defaults) refuses this sign-in: an administrator must allow SMTP AUTH for the application",
         )
@@ -81,7 +82,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.7.3",
         "",
         entry(
-            "token-rejected",
+            Cause::TokenRejected,
             Kind::NoPermission,
             "Exchange rejected the token: check that the app has the Office 365 Exchange Online > SMTP.SendAsApp application permission with admin consent, that New-ServicePrincipal was run with the Enterprise application's Object ID (not the App registration's), and that Add-MailboxPermission -Identity <user> -User <service principal> -AccessRights FullAccess was granted; changes can take a while to apply",
         )
@@ -95,7 +96,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.7.8",
         "",
         entry(
-            "token-rejected",
+            Cause::TokenRejected,
             Kind::NoPermission,
             "the server rejected the token: check user (the mailbox the application may use) and the application's permissions on it",
         )
@@ -109,7 +110,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.7.30",
         "",
         entry(
-            "basic-auth-disabled",
+            Cause::BasicAuthDisabled,
             Kind::Config,
             "the server refused basic authentication: a client must log in with OAuth (AUTH XOAUTH2 and an app-only token; oauth2-sendmail --setup-script prints the tenant side); oauth2-sendmail itself uses XOAUTH2, so if it got this reply, smtp.host points at the wrong server",
         )
@@ -123,7 +124,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.7.57",
         "",
         entry(
-            "not-authenticated",
+            Cause::NotAuthenticated,
             Kind::Config,
             "the server wants authentication before MAIL FROM: check smtp.host and smtp.port (587 with STARTTLS for Exchange Online)",
         )
@@ -138,7 +139,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.7.1",
         "not owned by user",
         entry(
-            "send-as-denied",
+            Cause::SendAsDenied,
             Kind::NoPermission,
             "the server accepts only the authenticated mailbox as sender: keep addresses.allow_from_override = false so that the envelope sender is from, and set from to the mailbox in user",
         )
@@ -152,7 +153,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.7.60",
         "",
         entry(
-            "send-as-denied",
+            Cause::SendAsDenied,
             Kind::NoPermission,
             "the mailbox may not send as this sender: keep addresses.from_policy = \"rewrite\" (From becomes the from address), or grant Add-RecipientPermission <from> -Trustee <service principal> -AccessRights SendAs",
         )
@@ -166,7 +167,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.2.252",
         "",
         entry(
-            "send-as-denied",
+            Cause::SendAsDenied,
             Kind::NoPermission,
             "the mailbox may not send as the From address: keep addresses.from_policy = \"rewrite\", or grant Add-RecipientPermission <from> -Trustee <service principal> -AccessRights SendAs",
         )
@@ -180,7 +181,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "",
         "sendasdenied",
         entry(
-            "send-as-denied",
+            Cause::SendAsDenied,
             Kind::NoPermission,
             "the mailbox may not send as the From address: keep addresses.from_policy = \"rewrite\", or grant Add-RecipientPermission <from> -Trustee <service principal> -AccessRights SendAs",
         )
@@ -194,7 +195,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.5.127",
         "",
         entry(
-            "token-expiring",
+            Cause::TokenExpiring,
             Kind::Temporary,
             "High Volume Email wants a token with more than 10 minutes left: oauth2-sendmail renews its token 15 minutes before expiry (token.grace, default 900: do not lower it below 660) and retries once with a fresh token on this reply (other clients: renew earlier than 10 minutes before expiry), and check the clock (timedatectl set-ntp true)",
         )
@@ -208,7 +209,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.5.105",
         "",
         entry(
-            "hve-external-recipient",
+            Cause::HveExternalRecipient,
             Kind::Unavailable,
             "send to external recipients through a normal licensed mailbox on smtp.office365.com; High Volume Email is for internal recipients only",
         )
@@ -222,7 +223,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.5.124",
         "",
         entry(
-            "xoauth2-invalid",
+            Cause::Xoauth2Invalid,
             Kind::Config,
             "the server could not read the XOAUTH2 data: check that user is a plain mailbox address and that smtp.host is smtp.office365.com",
         )
@@ -236,7 +237,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "4.5.3",
         "",
         entry(
-            "too-many-recipients",
+            Cause::TooManyRecipients,
             Kind::Temporary,
             "too many recipients for one message: Exchange Online allows 500 by default; recipients refused for their number get the message in further transactions at once, so this shows only when the server takes none of them: split the list or send later",
         )
@@ -250,7 +251,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "",
         "",
         entry(
-            "message-too-large",
+            Cause::MessageTooLarge,
             Kind::Data,
             "the message is larger than the mailbox may send (35 MB by default, counted after encoding): shrink it, or an administrator raises MaxSendSize with Set-Mailbox",
         )
@@ -264,7 +265,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.2.2",
         "quota",
         entry(
-            "mailbox-full",
+            Cause::MailboxFull,
             Kind::Unavailable,
             "the sending mailbox is full (sent copies go to its Sent Items): clean it up or set a retention policy",
         )
@@ -278,7 +279,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.2.0",
         "submissionquotaexceeded",
         entry(
-            "submission-quota",
+            Cause::SubmissionQuota,
             Kind::Temporary,
             "the mailbox passed Exchange Online's 10,000 recipients per 24 hours: wait, or spread the mail over more mailboxes",
         )
@@ -292,7 +293,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "4.3.2",
         "concurrent connections",
         entry(
-            "connection-limit",
+            Cause::ConnectionLimit,
             Kind::Temporary,
             "Exchange Online allows 3 SMTP sessions per mailbox at once: lower [limits] connections, or give each program or server its own mailbox; the message can be sent later",
         )
@@ -306,7 +307,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "4.3.2",
         "sender thread limit",
         entry(
-            "sender-thread-limit",
+            Cause::SenderThreadLimit,
             Kind::Temporary,
             "too many submissions for this mailbox at the same moment: send fewer messages in parallel ([limits] connections, [limits] rate), or spread them over more mailboxes; the message can be sent later",
         )
@@ -320,7 +321,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "4.3.2",
         "",
         entry(
-            "throttled",
+            Cause::Throttled,
             Kind::Temporary,
             "Exchange is throttling this mailbox (at most 30 messages a minute and 3 connections at once): the message can be sent later",
         )
@@ -334,7 +335,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "",
         "",
         entry(
-            "server-busy",
+            Cause::ServerBusy,
             Kind::Temporary,
             "the server is closing the connection for now: the message can be sent later",
         )
@@ -348,7 +349,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.7.708",
         "",
         entry(
-            "tenant-blocked",
+            Cause::TenantBlocked,
             Kind::Unavailable,
             "Exchange Online does not accept mail from this IP for the tenant: contact Microsoft support",
         )
@@ -362,7 +363,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.7.750",
         "",
         entry(
-            "unregistered-domain",
+            Cause::UnregisteredDomain,
             Kind::Unavailable,
             "the sender's domain is not an accepted domain of the tenant: add and verify it in Microsoft 365 admin center > Settings > Domains, or use a from address in a verified domain",
         )
@@ -376,7 +377,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.7.705",
         "",
         entry(
-            "tenant-blocked",
+            Cause::TenantBlocked,
             Kind::Unavailable,
             "the tenant has exceeded Exchange Online's sending threshold: contact Microsoft support",
         )
@@ -390,7 +391,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.1.8",
         "",
         entry(
-            "sender-blocked",
+            Cause::SenderBlocked,
             Kind::NoPermission,
             "the mailbox is blocked from sending (Restricted entities in the Microsoft Defender portal): an administrator must release it and check it for compromise",
         )
@@ -404,7 +405,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.1.1",
         "",
         entry(
-            "recipient-unknown",
+            Cause::RecipientUnknown,
             Kind::NoUser,
             "the recipient address does not exist: check the spelling",
         )
@@ -418,7 +419,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "4.7.0",
         "",
         entry(
-            "auth-temporary",
+            Cause::AuthTemporary,
             Kind::Temporary,
             "the server could not check the token just now (a temporary authentication failure): the message can be sent later",
         )
@@ -432,7 +433,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "4.2.0",
         "logon",
         entry(
-            "mailbox-logon",
+            Cause::MailboxLogon,
             Kind::Temporary,
             "Exchange could not open the mailbox for the application: check Add-MailboxPermission -Identity <user> -User <service principal> -AccessRights FullAccess (or the RBAC management scope); new permissions can take a while to apply",
         )
@@ -446,7 +447,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.7.4",
         "",
         entry(
-            "auth-mechanism-refused",
+            Cause::AuthMechanismRefused,
             Kind::Config,
             "the server does not accept this login here: Exchange Online offers AUTH XOAUTH2 only after STARTTLS on smtp.office365.com port 587 (smtp.tls = \"starttls\")",
         )
@@ -460,7 +461,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "5.1.90",
         "",
         entry(
-            "submission-quota",
+            Cause::SubmissionQuota,
             Kind::Temporary,
             "the mailbox passed Exchange Online's 10,000 recipients per 24 hours: wait, or spread the mail over more mailboxes",
         )
@@ -474,7 +475,7 @@ pub(super) const SMTP: &[SmtpPattern] = &[
         "4.7.0",
         "",
         entry(
-            "server-temporary",
+            Cause::ServerTemporary,
             Kind::Temporary,
             "a temporary server error: the message can be sent later",
         )

@@ -152,7 +152,7 @@ fn exchange_replies() {
     for (code, text, cause, exit, fix) in table {
         let e = smtp_reply(code, text).unwrap_or_else(|| panic!("{code} {text}: no entry"));
         assert_eq!(
-            (e.cause, e.kind.exit_code()),
+            (e.cause.as_str(), e.kind.exit_code()),
             (cause, exit),
             "{code} {text}"
         );

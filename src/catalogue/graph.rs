@@ -4,6 +4,7 @@
 //! so only `--explain` (and the documentation) reads this table.
 
 use super::{Entry, entry};
+use crate::cause::Cause;
 use crate::error::Kind;
 
 /// How a Graph failure is recognised.
@@ -22,7 +23,7 @@ pub const GRAPH: &[GraphPattern] = &[
         codes: &["ErrorSendAsDenied"],
         status: 403,
         entry: entry(
-            "send-as-denied",
+            Cause::SendAsDenied,
             Kind::NoPermission,
             "send with the mailbox's own address as From, or grant Add-RecipientPermission -Identity <from address> -Trustee <mailbox or application> -AccessRights SendAs (Exchange Online PowerShell)",
         )
@@ -38,7 +39,7 @@ pub const GRAPH: &[GraphPattern] = &[
         codes: &["ErrorAccessDenied"],
         status: 403,
         entry: entry(
-            "mailbox-not-permitted",
+            Cause::MailboxNotPermitted,
             Kind::NoPermission,
             "check the RBAC for Applications scope: Test-ServicePrincipalAuthorization -Identity <app id> -Resource <mailbox> must list Application Mail.Send as InScope; else New-ManagementRoleAssignment -App <app id> -Role \"Application Mail.Send\" -CustomResourceScope <scope> (oauth2-sendmail --setup-script --transport graph prints the steps); an old application access policy shows in Get-ApplicationAccessPolicy",
         )
@@ -56,7 +57,7 @@ pub const GRAPH: &[GraphPattern] = &[
         codes: &["MailboxNotEnabledForRESTAPI", "ErrorInvalidUser", "ResourceNotFound"],
         status: 404,
         entry: entry(
-            "mailbox-unknown",
+            Cause::MailboxUnknown,
             Kind::Config,
             "user must be the primary SMTP address (or object id) of a licensed Exchange Online mailbox: check Microsoft 365 admin center > Users > the user > Licenses and apps, and Get-Mailbox <address> in Exchange Online PowerShell",
         )
@@ -73,7 +74,7 @@ pub const GRAPH: &[GraphPattern] = &[
         codes: &["InvalidAuthenticationToken"],
         status: 401,
         entry: entry(
-            "token-rejected",
+            Cause::TokenRejected,
             Kind::NoPermission,
             "ask for the token with scope https://graph.microsoft.com/.default (the national cloud's Graph host in GCC High, DoD or China) and renew it before it expires",
         )
@@ -90,7 +91,7 @@ pub const GRAPH: &[GraphPattern] = &[
         codes: &["ErrorMessageSizeExceeded", "RequestEntityTooLarge"],
         status: 413,
         entry: entry(
-            "message-too-large",
+            Cause::MessageTooLarge,
             Kind::Data,
             "a sendMail request body is limited to about 4 MB: larger messages go as a draft with attachments uploaded in an upload session; above the mailbox's MaxSendSize (35 MB by default) an administrator raises it with Set-Mailbox -MaxSendSize",
         )
@@ -106,7 +107,7 @@ pub const GRAPH: &[GraphPattern] = &[
         codes: &["ApplicationThrottled", "TooManyRequests", "ErrorTooManyObjectsOpened"],
         status: 429,
         entry: entry(
-            "throttled",
+            Cause::Throttled,
             Kind::Temporary,
             "wait for the Retry-After seconds and send again; keep under 4 concurrent requests and 30 messages a minute per mailbox ([limits] connections and rate)",
         )
@@ -123,7 +124,7 @@ pub const GRAPH: &[GraphPattern] = &[
         codes: &["ErrorQuotaExceeded"],
         status: 403,
         entry: entry(
-            "mailbox-full",
+            Cause::MailboxFull,
             Kind::Unavailable,
             "clean up the mailbox's Sent Items or give it a retention policy; or send with saveToSentItems = false ([graph] save_to_sent_items = false)",
         )

@@ -18,6 +18,7 @@ mod graph;
 #[cfg(test)]
 mod markdown;
 
+use crate::cause::Cause;
 use crate::error::Kind;
 use entra::ENTRA;
 use exchange::SMTP;
@@ -27,7 +28,7 @@ pub use graph::GRAPH;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Entry {
     /// Short cause code for logs and alerts.
-    pub cause: &'static str,
+    pub cause: Cause,
     /// How the failure ends the invocation.
     pub kind: Kind,
     /// What to do about it.
@@ -38,7 +39,7 @@ pub struct Entry {
     pub causes: &'static [&'static str],
 }
 
-const fn entry(cause: &'static str, kind: Kind, fix: &'static str) -> Entry {
+const fn entry(cause: Cause, kind: Kind, fix: &'static str) -> Entry {
     Entry {
         cause,
         kind,

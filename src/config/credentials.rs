@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Config, Credential, ManagedIdentity};
+use crate::cause::Cause;
 use crate::error::{Error, Result, io_reason};
 use crate::secret::Secret;
 
@@ -81,7 +82,7 @@ impl Config {
                 ),
             )
             .with_hint("callers use the tokens the queue service caches (credential_access = \"service\")")
-            .with_cause("credential-service-only")),
+            .with_cause(Cause::CredentialServiceOnly)),
             Credential::SecretFile(path) => read_secret_file(path),
             Credential::Certificate { .. }
             | Credential::FederatedAssertion(_)
@@ -102,7 +103,7 @@ fn read_secret_file(path: &Path) -> Result<Secret> {
             io_reason(&e)
         ))
         .with_hint("the file must be readable by root and the oauth2-sendmail group: chown root:oauth2-sendmail FILE; chmod 0640 FILE")
-        .with_cause("secret-unreadable")
+        .with_cause(Cause::SecretUnreadable)
     })?;
     let secret = text.trim_end_matches(['\r', '\n']);
     if secret.is_empty() {
@@ -111,7 +112,7 @@ fn read_secret_file(path: &Path) -> Result<Secret> {
             path.display()
         ))
         .with_hint("put the client secret's Value (App registrations > your app > Certificates & secrets) in the file")
-        .with_cause("secret-unreadable"));
+        .with_cause(Cause::SecretUnreadable));
     }
     Ok(Secret::new(secret))
 }

@@ -32,6 +32,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::cause::Cause;
 use crate::error::{Error, Result, io_reason};
 use crate::secret::Secret;
 
@@ -363,7 +364,7 @@ pub fn load_for(path: &Path, audience: Audience) -> Result<Config> {
             io_reason(&e)
         ))
         .with_hint("the file must exist and be readable by root and the oauth2-sendmail group (root:oauth2-sendmail, mode 0640); -C names another file")
-        .with_cause("config-unreadable")
+        .with_cause(Cause::ConfigUnreadable)
     })?;
     let parsed = match audience {
         Audience::Root => parse(&text, path),
@@ -371,7 +372,7 @@ pub fn load_for(path: &Path, audience: Audience) -> Result<Config> {
     };
     let mut config = parsed.map_err(|e| match e.cause() {
         Some(_) => e,
-        None => e.with_cause("config-invalid"),
+        None => e.with_cause(Cause::ConfigInvalid),
     })?;
     let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
     resolve_credentials(&mut config, credentials.as_deref())?;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
+use crate::cause::Cause;
 use crate::error::Result;
 
 const MINIMAL: &str = r#"
@@ -287,7 +288,7 @@ fn with_service_access_callers_keep_the_credential_name_unresolved() {
         Some(("client_secret_file", "client-secret"))
     );
     let e = c.client_secret().unwrap_err();
-    assert_eq!(e.cause(), Some("credential-service-only"));
+    assert_eq!(e.cause(), Some(Cause::CredentialServiceOnly));
     // The queue service, which systemd hands it to, reads the copy.
     let mut c = parse_str(&text).unwrap();
     resolve_credentials(&mut c, Some(Path::new("/run/credentials/q.service"))).unwrap();

@@ -10,6 +10,7 @@ use openssl::hash::MessageDigest;
 use super::report::Step;
 use super::step_id::StepId;
 use super::x509::{days, expiry, unix_seconds, x509_name};
+use crate::cause::Cause;
 use crate::clock;
 use crate::config::{Config, Credential, is_guid};
 use crate::error::Error;
@@ -60,7 +61,7 @@ fn kind_step(config: &Config) -> Step {
                 "{origin} holds a GUID: that is the secret's ID, not its Value"
             ))
             .with_hint("in Entra admin center > App registrations > your app > Certificates & secrets, copy the Value column (shown only when the secret is created; if it is hidden, create a new secret)")
-            .with_cause("secret-is-id"),
+            .with_cause(Cause::SecretIsId),
         );
     }
     if value.len() != secret.expose().len() || value.contains(char::is_whitespace) {
@@ -69,7 +70,7 @@ fn kind_step(config: &Config) -> Step {
             format!("{origin}: the secret contains white space"),
             "Entra secrets contain no spaces: check that only the Value was pasted, on one line",
         )
-        .cause("secret-whitespace");
+        .cause(Cause::SecretWhitespace);
     }
     Step::pass(ID, format!("client secret in {origin}"))
 }
@@ -80,7 +81,7 @@ const EXPIRY_WARNING_DAYS: i64 = 30;
 /// The certificate credential, checked as of `now`.
 fn certificate(certificate_file: &Path, private_key_file: &Path, now: u64) -> Step {
     const ID: StepId = StepId::Credential;
-    let fail = |message: String, cause: &'static str, hint: &str| {
+    let fail = |message: String, cause: Cause, hint: &str| {
         Step::fail(
             ID,
             &Error::config(message).with_hint(hint).with_cause(cause),
@@ -111,7 +112,7 @@ fn certificate(certificate_file: &Path, private_key_file: &Path, now: u64) -> St
                 "certificate {} expired on {until}",
                 certificate_file.display()
             ),
-            "certificate-expired",
+            Cause::CertificateExpired,
             upload,
         )
     } else if not_yet {
@@ -120,7 +121,7 @@ fn certificate(certificate_file: &Path, private_key_file: &Path, now: u64) -> St
                 "certificate {} is not valid yet",
                 certificate_file.display()
             ),
-            "certificate-not-yet-valid",
+            Cause::CertificateNotYetValid,
             "check this machine's clock (timedatectl), or use a certificate that is valid now",
         )
     } else if days < EXPIRY_WARNING_DAYS {
@@ -133,7 +134,7 @@ fn certificate(certificate_file: &Path, private_key_file: &Path, now: u64) -> St
             ),
             upload,
         )
-        .cause("certificate-expiring")
+        .cause(Cause::CertificateExpiring)
     } else {
         Step::pass(
             ID,
@@ -237,7 +238,7 @@ mod tests {
             fs::write(&key_file, if matching { &key } else { &other_key }).unwrap();
             let step = certificate(&cert_file, &key_file, clock::now());
             assert_eq!(step.verdict, verdict, "{i}: {step:?}");
-            assert_eq!(step.cause, cause, "{i}");
+            assert_eq!(step.cause.map(Cause::as_str), cause, "{i}");
             assert!(step.summary.contains(summary), "{i}: {}", step.summary);
             if verdict != Verdict::Fail || cause == Some("certificate-expired") {
                 let sha1 = hex::upper(
@@ -254,10 +255,10 @@ mod tests {
             }
         }
         let missing = certificate(&dir.join("none.crt"), &dir.join("none.key"), 0);
-        assert_eq!(missing.cause, Some("certificate-unreadable"));
+        assert_eq!(missing.cause, Some(Cause::CertificateUnreadable));
         fs::write(dir.join("junk.crt"), "junk").unwrap();
         let junk = certificate(&dir.join("junk.crt"), &dir.join("none.key"), 0);
-        assert_eq!(junk.cause, Some("certificate-invalid"));
+        assert_eq!(junk.cause, Some(Cause::CertificateInvalid));
         let (cert, _) = certificate_pair(-1, 100);
         fs::write(dir.join("ok.crt"), cert).unwrap();
         // A real encrypted key: OpenSSL would ask for its passphrase on the
@@ -270,7 +271,7 @@ mod tests {
         fs::write(dir.join("enc.crt"), cert).unwrap();
         fs::write(dir.join("enc.key"), key).unwrap();
         let encrypted = certificate(&dir.join("enc.crt"), &dir.join("enc.key"), clock::now());
-        assert_eq!(encrypted.cause, Some("private-key-unreadable"));
+        assert_eq!(encrypted.cause, Some(Cause::PrivateKeyUnreadable));
         assert!(encrypted.summary.contains("is encrypted"), "{encrypted:?}");
         assert!(encrypted.hint.unwrap().contains("store it unencrypted"));
     }

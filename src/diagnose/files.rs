@@ -13,6 +13,7 @@ use std::path::Path;
 
 use super::report::Step;
 use super::step_id::StepId;
+use crate::cause::Cause;
 use crate::clock;
 use crate::config::{self, Config, Credential, TlsMode};
 use crate::error::{Error, Kind, io_reason};
@@ -66,7 +67,7 @@ pub fn configuration(path: &Path) -> (Step, Option<Config>) {
             });
             (step, Some(config))
         }
-        Err(e) if e.cause() == Some("config-invalid") => {
+        Err(e) if e.cause() == Some(Cause::ConfigInvalid) => {
             let e = e.with_hint(
                 "correct the key named above; sendmail.conf(5) and sendmail.conf.example document every key",
             );
@@ -163,7 +164,7 @@ pub fn permissions(config: &Config) -> Step {
     } else {
         Step::fail(StepId::Permissions, &Error::config(problems.join("; "))
                 .with_hint("chown root:oauth2-sendmail FILE; chmod 0640 FILE (a secret anyone could read must also be replaced: create a new one and delete the old)")
-                .with_cause("secret-exposed"),
+                .with_cause(Cause::SecretExposed),
         )
     };
     for line in findings {
@@ -180,7 +181,7 @@ fn probe_writable(dir: &Path) -> std::io::Result<()> {
 }
 
 /// A directory the program must write to (token cache, queue).
-fn writable_dir(step: StepId, key: &str, dir: &Path, cause: &'static str) -> Step {
+fn writable_dir(step: StepId, key: &str, dir: &Path, cause: Cause) -> Step {
     let hint = format!(
         "{key} must be writable by root and the oauth2-sendmail group: install -d -m 2770 -o root -g oauth2-sendmail {}",
         dir.display()
@@ -236,7 +237,12 @@ fn writable_dir(step: StepId, key: &str, dir: &Path, cause: &'static str) -> Ste
 /// The token cache directory, and what it holds.
 pub fn cache(config: &Config, cached_until: Option<u64>) -> Step {
     let dir = &config.token.cache_dir;
-    let step = writable_dir(StepId::Cache, "token.cache_dir", dir, "cache-unwritable");
+    let step = writable_dir(
+        StepId::Cache,
+        "token.cache_dir",
+        dir,
+        Cause::CacheUnwritable,
+    );
     let now = clock::now();
     match cached_until {
         Some(until) if until > now => step.detail(format!(
@@ -256,7 +262,12 @@ pub fn queue(config: &Config) -> Step {
             "no queue configured: a temporary failure exits 75 and the caller must retry",
         );
     };
-    let step = writable_dir(StepId::Queue, "queue.dir", &queue.dir, "queue-unwritable");
+    let step = writable_dir(
+        StepId::Queue,
+        "queue.dir",
+        &queue.dir,
+        Cause::QueueUnwritable,
+    );
     let spool = Spool::new(&queue.dir);
     step.detail(format!(
         "{} messages queued, {} in failed/",
@@ -282,16 +293,31 @@ mod tests {
         let dir = Dir::new("dirs");
         let file = dir.join("file");
         fs::write(&file, "x").unwrap();
-        let step = writable_dir(StepId::Cache, "token.cache_dir", &file, "cache-unwritable");
+        let step = writable_dir(
+            StepId::Cache,
+            "token.cache_dir",
+            &file,
+            Cause::CacheUnwritable,
+        );
         assert_eq!(step.verdict, Verdict::Fail);
         assert_eq!(step.kind.map(Kind::exit_code), Some(73));
         assert!(step.summary.contains("not a directory"), "{}", step.summary);
-        let missing = writable_dir(StepId::Cache, "token.cache_dir", &dir.join("new"), "c");
+        let missing = writable_dir(
+            StepId::Cache,
+            "token.cache_dir",
+            &dir.join("new"),
+            Cause::CacheUnwritable,
+        );
         assert_eq!(missing.verdict, Verdict::Warn);
         let shared = dir.join("shared");
         fs::create_dir(&shared).unwrap();
         fs::set_permissions(&shared, fs::Permissions::from_mode(0o2770)).unwrap();
-        let ok = writable_dir(StepId::Cache, "token.cache_dir", &shared, "c");
+        let ok = writable_dir(
+            StepId::Cache,
+            "token.cache_dir",
+            &shared,
+            Cause::CacheUnwritable,
+        );
         assert_eq!(ok.verdict, Verdict::Pass, "{ok:?}");
         assert!(ok.details[0].starts_with("2770 "), "{:?}", ok.details);
         assert_eq!(

@@ -4,6 +4,7 @@
 
 use super::report::Step;
 use super::step_id::StepId;
+use crate::cause::Cause;
 use crate::config::{Config, Credential};
 use crate::error::Error;
 use crate::expiry::{self, Stage};
@@ -22,14 +23,14 @@ pub fn secret_expiry(config: &Config, now: u64) -> Option<Step> {
             ID,
             &Error::config(sentence)
                 .with_hint("Entra refuses an expired secret with AADSTS7000222; create a new one and update client_secret_expires")
-                .with_cause("secret-expired"),
+                .with_cause(Cause::SecretExpired),
         ),
         (Stage::Soon(_), Some(sentence)) => Step::warn(
             ID,
             sentence,
             "Entra admin center > App registrations > your app > Certificates & secrets: New client secret",
         )
-        .cause("secret-expiring"),
+        .cause(Cause::SecretExpiring),
         _ => Step::pass(ID, format!("client secret valid until {date} (client_secret_expires)")),
     })
 }
@@ -52,7 +53,7 @@ pub fn recipient_budget(config: &Config, today: u32) -> Step {
             summary,
             "beyond the budget messages wait in the queue for the next day; Exchange Online refuses more than 10,000 recipients a day with 5.2.0 SubmissionQuotaExceededException",
         )
-        .cause("recipients-budget")
+        .cause(Cause::RecipientsBudget)
     } else {
         Step::pass(ID, summary)
     }

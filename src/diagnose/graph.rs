@@ -9,6 +9,7 @@ use std::time::Instant;
 use super::report::{Report, Step};
 use super::step_id::StepId;
 use super::test_message::{test_body, test_header};
+use crate::cause::Cause;
 use crate::clock;
 use crate::config::Config;
 use crate::error::{Error, Kind};
@@ -87,7 +88,7 @@ pub fn check(
     } else {
         let e = Error::new(Kind::Config, format!("the token's audience is {aud:?}, not Microsoft Graph"))
             .with_hint("the token must be asked for graph.url + /.default: set graph.url to the Graph host of the tenant's cloud (https://graph.microsoft.com)")
-            .with_cause("graph-token-audience");
+            .with_cause(Cause::GraphTokenAudience);
         report.add(Step::fail(StepId::GraphAud, &e));
     }
     let roles = decoded.and_then(|c| c.roles).unwrap_or_default();
@@ -99,7 +100,7 @@ pub fn check(
             format!("the token holds no Mail.Send role (roles: {})", if roles.is_empty() { "none".to_string() } else { roles.join(", ") }),
         )
         .with_hint("add the Microsoft Graph > Application permissions > Mail.Send permission to the app registration and grant admin consent (Entra admin center > App registrations > API permissions)")
-        .with_cause("graph-no-role");
+        .with_cause(Cause::GraphNoRole);
         report.add(Step::fail(StepId::GraphRoles, &e));
     }
     let token = Token {
@@ -169,7 +170,7 @@ fn send_test(config: &Config, client: &mut graph::Client, helo: &str, to: &str) 
             };
             record.outcome = Outcome::Failed;
             record.exit = error.kind().exit_name();
-            record.cause = Some(error.cause_code());
+            record.cause = Some(error.cause_or_fallback());
             record.error = Some(error.message());
             syslog.log(Level::Error, &record.line());
             Step::fail(StepId::GraphSend, &error)

@@ -10,6 +10,7 @@ use std::os::unix::fs::MetadataExt;
 
 use super::report::{Step, Verdict};
 use super::step_id::StepId;
+use crate::cause::Cause;
 use crate::config::{Config, Credential, CredentialAccess, ManagedIdentity};
 use crate::privilege::GROUP;
 use crate::token::{endpoint_url, federated};
@@ -40,7 +41,7 @@ pub fn federated(path: &Path, now: u64) -> Step {
                 federated::AUDIENCE
             ),
         )
-        .cause("assertion-audience");
+        .cause(Cause::AssertionAudience);
     }
     Step::pass(ID, summary)
 }
@@ -88,7 +89,7 @@ pub fn managed(config: &Config, kind: ManagedIdentity) -> Step {
         ID,
         &crate::error::Error::temporary(format!("{summary}: no answer"))
             .with_hint(hint)
-            .with_cause("managed-identity-unreachable"),
+            .with_cause(Cause::ManagedIdentityUnreachable),
     )
 }
 
@@ -144,7 +145,7 @@ pub fn service_access(config: &Config, step: Step) -> Step {
                 path.display(),
                 load_credential(key, path)
             ))
-            .with_cause("credential-exposed"),
+            .with_cause(Cause::CredentialExposed),
         ),
         Access::NotTheService(service) => Step::fail(
             ID,
@@ -154,7 +155,7 @@ pub fn service_access(config: &Config, step: Step) -> Step {
                 meta.uid()
             ))
             .with_hint(load_credential(key, path))
-            .with_cause("credential-unreadable-by-service"),
+            .with_cause(Cause::CredentialUnreadableByService),
         ),
         Access::OwnerOnly => step.detail(format!(
             "credential_access = service: {key} is readable by uid {} only (mode {mode:04o})",

@@ -19,6 +19,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::step_id::StepId;
+use crate::cause::Cause;
 use crate::error::{Error, Kind};
 
 /// How a step ended.
@@ -51,7 +52,7 @@ pub struct Step {
     /// What to do, for a warning or failure.
     pub hint: Option<String>,
     /// Catalogue cause code of a warning or failure.
-    pub cause: Option<&'static str>,
+    pub cause: Option<Cause>,
     /// sysexits code a failure stands for.
     #[serde(skip)]
     pub kind: Option<Kind>,
@@ -105,7 +106,7 @@ impl Step {
     pub fn fail(step: StepId, error: &Error) -> Self {
         let mut step = Self::new(step, Verdict::Fail, error.message().to_string());
         step.hint = Some(error.hint().to_string());
-        step.cause = Some(error.cause_code());
+        step.cause = Some(error.cause_or_fallback());
         step.kind = Some(error.kind());
         step.details
             .extend(crate::explain::check_lines(error.message()));
@@ -150,7 +151,7 @@ impl Step {
     }
 
     /// Sets the cause code (for warnings; failures take it from the error).
-    pub fn cause(mut self, cause: &'static str) -> Self {
+    pub fn cause(mut self, cause: Cause) -> Self {
         self.cause = Some(cause);
         self
     }
@@ -348,7 +349,7 @@ struct JsonReport<'a> {
     ok: bool,
     exit: u8,
     exit_name: &'static str,
-    cause: Option<&'static str>,
+    cause: Option<Cause>,
     failed: Vec<&'static str>,
     warnings: Vec<&'static str>,
     steps: &'a [Step],
@@ -390,12 +391,12 @@ mod tests {
         vec![
             Step::pass(StepId::Config, "/etc/x.conf: keys valid"),
             Step::warn(StepId::TokenRoles, "no roles claim", "add SMTP.SendAsApp")
-                .cause("token-no-role"),
+                .cause(Cause::TokenNoRole),
             Step::fail(
                 StepId::SmtpAuth,
                 &Error::new(Kind::NoPermission, "535 5.7.3 Authentication unsuccessful")
                     .with_hint("run New-ServicePrincipal")
-                    .with_cause("token-rejected"),
+                    .with_cause(Cause::TokenRejected),
             )
             .took(Duration::from_millis(143)),
             Step::skip(StepId::SmtpSend, "the login failed"),

@@ -17,6 +17,7 @@ use super::step_id::StepId;
 use super::test_message;
 use super::tls::{self, Negotiated};
 use super::x509::days;
+use crate::cause::Cause;
 use crate::config::{Config, TlsMode};
 use crate::error::Error;
 use crate::net::Stream;
@@ -73,7 +74,7 @@ fn tls_step(negotiated: &Negotiated, caps: &Capabilities, how: &str) -> Step {
             ),
             "the server's administrator must renew its certificate (Microsoft renews Exchange Online's by itself)",
         )
-        .cause("tls-certificate-expiring")
+        .cause(Cause::TlsCertificateExpiring)
     } else {
         Step::pass(StepId::SmtpTls, summary)
     };
@@ -168,7 +169,7 @@ fn secure(
                         "none: smtp.tls = \"none\" (allowed only towards loopback)",
                         "use smtp.tls = \"starttls\" for any real server",
                     )
-                    .cause("tls-off"),
+                    .cause(Cause::TlsOff),
                 );
             }
             Ok(connected)

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::report::Step;
 use super::step_id::StepId;
+use crate::cause::Cause;
 use crate::config::{Cloud, Config, Credential, is_guid};
 use crate::error::Error;
 use crate::token::request::{self, Endpoint};
@@ -76,7 +77,7 @@ pub fn judge(tenant: &str, configured: Cloud, facts: &Facts) -> Result<String, E
             "set cloud = \"{}\" (a token asked for in the wrong cloud is refused with AADSTS900382)",
             actual.name()
         ))
-        .with_cause("cloud-mismatch"));
+        .with_cause(Cause::CloudMismatch));
     }
     Ok(format!(
         "tenant {tenant}{guid}, {} cloud ({region})",

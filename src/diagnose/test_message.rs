@@ -99,7 +99,7 @@ pub fn send(
         Err(error) => {
             record.outcome = Outcome::Failed;
             record.exit = error.kind().exit_name();
-            record.cause = Some(error.cause_code());
+            record.cause = Some(error.cause_or_fallback());
             record.error = Some(error.message());
             syslog.log(Level::Error, &record.line());
             Step::fail(StepId::SmtpSend, error)

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::report::Step;
 use super::step_id::StepId;
+use crate::cause::Cause;
 use crate::clock;
 use crate::config::Config;
 use crate::error::{Error, Kind};
@@ -68,7 +69,7 @@ pub fn cached(tokens: &TokenSource) -> Step {
             "no valid cached token; the next message fetches one",
             "run oauth2-sendmail --check as root to test the credential with a fresh token",
         )
-        .cause("token-not-cached")
+        .cause(Cause::TokenNotCached)
         .public(),
     }
 }
@@ -99,7 +100,7 @@ pub fn claim_steps(config: &Config, token: Option<&Secret>) -> Vec<Step> {
             "the token is not a JWT, so its claims cannot be read",
             "Entra's tokens for Exchange Online are JWTs: check that token.url is Entra's token endpoint",
         )
-        .cause("token-opaque");
+        .cause(Cause::TokenOpaque);
         return steps;
     };
     let findings = claims::findings(&decoded, &config.tenant, &config.client_id);
@@ -110,12 +111,12 @@ pub fn claim_steps(config: &Config, token: Option<&Secret>) -> Vec<Step> {
                 return Step::skip(step, "not checked");
             };
             let fix = f.fix.clone().unwrap_or_default();
-            let cause = f.cause.unwrap_or("token-claims");
+            let cause = f.cause.unwrap_or(Cause::TokenClaims);
             match f.verdict {
                 ClaimVerdict::Good => Step::pass(step, f.detail.clone()),
                 ClaimVerdict::Doubtful => Step::warn(step, f.detail.clone(), fix).cause(cause),
                 ClaimVerdict::Bad => {
-                    let kind = if cause == "token-no-role" {
+                    let kind = if cause == Cause::TokenNoRole {
                         Kind::NoPermission
                     } else {
                         Kind::Config

@@ -10,6 +10,7 @@
 //! our own `cause=` code when nothing else on the line was recognised.
 
 use crate::catalogue::{self, Entry, GRAPH};
+use crate::cause::Cause;
 
 /// Which table an entry came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -263,13 +264,13 @@ fn own_cause(line: &str, hits: &mut Vec<(usize, Source, &'static Entry)>) {
     let Some(rest) = line[at..].strip_prefix("cause=") else {
         return;
     };
-    let cause: &str = rest
+    let code: &str = rest
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
         .next()
         .unwrap_or("");
-    if cause.is_empty() {
+    let Some(cause) = Cause::from_code(code) else {
         return;
-    }
+    };
     let hit = catalogue::entra_entries()
         .find(|(_, e)| e.cause == cause)
         .map(|(code, e)| (Source::Entra(code), e))

@@ -223,7 +223,11 @@ const LINES: &[(&str, &str, &[&str])] = &[
 fn lines_from_other_programs() {
     assert!(LINES.len() >= 30);
     for (what, line, causes) in LINES {
-        let found: Vec<&str> = scan(line).findings.iter().map(|f| f.entry.cause).collect();
+        let found: Vec<&str> = scan(line)
+            .findings
+            .iter()
+            .map(|f| f.entry.cause.as_str())
+            .collect();
         assert_eq!(&found, causes, "{what}: {line}");
     }
 }

@@ -7,6 +7,7 @@
 //! same queue decisions follow), a cause code for the log and a fix. Pure:
 //! tested by table.
 
+use crate::cause::Cause;
 use serde_json::Value;
 
 use crate::error::{Error, Kind};
@@ -84,61 +85,61 @@ pub fn interpret(answer: &Answer) -> Refusal {
 }
 
 /// Kind, cause code and fix for a status and Graph error code.
-fn classify(status: u16, code: &str) -> (Kind, &'static str, &'static str) {
+fn classify(status: u16, code: &str) -> (Kind, Cause, &'static str) {
     match (status, code) {
         (401, _) => (
             Kind::NoPermission,
-            "graph-token-rejected",
+            Cause::GraphTokenRejected,
             "Graph rejected the token: the app needs the Microsoft Graph Mail.Send application permission (not delegated) with admin consent, and graph.url must be the Graph of the tenant's cloud (the token is asked for graph.url + /.default)",
         ),
         (403, "ErrorSendAsDenied") => (
             Kind::NoPermission,
-            "graph-send-as-denied",
+            Cause::GraphSendAsDenied,
             "the From address is not the mailbox (user) or one it may send as: set from to the mailbox, or grant Send As on the From mailbox",
         ),
         (403, _) => (
             Kind::NoPermission,
-            "graph-access-denied",
+            Cause::GraphAccessDenied,
             "the app may not send as this mailbox: grant Microsoft Graph Mail.Send (application) with admin consent, and put the mailbox in the app's RBAC for Applications scope (New-ManagementScope + New-ManagementRoleAssignment -Role \"Application Mail.Send\") or application access policy; changes can take an hour to apply",
         ),
         (404, "MailboxNotEnabledForRESTAPI") => (
             Kind::Config,
-            "graph-mailbox-not-enabled",
+            Cause::GraphMailboxNotEnabled,
             "the mailbox has no Exchange Online licence, is inactive, or lives on-premises: user must be a licensed Exchange Online mailbox (or shared mailbox)",
         ),
         (404, _) => (
             Kind::Config,
-            "graph-mailbox-not-found",
+            Cause::GraphMailboxNotFound,
             "Graph knows no mailbox by that name: check user (the mailbox's address or user principal name) and that graph.url is the tenant's cloud",
         ),
         (413, _) | (_, "ErrorMessageSizeExceeded" | "RequestEntityTooLarge") => (
             Kind::Data,
-            "graph-message-too-large",
+            Cause::GraphMessageTooLarge,
             "the message is larger than Graph or the mailbox accepts (35 MB by default after encoding): shrink it, or an administrator raises MaxSendSize with Set-Mailbox",
         ),
         (400, "ErrorInvalidRecipients") => (
             Kind::NoUser,
-            "graph-recipients-refused",
+            Cause::GraphRecipientsRefused,
             "Exchange refused the recipients; check the addresses",
         ),
         (429, _) | (503, _) => (
             Kind::Temporary,
-            "graph-throttled",
+            Cause::GraphThrottled,
             "Graph asked for a pause (throttling: about 30 messages a minute per mailbox); the message can be sent later",
         ),
         (504, _) => (
             Kind::Temporary,
-            "graph-timeout",
+            Cause::GraphTimeout,
             "Graph timed out; the message may have been accepted all the same, so a later retry can deliver it twice",
         ),
         (500..=599, _) => (
             Kind::Temporary,
-            "graph-unavailable",
+            Cause::GraphUnavailable,
             "Graph is having trouble; the message can be sent later",
         ),
         _ => (
             Kind::Unavailable,
-            "graph-refused",
+            Cause::GraphRefused,
             "Graph refused the request for a reason oauth2-sendmail does not know: look the code up in Microsoft Graph's documentation, with the request-id for Microsoft support",
         ),
     }
@@ -270,7 +271,11 @@ mod tests {
                 body: &b,
             });
             assert_eq!(r.error.exit_code(), exit, "{status} {code}");
-            assert_eq!(r.error.cause(), Some(cause), "{status} {code}");
+            assert_eq!(
+                r.error.cause().map(Cause::as_str),
+                Some(cause),
+                "{status} {code}"
+            );
             assert_eq!(r.throttled, throttled, "{status} {code}");
             assert_eq!(r.retry_after, now, "{status} {code}");
             assert!(r.error.message().contains("[request-id rid-1]"));

@@ -9,6 +9,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::cause::Cause;
 use crate::clock;
 use crate::config::Config;
 
@@ -61,10 +62,10 @@ pub fn remember_graph(config: &Config) -> std::io::Result<()> {
 /// Whether an SMTP failure is a policy refusal of SMTP AUTH, which Graph
 /// does not share (535 5.7.139). A 535 5.7.3 (bad token, no service
 /// principal) is not: Graph would fail the same way or for another reason.
-pub fn smtp_auth_refused_by_policy(cause: Option<&str>) -> bool {
+pub fn smtp_auth_refused_by_policy(cause: Option<Cause>) -> bool {
     matches!(
         cause,
-        Some("smtp-auth-disabled" | "security-defaults" | "smtp-auth-blocked")
+        Some(Cause::SmtpAuthDisabled | Cause::SecurityDefaults | Cause::SmtpAuthBlocked)
     )
 }
 
@@ -74,10 +75,10 @@ mod tests {
 
     #[test]
     fn only_policy_refusals_switch() {
-        assert!(smtp_auth_refused_by_policy(Some("smtp-auth-disabled")));
-        assert!(smtp_auth_refused_by_policy(Some("security-defaults")));
-        assert!(!smtp_auth_refused_by_policy(Some("token-rejected")));
-        assert!(!smtp_auth_refused_by_policy(Some("basic-auth-disabled")));
+        assert!(smtp_auth_refused_by_policy(Some(Cause::SmtpAuthDisabled)));
+        assert!(smtp_auth_refused_by_policy(Some(Cause::SecurityDefaults)));
+        assert!(!smtp_auth_refused_by_policy(Some(Cause::TokenRejected)));
+        assert!(!smtp_auth_refused_by_policy(Some(Cause::BasicAuthDisabled)));
         assert!(!smtp_auth_refused_by_policy(None));
     }
 }

@@ -5,6 +5,7 @@
 
 use super::{Accepted, Failure};
 use crate::attempt::Attempt;
+use crate::cause::Cause;
 
 /// The attempt for `recipients` after `result`.
 pub fn attempt(recipients: &[String], result: Result<Accepted, Failure>) -> Attempt {
@@ -30,10 +31,10 @@ pub fn attempt(recipients: &[String], result: Result<Accepted, Failure>) -> Atte
             let every = matches!(
                 r.error.cause(),
                 Some(
-                    "graph-token-rejected"
-                        | "graph-access-denied"
-                        | "graph-mailbox-not-found"
-                        | "graph-mailbox-not-enabled"
+                    Cause::GraphTokenRejected
+                        | Cause::GraphAccessDenied
+                        | Cause::GraphMailboxNotFound
+                        | Cause::GraphMailboxNotEnabled
                 )
             );
             (r.error, every || r.throttled, r.throttled)

@@ -4,6 +4,7 @@
 //! checked). https only, no redirects, `token.proxy` if set, a limit of
 //! `graph.timeout` on the whole request.
 
+use crate::cause::Cause;
 use ureq::SendBody;
 
 use super::mime::Base64Reader;
@@ -174,16 +175,16 @@ pub fn transport_error(url: &str, e: &ureq::Error) -> Error {
     if untrusted {
         return Error::protocol(format!("Microsoft Graph at {host} is not trusted: {detail}"))
             .with_hint("its certificate is not signed by a trusted CA: add the CA to the system store or name it in ca_file; no token was sent")
-            .with_cause("graph-untrusted");
+            .with_cause(Cause::GraphUntrusted);
     }
     if matches!(e, ureq::Error::Timeout(_)) || detail.to_ascii_lowercase().contains("timed out") {
         return Error::temporary(format!("Microsoft Graph at {host} did not answer in time: {detail}"))
             .with_hint("Graph may have accepted the message all the same, so a retry can deliver it twice; raise graph.timeout if this repeats")
-            .with_cause("graph-timeout");
+            .with_cause(Cause::GraphTimeout);
     }
     Error::temporary(format!("cannot reach Microsoft Graph at {host}: {detail}"))
         .with_hint("check the network, graph.url and token.proxy; the message can be sent later")
-        .with_cause("graph-unreachable")
+        .with_cause(Cause::GraphUnreachable)
 }
 
 #[cfg(test)]

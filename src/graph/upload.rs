@@ -22,6 +22,7 @@ use super::input::MAX_MIME;
 use super::parts::{self, Part};
 use super::request::{self, Payload};
 use super::{Accepted, Client, Failure};
+use crate::cause::Cause;
 use crate::error::{Error, Kind};
 
 /// Octets of an attachment per `PUT` (Outlook takes up to 4 MB a range;
@@ -66,7 +67,7 @@ pub fn choose(parts: &[Part], total: u64) -> Result<Vec<Part>, Error> {
             MAX_MIME / (1024 * 1024)
         ))
         .with_hint("Graph can take large attachments, not a large text body: send this message with transport = \"smtp\"")
-        .with_cause("graph-message-too-large"));
+        .with_cause(Cause::GraphMessageTooLarge));
     }
     chosen.sort_by_key(|p| p.start);
     Ok(chosen)
@@ -121,7 +122,7 @@ pub fn send(client: &mut Client, agent: &ureq::Agent, mut file: File, len: u64) 
 /// A 403 on the draft: most likely the missing `Mail.ReadWrite`.
 fn needs_readwrite(failure: Failure) -> Failure {
     match failure {
-        Failure::Refused(mut r) if r.error.cause() == Some("graph-access-denied") => {
+        Failure::Refused(mut r) if r.error.cause() == Some(Cause::GraphAccessDenied) => {
             let message = format!(
                 "{} (creating the draft a message over {} MiB needs)",
                 r.error.message(),
@@ -129,7 +130,7 @@ fn needs_readwrite(failure: Failure) -> Failure {
             );
             r.error = Error::new(Kind::NoPermission, message)
                 .with_hint("messages over 3 MiB go through a draft, which needs the Microsoft Graph Mail.ReadWrite application permission (admin consent; with RBAC for Applications the role \"Application Mail.ReadWrite\" on the same scope) besides Mail.Send")
-                .with_cause("graph-no-readwrite");
+                .with_cause(Cause::GraphNoReadwrite);
             Failure::Refused(r)
         }
         other => other,

@@ -22,6 +22,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::cause::Cause;
 use crate::clock;
 use crate::config::{Config, DEFAULT_ACCOUNT, Transport};
 use crate::expiry;
@@ -212,6 +213,9 @@ pub fn notice_expiry(config: &Config, syslog: &mut Syslog) {
             expiry::Stage::Expired => Level::Error,
             _ => Level::Warning,
         };
-        syslog.log(level, &format!("cause=credential-expiry {sentence}"));
+        syslog.log(
+            level,
+            &format!("cause={} {sentence}", Cause::CredentialExpiry),
+        );
     }
 }

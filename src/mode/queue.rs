@@ -32,6 +32,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use crate::attempt::Attempt;
+use crate::cause::Cause;
 use crate::clock;
 use crate::config::{Config, QueueConfig};
 use crate::envelope::Addresses;
@@ -236,7 +237,7 @@ impl Run<'_, '_> {
                         last_error: e.message().to_string(),
                         ..State::default()
                     };
-                    self.summary.failed_causes.push("account".into());
+                    self.summary.failed_causes.push(Cause::Account);
                     self.give_up_logged(*claimed, &state, &line);
                 }
             },
@@ -427,7 +428,7 @@ impl Run<'_, '_> {
                 Outcome::Failed
             };
             record.exit = kind.exit_name();
-            let cause = record.cause.unwrap_or("refused").to_string();
+            let cause = record.cause.unwrap_or(Cause::Refused);
             self.summary.failed_causes.push(cause);
             self.give_up(claimed, &state, &record);
             return;
@@ -447,11 +448,11 @@ impl Run<'_, '_> {
                 outcome: Outcome::Failed,
                 exit: Kind::Temporary.exit_name(),
                 error: Some(&state.last_error),
-                cause: Some("expired"),
+                cause: Some(Cause::Expired),
                 ..record.clone()
             }
             .line();
-            self.summary.failed_causes.push("expired".into());
+            self.summary.failed_causes.push(Cause::Expired);
             self.give_up_logged(claimed, &state, &line);
             return;
         }

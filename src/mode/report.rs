@@ -2,6 +2,7 @@
 //! them in the metrics (and rewrite `metrics_file`), and give the daily
 //! credential-expiry warning.
 
+use crate::cause::Cause;
 use crate::config::Config;
 use crate::error::Error;
 use crate::log::{Outcome, Syslog};
@@ -26,8 +27,10 @@ pub fn of_submit(result: &Result<Outcome, Error>) -> Vec<Event> {
 
 /// The events of a queue run: deliveries and give-ups (a deferral was
 /// counted when the message was queued).
-pub fn of_run(delivered: usize, failed_causes: &[String]) -> Vec<Event> {
+pub fn of_run(delivered: usize, failed_causes: &[Cause]) -> Vec<Event> {
     let delivered = (0..delivered).map(|_| Event::new("delivered", "none"));
-    let failed = failed_causes.iter().map(|c| Event::new("failed", c));
+    let failed = failed_causes
+        .iter()
+        .map(|c| Event::new("failed", c.as_str()));
     delivered.chain(failed).collect()
 }

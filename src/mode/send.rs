@@ -9,6 +9,7 @@ use std::io::{self, BufRead, BufReader};
 use std::time::Instant;
 
 use crate::body::DotEndReader;
+use crate::cause::Cause;
 use crate::cli::Invocation;
 use crate::compose::Composer;
 use crate::config::{Config, DeliveryMode};
@@ -59,11 +60,11 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
         DeliveryMode::Foreground => None,
         DeliveryMode::Queue => Some((
             "queued by the delivery mode (-odq, delivery = queue)".to_string(),
-            "queue-mode",
+            Cause::QueueMode,
         )),
         DeliveryMode::Background => Some((
             "queued for background delivery (-odb, delivery = background)".to_string(),
-            "background",
+            Cause::Background,
         )),
     };
     let recipients = addresses.recipients.len() as u32;
@@ -76,7 +77,7 @@ pub fn send(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<
                 }
                 (Some(slot), None)
             }
-            Gate::Hold(why) => (None, Some((why, "limits"))),
+            Gate::Hold(why) => (None, Some((why, Cause::Limits))),
         },
     };
     if let Some((why, cause)) = held {
@@ -116,7 +117,7 @@ fn hold(
     (top, config): (&Config, &Config),
     (addresses, prepared): (&Addresses, &PreparedHeader),
     input: &mut dyn BufRead,
-    (why, cause): (&str, &'static str),
+    (why, cause): (&str, Cause),
     started: Instant,
     mut syslog: Syslog,
 ) -> Result<()> {
@@ -151,7 +152,12 @@ fn hold(
         }
     };
     background::log_queued(&mut syslog, addresses, prepared, &id, started, why);
-    report::after_sends(top, config, &[Event::new("queued", cause)], &mut syslog);
+    report::after_sends(
+        top,
+        config,
+        &[Event::new("queued", cause.as_str())],
+        &mut syslog,
+    );
     if background::effective(invocation, config) == DeliveryMode::Background {
         background::start_detached(invocation, &id, &mut syslog);
     }

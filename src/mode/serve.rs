@@ -13,6 +13,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::time::Instant;
 
+use crate::cause::Cause;
 use crate::cli::Invocation;
 use crate::compose::Composer;
 use crate::config::Config;
@@ -144,7 +145,7 @@ impl Pace<'_> {
             return Err(Error::temporary(format!(
                 "{why}; there is no queue ([queue] dir) to keep the message"
             ))
-            .with_cause("limits"));
+            .with_cause(Cause::Limits));
         }
         let id = background::spool(
             self.config,

@@ -1,6 +1,8 @@
 //! What a queue run did ([`Summary`]), and the one line `-q` prints for
 //! people.
 
+use crate::cause::Cause;
+
 /// What a run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -17,7 +19,7 @@ pub struct Summary {
     /// Why the run ended early, if it did.
     pub stopped: Option<String>,
     /// The cause code of each message given up (for the metrics).
-    pub failed_causes: Vec<String>,
+    pub failed_causes: Vec<Cause>,
 }
 
 impl Summary {

@@ -22,6 +22,7 @@ use openssl::rsa::Padding;
 use openssl::sign::{RsaPssSaltlen, Signer};
 use openssl::x509::X509;
 
+use crate::cause::Cause;
 use crate::config::AssertionAlg;
 use crate::error::{Error, Result, io_reason};
 use crate::hex;
@@ -66,7 +67,7 @@ impl Credentials {
                 io_reason(&e)
             ))
             .with_hint("certificate_file must be readable by root and the oauth2-sendmail group (chmod 0640)")
-            .with_cause("certificate-unreadable")
+            .with_cause(Cause::CertificateUnreadable)
         })?;
         let cert = X509::from_pem(&cert_pem).map_err(|_| {
             Error::config(format!(
@@ -74,7 +75,7 @@ impl Credentials {
                 certificate_file.display()
             ))
             .with_hint("certificate_file must be the PEM certificate (-----BEGIN CERTIFICATE-----) uploaded to the application")
-            .with_cause("certificate-invalid")
+            .with_cause(Cause::CertificateInvalid)
         })?;
         let key_pem = std::fs::read_to_string(private_key_file)
             .map(Secret::new)
@@ -85,7 +86,7 @@ impl Credentials {
                     io_reason(&e)
                 ))
                 .with_hint(KEY_HINT)
-                .with_cause("private-key-unreadable")
+                .with_cause(Cause::PrivateKeyUnreadable)
             })?;
         Self::from_pem(cert, key_pem.expose().as_bytes(), private_key_file)
     }
@@ -105,13 +106,13 @@ impl Credentials {
                 Error::config(format!("private_key_file {shown} holds no PEM private key"))
                     .with_hint(KEY_HINT)
             }
-            .with_cause("private-key-unreadable")
+            .with_cause(Cause::PrivateKeyUnreadable)
         })?;
         if key.rsa().is_err() {
             return Err(Error::config(format!(
                 "private_key_file {shown} is not an RSA key; Entra signs assertions with RSA (PS256 or RS256)"
             ))
-            .with_cause("private-key-unreadable"));
+            .with_cause(Cause::PrivateKeyUnreadable));
         }
         let public = cert.public_key().map_err(|_| {
             Error::config("certificate_file holds a certificate without a usable public key")
@@ -121,7 +122,7 @@ impl Credentials {
                 "private_key_file {shown} does not belong to certificate_file"
             ))
             .with_hint("use the key the certificate was made from (openssl x509 -noout -pubkey and openssl pkey -pubout must print the same key)")
-            .with_cause("certificate-key-mismatch"));
+            .with_cause(Cause::CertificateKeyMismatch));
         }
         let der = cert
             .to_der()

@@ -5,6 +5,7 @@
 //! (base64url, padding optional) to learn `exp` (a cache must not outlive
 //! it) and to explain failures (`aud`, `roles`, `tid`, `appid`).
 
+use crate::cause::Cause;
 use base64::Engine as _;
 use serde_json::Value;
 
@@ -88,7 +89,7 @@ pub struct Finding {
     /// What to do, unless the claim is good.
     pub fix: Option<String>,
     /// Cause code for logs, unless the claim is good.
-    pub cause: Option<&'static str>,
+    pub cause: Option<Cause>,
 }
 
 impl Finding {
@@ -106,7 +107,7 @@ impl Finding {
         claim: &'static str,
         verdict: Verdict,
         detail: String,
-        cause: &'static str,
+        cause: Cause,
         fix: String,
     ) -> Self {
         Finding {
@@ -138,7 +139,7 @@ fn audience(claims: &Claims) -> Finding {
             "aud",
             Verdict::Doubtful,
             "the token names no audience".into(),
-            "token-wrong-audience",
+            Cause::TokenWrongAudience,
             "token.scope should be https://outlook.office365.com/.default".into(),
         );
     };
@@ -153,7 +154,7 @@ fn audience(claims: &Claims) -> Finding {
             "aud",
             Verdict::Bad,
             format!("{aud}, not Exchange Online"),
-            "token-wrong-audience",
+            Cause::TokenWrongAudience,
             format!(
                 "the token is for {trimmed}, not Exchange Online: token.scope must be https://outlook.office365.com/.default"
             ),
@@ -167,7 +168,7 @@ fn roles(claims: &Claims) -> Finding {
             "roles",
             Verdict::Bad,
             format!("a delegated (user) token with scopes {scp}"),
-            "token-delegated",
+            Cause::TokenDelegated,
             "oauth2-sendmail needs an app-only token from the client-credentials flow: check token.url and client_id".into(),
         );
     }
@@ -183,14 +184,14 @@ fn roles(claims: &Claims) -> Finding {
             } else {
                 format!("{} (no SMTP.SendAsApp)", roles.join(", "))
             },
-            "token-no-role",
+            Cause::TokenNoRole,
             format!("the token carries no SMTP.SendAsApp role: {NO_ROLE_FIX}"),
         ),
         None => Finding::problem(
             "roles",
             Verdict::Doubtful,
             "no roles claim: fine with RBAC for Applications; otherwise SMTP.SendAsApp or its admin consent is missing".into(),
-            "token-no-role",
+            Cause::TokenNoRole,
             format!("the token carries no SMTP.SendAsApp role: {NO_ROLE_FIX}"),
         ),
     }
@@ -202,7 +203,7 @@ fn tenant_id(claims: &Claims, tenant: &str) -> Finding {
             "tid",
             Verdict::Doubtful,
             "the token names no tenant".into(),
-            "token-wrong-tenant",
+            Cause::TokenWrongTenant,
             "check tenant and token.url".into(),
         );
     };
@@ -223,7 +224,7 @@ fn tenant_id(claims: &Claims, tenant: &str) -> Finding {
             "tid",
             Verdict::Bad,
             format!("{tid}, not the configured tenant {tenant}"),
-            "token-wrong-tenant",
+            Cause::TokenWrongTenant,
             format!(
                 "the token was issued by tenant {tid}: token.url must contain {{tenant}} or the tenant {tenant} itself"
             ),
@@ -237,7 +238,7 @@ fn application(claims: &Claims, client_id: &str) -> Finding {
             "appid",
             Verdict::Doubtful,
             "the token names no application".into(),
-            "token-wrong-app",
+            Cause::TokenWrongApp,
             "check client_id".into(),
         );
     };
@@ -252,7 +253,7 @@ fn application(claims: &Claims, client_id: &str) -> Finding {
             "appid",
             Verdict::Bad,
             format!("{appid}, not the configured client_id {client_id}"),
-            "token-wrong-app",
+            Cause::TokenWrongApp,
             format!("the token belongs to application {appid}, not client_id {client_id}"),
         )
     }
@@ -262,7 +263,7 @@ fn application(claims: &Claims, client_id: &str) -> Finding {
 /// cause code and fix of the first bad claim, else of a missing `roles`
 /// claim (the usual reason; with RBAC for Applications the fix says what
 /// to check instead).
-pub fn diagnose(claims: &Claims, tenant: &str, client_id: &str) -> Option<(&'static str, String)> {
+pub fn diagnose(claims: &Claims, tenant: &str, client_id: &str) -> Option<(Cause, String)> {
     let findings = findings(claims, tenant, client_id);
     let bad = findings.iter().find(|f| f.verdict == Verdict::Bad);
     let no_role = || {
@@ -280,15 +281,11 @@ const MAILBOX_FIX: &str = "the token itself is right (Exchange Online audience, 
 
 /// Cause code and fix for a token the SMTP server refused, from its claims:
 /// a bad claim, else the mailbox side. `None` when the token is not a JWT.
-pub fn explain_refusal(
-    token: &str,
-    tenant: &str,
-    client_id: &str,
-) -> Option<(&'static str, String)> {
+pub fn explain_refusal(token: &str, tenant: &str, client_id: &str) -> Option<(Cause, String)> {
     let claims = peek(token)?;
     Some(
         diagnose(&claims, tenant, client_id)
-            .unwrap_or_else(|| ("mailbox-not-permitted", MAILBOX_FIX.to_string())),
+            .unwrap_or_else(|| (Cause::MailboxNotPermitted, MAILBOX_FIX.to_string())),
     )
 }
 
@@ -380,7 +377,7 @@ mod tests {
         ];
         for (claims, cause, want) in table {
             let (got_cause, fix) = diagnose(&claims, "contoso.com", "c1").unwrap();
-            assert_eq!(got_cause, cause, "{claims:?}");
+            assert_eq!(got_cause.as_str(), cause, "{claims:?}");
             assert!(fix.contains(want), "{fix}");
         }
     }
@@ -508,12 +505,12 @@ mod tests {
             r#"{"aud":"https://outlook.office365.com","roles":["SMTP.SendAsApp"],"tid":"t","appid":"c1"}"#,
         );
         let (cause, fix) = explain_refusal(&good, "contoso.com", "c1").unwrap();
-        assert_eq!(cause, "mailbox-not-permitted");
+        assert_eq!(cause, Cause::MailboxNotPermitted);
         assert!(fix.contains("Add-MailboxPermission") && fix.contains("New-ServicePrincipal"));
         let no_role = jwt(r#"{"aud":"https://outlook.office365.com","appid":"c1"}"#);
         assert_eq!(
             explain_refusal(&no_role, "contoso.com", "c1").map(|(c, _)| c),
-            Some("token-no-role")
+            Some(Cause::TokenNoRole)
         );
         assert_eq!(explain_refusal("opaque", "contoso.com", "c1"), None);
     }

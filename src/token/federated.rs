@@ -13,6 +13,7 @@
 
 use std::path::Path;
 
+use crate::cause::Cause;
 use crate::error::{Error, Result, io_reason};
 use crate::secret::Secret;
 
@@ -113,7 +114,7 @@ pub fn read(path: &Path, now: u64) -> Result<Assertion> {
             io_reason(&e)
         ))
         .with_hint("the identity provider writes this file (in Kubernetes: the Azure workload identity webhook, for a pod whose service account has the azure.workload.identity/client-id annotation and the label azure.workload.identity/use: \"true\"; its path is in $AZURE_FEDERATED_TOKEN_FILE)")
-        .with_cause("assertion-file-unreadable")
+        .with_cause(Cause::AssertionFileUnreadable)
     })?;
     inspect(&text, now).map_err(|problem| match problem {
         Problem::NotJwt => Error::config(format!(
@@ -121,14 +122,14 @@ pub fn read(path: &Path, now: u64) -> Result<Assertion> {
             path.display()
         ))
         .with_hint("the file must hold the identity provider's token (three base64url parts separated by dots), nothing else")
-        .with_cause("assertion-file-invalid"),
+        .with_cause(Cause::AssertionFileInvalid),
         Problem::Expired(exp) => Error::temporary(format!(
             "the assertion in client_assertion_file {} expired at {}",
             path.display(),
             crate::clock::utc_timestamp(exp)
         ))
         .with_hint("its identity provider has not renewed it: check that whatever writes the file (kubelet, the CI job, a refresh timer) still runs; the message can be sent later")
-        .with_cause("assertion-expired"),
+        .with_cause(Cause::AssertionExpired),
     })
 }
 

@@ -25,6 +25,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::request::{Granted, access_token, field, lifetime};
+use crate::cause::Cause;
 use crate::config::ManagedIdentity;
 use crate::error::{Error, Result, io_reason};
 use crate::secret::Secret;
@@ -95,7 +96,7 @@ pub fn interpret(kind: ManagedIdentity, status: u16, body: &[u8]) -> Result<Gran
                 who(kind)
             ))
             .with_hint("check token.imds_url / token.arc_url; the message can be sent later")
-            .with_cause("managed-identity-unexpected")),
+            .with_cause(Cause::ManagedIdentityUnexpected)),
         };
     }
     let error = text("error").unwrap_or_default();
@@ -112,7 +113,7 @@ pub fn interpret(kind: ManagedIdentity, status: u16, body: &[u8]) -> Result<Gran
     if status == 429 || status >= 500 {
         return Err(Error::temporary(message)
             .with_hint("the endpoint is busy or starting; the message can be sent later")
-            .with_cause("managed-identity-unavailable"));
+            .with_cause(Cause::ManagedIdentityUnavailable));
     }
     let lower = description.to_ascii_lowercase();
     let (hint, cause) = if lower.contains("identity not found") || status == 404 {
@@ -125,17 +126,17 @@ pub fn interpret(kind: ManagedIdentity, status: u16, body: &[u8]) -> Result<Gran
                     "this server's Arc agent has no identity: connect it with azcmagent connect; Arc servers have only the system-assigned identity"
                 }
             },
-            "managed-identity-missing",
+            Cause::ManagedIdentityMissing,
         )
     } else if error == "invalid_resource" || lower.contains("aadsts500011") {
         (
             "the scope names a resource this cloud does not know: check token.scope and cloud",
-            "managed-identity-resource",
+            Cause::ManagedIdentityResource,
         )
     } else {
         (
             "check token.imds_url / token.arc_url and the identity's set-up (see sendmail.conf(5), managed_identity)",
-            "managed-identity-refused",
+            Cause::ManagedIdentityRefused,
         )
     };
     Err(Error::config(message).with_hint(hint).with_cause(cause))
@@ -150,7 +151,7 @@ pub fn challenge_key(www_authenticate: Option<&str>, key_dir: &Path) -> Result<P
     let refuse = |why: &str| {
         Error::protocol(format!("the Azure Arc agent's challenge {why}"))
             .with_hint("token.arc_url must be the Arc agent's own endpoint (himds); token.arc_key_dir must be where it writes its key files")
-            .with_cause("arc-challenge-invalid")
+            .with_cause(Cause::ArcChallengeInvalid)
     };
     let header = www_authenticate.ok_or_else(|| refuse("has no WWW-Authenticate header"))?;
     let realm = header
@@ -187,7 +188,7 @@ fn read_key(path: &Path) -> Result<Secret> {
             path.display()
         ))
         .with_hint("only root and the himds group may read it: set credential_access = \"service\" so that only the queue service reads it, and give the service's user (oauth2-sendmail in the packages) the himds group: usermod -a -G himds oauth2-sendmail")
-        .with_cause("arc-key-unreadable")
+        .with_cause(Cause::ArcKeyUnreadable)
     };
     let meta = std::fs::metadata(path).map_err(|e| unreadable(io_reason(&e)))?;
     if !meta.is_file() || meta.len() > MAX_KEY_FILE {
@@ -255,7 +256,7 @@ fn unreachable(r: &Request, e: &ureq::Error) -> Error {
     };
     Error::temporary(format!("{} at {} unreachable: {e}", who(r.kind), r.url))
         .with_hint(hint)
-        .with_cause("managed-identity-unreachable")
+        .with_cause(Cause::ManagedIdentityUnreachable)
 }
 
 #[cfg(test)]
@@ -322,7 +323,11 @@ mod tests {
         for (status, body, code, cause) in table {
             let e = interpret(az, *status, body.as_bytes()).unwrap_err();
             assert_eq!(e.exit_code(), *code as u8, "{status} {body}");
-            assert_eq!(e.cause(), Some(*cause), "{status} {body}");
+            assert_eq!(
+                e.cause().map(Cause::as_str),
+                Some(*cause),
+                "{status} {body}"
+            );
         }
         let e = interpret(
             az,
@@ -354,7 +359,7 @@ mod tests {
             Some("Basic realm=a.key"),
         ] {
             let e = challenge_key(bad, dir).unwrap_err();
-            assert_eq!(e.cause(), Some("arc-challenge-invalid"), "{bad:?}");
+            assert_eq!(e.cause(), Some(Cause::ArcChallengeInvalid), "{bad:?}");
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod request;
 
 use std::path::PathBuf;
 
+use crate::cause::Cause;
 use crate::clock;
 use crate::config::{Config, Credential, CredentialAccess, ManagedIdentity};
 use crate::error::{Result, io_reason};
@@ -313,11 +314,11 @@ impl<'a> TokenSource<'a> {
                 match request::aadsts_in(e.message())
                     .and_then(|code| federated::refusal_hint(code, assertion))
                 {
-                    Some(hint) => e.with_hint(hint).with_cause("assertion-refused"),
+                    Some(hint) => e.with_hint(hint).with_cause(Cause::AssertionRefused),
                     None => e,
                 }
             }
-            Some(t) if matches!(e.cause(), Some("certificate-unknown" | "assertion-invalid")) => {
+            Some(t) if matches!(e.cause(), Some(Cause::CertificateUnknown | Cause::AssertionInvalid)) => {
                 let hint = format!(
                     "{}; the portal lists certificates by thumbprint, and certificate_file's is {t}",
                     e.hint()
@@ -351,7 +352,7 @@ fn service_only(config: &Config) -> crate::error::Error {
         config.token.cache_dir.display()
     ))
     .with_hint("the queue service renews the token on its next run (systemctl status oauth2-sendmail-queue.timer); a queued message goes out then")
-    .with_cause("token-service-only")
+    .with_cause(Cause::TokenServiceOnly)
 }
 
 /// The URL tokens come from: the token endpoint, or for a managed identity

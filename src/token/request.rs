@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::catalogue;
+use crate::cause::Cause;
 use crate::error::{Error, Kind, Result};
 use crate::secret::Secret;
 
@@ -95,7 +96,7 @@ pub fn interpret(status: u16, body: &[u8]) -> Result<Granted> {
                 "the token endpoint answered 200 without a usable access_token",
             )
             .with_hint("the token endpoint did not answer like Entra ID: check token.url (and token.proxy); the message can be sent later")
-            .with_cause("token-endpoint-unexpected"));
+            .with_cause(Cause::TokenEndpointUnexpected));
         };
         let expires_in = lifetime(json.as_ref()).unwrap_or(DEFAULT_LIFETIME);
         return Ok(Granted {
@@ -156,13 +157,13 @@ pub fn interpret(status: u16, body: &[u8]) -> Result<Granted> {
     } else if default_kind == Kind::Temporary {
         err = err
             .with_hint("the token endpoint is having trouble; the message can be sent later")
-            .with_cause("token-endpoint-unavailable");
+            .with_cause(Cause::TokenEndpointUnavailable);
     } else if json.is_none() {
-        err = err.with_hint("the token endpoint did not answer like Entra ID: check token.url (and token.proxy)").with_cause("token-endpoint-unexpected");
+        err = err.with_hint("the token endpoint did not answer like Entra ID: check token.url (and token.proxy)").with_cause(Cause::TokenEndpointUnexpected);
     } else {
         err = err
             .with_hint("Entra refused the token request for a reason oauth2-sendmail does not know: look the AADSTS code up at https://login.microsoftonline.com/error, and find the trace ID in Entra admin center > Monitoring & health > Sign-in logs > Service principal sign-ins")
-            .with_cause("token-refused");
+            .with_cause(Cause::TokenRefused);
     }
     Err(err)
 }
@@ -279,7 +280,7 @@ fn transport_error(host: &str, e: &ureq::Error) -> Error {
     if untrusted {
         return Error::protocol(format!("the token endpoint {host} is not trusted: {detail}"))
             .with_hint("its certificate is not signed by a trusted CA: add the CA to the system store or name it in ca_file; the secret was not sent")
-            .with_cause("token-endpoint-untrusted");
+            .with_cause(Cause::TokenEndpointUntrusted);
     }
     let what = match e {
         ureq::Error::HostNotFound => "cannot resolve the host name".to_string(),
@@ -289,7 +290,7 @@ fn transport_error(host: &str, e: &ureq::Error) -> Error {
     };
     Error::temporary(format!("token endpoint {host} unreachable: {what}"))
         .with_hint("the message can be sent later; if this persists, check the network, DNS and token.proxy")
-        .with_cause("token-endpoint-unreachable")
+        .with_cause(Cause::TokenEndpointUnreachable)
 }
 
 #[cfg(test)]
@@ -407,7 +408,7 @@ mod tests {
         );
         assert!(e.message().contains("trace ID t-1") && e.message().contains("correlation ID c-1"));
         assert!(e.hint().contains("Value"), "{}", e.hint());
-        assert_eq!(e.cause(), Some("secret-invalid"));
+        assert_eq!(e.cause(), Some(Cause::SecretInvalid));
     }
 
     #[test]
@@ -433,7 +434,7 @@ mod tests {
             e.message()
         );
         assert!(e.message().contains("trace ID t-1"));
-        assert_eq!(e.cause(), Some("token-refused"));
+        assert_eq!(e.cause(), Some(Cause::TokenRefused));
     }
 
     #[test]
