@@ -1,9 +1,10 @@
 //! Submitting messages: one authenticated session, reused, one log line
 //! per message, and the queue for what cannot go now.
 //!
-//! A [`Submitter`] opens the transport (`transport`: SMTP today) when the
-//! first message needs it and keeps it for the next (a `-bs` dialogue or a queue run sends several over
-//! one login). [`Submitter::submit`] sends one message handed over by a
+//! A [`Submitter`] opens the account's transport (SMTP, Graph, or `auto`'s
+//! choice, `crate::transport`) when the first message needs it and keeps
+//! it for the next (a `-bs` dialogue or a queue run sends several over one
+//! login). [`Submitter::submit`] sends one message handed over by a
 //! caller. With `[queue] dir` set, the message is copied into a draft in
 //! the queue as it streams to the server; a temporary failure (or one that
 //! is not clearly permanent) then queues it, durably, before `submit`
@@ -22,7 +23,6 @@ use crate::clock;
 use crate::config::Config;
 use crate::envelope::Addresses;
 use crate::error::{Error, Kind, Result};
-use crate::graph;
 use crate::log::{Level, Outcome, Record, Syslog};
 use crate::message::PreparedHeader;
 use crate::size::{SizeLimit, TooLarge, Whose};
@@ -41,11 +41,7 @@ pub struct Submitter<'c> {
     helo: String,
     delivery: Delivery,
     verbose: bool,
-    transport: Option<Box<dyn Transport>>,
-    /// Messages go through Microsoft Graph (`transport`, or `auto` after
-    /// SMTP AUTH was refused by policy).
-    use_graph: bool,
-    graph: Option<graph::Client<'c>>,
+    transport: Option<Box<dyn Transport + 'c>>,
     syslog: Syslog,
     delivered_live: bool,
 }
@@ -66,12 +62,6 @@ impl<'c> Submitter<'c> {
             delivery,
             verbose,
             transport: None,
-            use_graph: match config.transport {
-                crate::config::Transport::Smtp => false,
-                crate::config::Transport::Graph => true,
-                crate::config::Transport::Auto => graph::memo::prefers_graph(config),
-            },
-            graph: None,
             syslog,
             delivered_live: false,
         }
@@ -100,12 +90,14 @@ impl<'c> Submitter<'c> {
     /// The kind of credential that fetched a token in this process, if one
     /// was fetched: the syslog line's `credential=` field.
     pub fn credential_field(&self) -> Option<&'static str> {
-        (self.account.tokens.requests > 0).then(|| self.account.config.credential.kind_slug())
+        let by_transport = self.transport.as_ref().map_or(0, |t| t.token_requests());
+        (self.account.tokens.requests + by_transport > 0)
+            .then(|| self.account.config.credential.kind_slug())
     }
 
     /// Cached tokens only, when `credential_access = "service"`.
     pub fn callers_only(&mut self) {
-        self.account.tokens.callers_only();
+        self.account.callers_only();
     }
 
     /// The queue service's timer work with `credential_access = "service"`:
@@ -227,7 +219,7 @@ impl<'c> Submitter<'c> {
             };
             return self.conclude(addresses, header, started, attempt, nothing_kept);
         }
-        if (self.transport.is_some() || self.graph.is_some()) && attempt.complete() {
+        if self.transport.is_some() && attempt.complete() {
             self.delivered_live = true;
         }
         let kept = match (worth_keeping, draft.as_mut(), &spool) {
@@ -297,22 +289,13 @@ impl<'c> Submitter<'c> {
         body: &mut dyn Read,
         size: Option<u64>,
     ) -> Attempt {
-        if self.use_graph {
-            return self.attempt_graph(addresses, header, body);
-        }
-        let auto = self.account.config.transport == crate::config::Transport::Auto;
         let reused = self.transport.is_some();
         let transport = match self.transport() {
             Ok(transport) => transport,
-            Err(e) if auto && graph::memo::smtp_auth_refused_by_policy(e.cause()) => {
-                // The same message goes through Graph now, and the next
-                // ones straight away.
-                self.switch_to_graph(&e);
-                return self.attempt_graph(addresses, header, body);
-            }
             Err(e) => return Attempt::no_session(&addresses.recipients, e),
         };
         let mut sent = transport.send(addresses, delivery, header, body, size, reused);
+        self.log_warnings();
         // A session kept open between messages (-bs, queue runs) may have
         // been closed by the server while idle, or be closing (421): before
         // anything of this message was read, open a new one, once.
@@ -325,6 +308,7 @@ impl<'c> Submitter<'c> {
                 Err(e) => return Attempt::no_session(&addresses.recipients, e),
             };
             sent = transport.send(addresses, delivery, header, body, size, false);
+            self.log_warnings();
         }
         match sent.after {
             After::Keep => {}
@@ -343,20 +327,35 @@ impl<'c> Submitter<'c> {
     }
 
     /// The transport, opened on first use.
-    fn transport(&mut self) -> Result<&mut Box<dyn Transport>> {
+    fn transport(&mut self) -> Result<&mut Box<dyn Transport + 'c>> {
         if self.transport.is_none() {
-            let transcript = if self.verbose {
-                Transcript::stderr()
-            } else {
-                Transcript::off()
+            let opened = transport::open(&mut self.account, &self.helo, self.verbose);
+            let failed = match opened {
+                Ok(transport) => {
+                    self.transport = Some(transport);
+                    None
+                }
+                Err(e) => Some(e),
             };
-            let opened = transport::open(&mut self.account, &self.helo, transcript);
-            for warning in self.account.tokens.warnings.drain(..) {
-                self.syslog.log(Level::Warning, &warning);
+            self.log_warnings();
+            if let Some(e) = failed {
+                return Err(e);
             }
-            self.transport = Some(opened?);
         }
         Ok(self.transport.as_mut().expect("opened above"))
+    }
+
+    /// Logs what the account's tokens and the transport found worth a
+    /// warning.
+    fn log_warnings(&mut self) {
+        let from_transport = self
+            .transport
+            .as_mut()
+            .map(|t| t.take_warnings())
+            .unwrap_or_default();
+        for warning in self.account.tokens.warnings.drain(..).chain(from_transport) {
+            self.syslog.log(Level::Warning, &warning);
+        }
     }
 
     /// The configuration.
@@ -367,7 +366,7 @@ impl<'c> Submitter<'c> {
     /// Whether a message handed over live was delivered and the session is
     /// still open (then queued messages may follow over it).
     pub fn delivered_live(&self) -> bool {
-        self.delivered_live && (self.transport.is_some() || self.graph.is_some())
+        self.delivered_live && self.transport.is_some()
     }
 
     /// Writes one line to syslog.
@@ -567,6 +566,5 @@ pub fn addresses_list(list: &[String]) -> String {
         .join(", ")
 }
 
-mod graph_path;
 #[cfg(test)]
 mod tests;

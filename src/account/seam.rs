@@ -1,8 +1,8 @@
 //! The account seam: what belongs to one mailbox, as one value. Its
 //! configuration (the mailbox `user`, tenant and client, credential,
-//! server, limits, From policy) and the source of its access tokens (the
-//! cache, then Entra) travel together, so that a transport is opened for
-//! an account, not for loose parts.
+//! server, transport, limits, From policy) and the source of its access
+//! tokens (the cache, then Entra) travel together, so that a transport is
+//! opened for an account, not for loose parts.
 //!
 //! The `Config` is the chosen one: the top level, or an `[accounts.NAME]`
 //! laid over it (`super::choose`); nothing that takes an account changes.
@@ -14,8 +14,10 @@ use crate::token::TokenSource;
 pub struct Account<'c> {
     /// Its configuration.
     pub config: &'c Config,
-    /// Where its access tokens come from.
+    /// Where its access tokens for SMTP come from.
     pub tokens: TokenSource<'c>,
+    /// Whether this process may use cached tokens only ([`Self::callers_only`]).
+    callers_only: bool,
 }
 
 impl<'c> Account<'c> {
@@ -24,6 +26,24 @@ impl<'c> Account<'c> {
         Account {
             config,
             tokens: TokenSource::new(config),
+            callers_only: false,
         }
+    }
+
+    /// Cached tokens only, for every scope, when `credential_access =
+    /// "service"`: a caller never uses the credential.
+    pub fn callers_only(&mut self) {
+        self.callers_only = true;
+        self.tokens.callers_only();
+    }
+
+    /// A token source for another `scope` (Microsoft Graph's), with the
+    /// same restriction as [`Self::tokens`].
+    pub fn tokens_for(&self, scope: &str) -> TokenSource<'c> {
+        let mut tokens = TokenSource::for_scope(self.config, scope);
+        if self.callers_only {
+            tokens.callers_only();
+        }
+        tokens
     }
 }

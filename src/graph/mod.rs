@@ -75,9 +75,23 @@ pub struct Client<'c> {
 impl<'c> Client<'c> {
     /// A client for `config` (no network yet).
     pub fn new(config: &'c Config, transcript: Transcript) -> Self {
+        Self::with_tokens(
+            config,
+            TokenSource::for_scope(config, &config.graph.scope()),
+            transcript,
+        )
+    }
+
+    /// A client for `config` whose tokens (for `graph.url + /.default`)
+    /// come from `tokens`.
+    pub fn with_tokens(
+        config: &'c Config,
+        tokens: TokenSource<'c>,
+        transcript: Transcript,
+    ) -> Self {
         Client {
             config,
-            tokens: TokenSource::for_scope(config, &config.graph.scope()),
+            tokens,
             transcript,
         }
     }
@@ -85,6 +99,11 @@ impl<'c> Client<'c> {
     /// Warnings of the token cache to log (unwritable cache, …).
     pub fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.tokens.warnings)
+    }
+
+    /// How many token requests this client made.
+    pub fn token_requests(&self) -> u32 {
+        self.tokens.requests
     }
 
     /// Sends the message (`header` then `body`) to exactly `recipients`:

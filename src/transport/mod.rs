@@ -4,13 +4,13 @@
 //! open it for an [`Account`], send an envelope, a header and a body
 //! stream, get what became of each recipient as an [`Attempt`].
 //!
-//! - [`smtp`]: SMTP with STARTTLS and AUTH XOAUTH2 (`relay`), the one
-//!   transport behind this trait.
-//!
-//! Microsoft Graph (`crate::graph`) is still a branch in the Submitter
-//! (`submit/graph_path.rs`), not a [`Transport`]: docs/architecture.md,
-//! "Seams", says what moving it here takes.
+//! - [`smtp`]: SMTP with STARTTLS and AUTH XOAUTH2 (`relay`);
+//! - [`graph`]: Microsoft Graph's `sendMail` (`crate::graph`);
+//! - [`auto`]: `transport = "auto"`, SMTP until its AUTH is refused by
+//!   policy, then Graph.
 
+mod auto;
+mod graph;
 mod smtp;
 
 use std::io::Read;
@@ -18,6 +18,7 @@ use std::io::Read;
 use crate::account::Account;
 use crate::attempt::Attempt;
 use crate::cli::Delivery;
+use crate::config;
 use crate::envelope::Addresses;
 use crate::error::Result;
 use crate::transcript::Transcript;
@@ -39,6 +40,18 @@ pub trait Transport {
         size: Option<u64>,
         reused: bool,
     ) -> Sent;
+
+    /// Problems worth logging that did not stop a message (an unwritable
+    /// token cache, `auto`'s switch to Graph), taken once.
+    fn take_warnings(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Token requests made for tokens the transport holds itself (Graph's
+    /// scope); SMTP's are the [`Account`]'s.
+    fn token_requests(&self) -> u32 {
+        0
+    }
 
     /// Ends it in good order, without waiting for the other side.
     fn close(self: Box<Self>);
@@ -69,16 +82,30 @@ pub struct Sent {
     pub after: After,
 }
 
-/// Opens the transport `account` is configured for: takes one of its
-/// tokens and logs in; `helo` names this host.
+/// Opens the transport `account` is configured for (SMTP: takes one of
+/// its tokens and logs in; Graph: no network until the first message);
+/// `helo` names this host, `verbose` gives it a transcript on stderr.
 ///
 /// # Errors
 /// Token, network, TLS and authentication failures, each with its kind
 /// and hint.
-pub fn open(
-    account: &mut Account,
+pub fn open<'c>(
+    account: &mut Account<'c>,
     helo: &str,
-    transcript: Transcript,
-) -> Result<Box<dyn Transport>> {
-    smtp::open(account, helo, transcript)
+    verbose: bool,
+) -> Result<Box<dyn Transport + 'c>> {
+    match account.config.transport {
+        config::Transport::Smtp => smtp::open(account, helo, transcript(verbose)),
+        config::Transport::Graph => Ok(graph::open(account, transcript(verbose), Vec::new())),
+        config::Transport::Auto => auto::open(account, helo, verbose),
+    }
+}
+
+/// The transcript of a transport: on stderr with `-v`, else none.
+fn transcript(verbose: bool) -> Transcript {
+    if verbose {
+        Transcript::stderr()
+    } else {
+        Transcript::off()
+    }
 }

@@ -18,11 +18,11 @@ use crate::spool::schedule;
 use crate::transcript::Transcript;
 
 /// Connects to the account's SMTP server and logs in as its mailbox.
-pub fn open(
+pub fn open<'c>(
     account: &mut Account,
     helo: &str,
     transcript: Transcript,
-) -> Result<Box<dyn Transport>> {
+) -> Result<Box<dyn Transport + 'c>> {
     let relay = Relay::open(account.config, &mut account.tokens, helo, transcript)?;
     Ok(Box::new(relay))
 }

@@ -193,3 +193,37 @@ fn check_says_when_the_service_user_cannot_read_the_credential() {
         &install.cached_token(),
     );
 }
+
+#[test]
+fn a_graph_caller_never_uses_a_credential_it_could_read() {
+    let sb = sandbox();
+    let sb = sb.exclusive();
+    let install = Install::new("setgid-service-graph");
+    // The 0.1 arrangement, readable through the set-group-ID group: with
+    // `credential_access = "service"` a caller must still leave it alone,
+    // whichever transport the account uses.
+    let secret_text = sb.str("client_secret");
+    install.put("client-secret", secret_text.as_bytes(), GROUP, 0o640);
+    install.put("ca.pem", &std::fs::read(sb.ca_file()).unwrap(), 0, 0o644);
+    let top = format!(
+        "transport = \"graph\"\n{}",
+        service_only(&format!("{ETC}/client-secret"))
+    );
+    let text = install.config_text(&sb, &top, true)
+        + &format!("\n[graph]\nurl = \"{}\"\n", sb.str("graph_url"));
+    install.put("sendmail.conf", text.as_bytes(), GROUP, 0o640);
+
+    let before = sb.token_requests();
+    let run = install.run(
+        Some(USER),
+        &["-i", "service-graph@example.com"],
+        b"Subject: g\n\nx\n",
+        &[],
+    );
+    run.expect(75);
+    assert!(run.stderr.contains("credential_access"), "{}", run.stderr);
+    assert_eq!(sb.token_requests(), before, "{}", run.output());
+    assert!(sb.graph_mail_for("service-graph@example.com").is_empty());
+
+    assert_no_secrets(&[&run], &secret_text, "");
+}
