@@ -193,7 +193,13 @@ impl<S: Read + Write + Patience> Session<S> {
         reply
     }
 
-    /// MAIL, RCPTs and DATA up to the 354; returns accepted and refused recipients.
+    /// MAIL, RCPTs and DATA up to the 354; returns accepted and refused
+    /// recipients.
+    ///
+    /// With PIPELINING every command goes out (in batches) and every reply
+    /// is read before anything is decided, so that the session stays in
+    /// step for RSET. Without it, a refused MAIL FROM ends the envelope and
+    /// DATA is sent only once a recipient was accepted.
     pub(super) fn envelope(
         &mut self,
         caps: &Capabilities,
@@ -202,42 +208,28 @@ impl<S: Read + Write + Patience> Session<S> {
         let mut commands = envelope.commands();
         commands.push(Command::Data);
         let batch = if caps.pipelining { PIPELINE_BATCH } else { 1 };
+        let mut in_flight = InFlight::new(&commands, batch);
 
-        let mut replies = Vec::with_capacity(commands.len());
-        for chunk in commands.chunks(batch) {
-            self.send(stage_of(&chunk[0]), chunk)?;
-            for command in chunk {
-                let reply = self.read_reply(stage_of(command))?;
-                // 421: the server is closing; the other replies will not come.
-                if reply.code == 421 {
-                    return Err(SmtpError::new(stage_of(command), Failure::Reply(reply)));
-                }
-                replies.push(reply);
-            }
-            // Without pipelining, stop as soon as going on is pointless.
-            if !caps.pipelining && !replies[0].is_positive() {
-                break;
-            }
-            if !caps.pipelining
-                && replies.len() == commands.len() - 1
-                && !replies[1..].iter().any(Reply::is_positive)
-            {
-                break;
+        let mail = in_flight.next_reply(self)?;
+        let mut recipient_replies = Vec::with_capacity(envelope.recipients.len());
+        if caps.pipelining || mail.is_positive() {
+            for _ in &envelope.recipients {
+                recipient_replies.push(in_flight.next_reply(self)?);
             }
         }
+        let pipelined_data = if caps.pipelining {
+            Some(in_flight.next_reply(self)?)
+        } else {
+            None
+        };
 
-        let mail_reply = replies.remove(0);
-        if !mail_reply.is_positive() {
-            return Err(SmtpError::new(Stage::MailFrom, Failure::Reply(mail_reply)));
+        if !mail.is_positive() {
+            return Err(SmtpError::new(Stage::MailFrom, Failure::Reply(mail)));
         }
-        let data_reply = (replies.len() > envelope.recipients.len())
-            .then(|| replies.pop())
-            .flatten();
-        let (accepted, refused): (Vec<_>, Vec<_>) =
-            RecipientReply::split(&envelope.recipients, replies);
+        let (accepted, refused) = RecipientReply::split(&envelope.recipients, recipient_replies);
         if accepted.is_empty() {
             // A server that says 354 with no recipient needs the data ended.
-            if data_reply.as_ref().is_some_and(|r| r.code == 354) {
+            if pipelined_data.as_ref().is_some_and(|r| r.code == 354) {
                 self.stream
                     .write_all(b".\r\n")
                     .map_err(|e| SmtpError::new(Stage::Data, Failure::Io(e)))?;
@@ -248,11 +240,56 @@ impl<S: Read + Write + Patience> Session<S> {
                 Failure::NoRecipients(refused),
             ));
         }
-        match data_reply {
-            Some(reply) if reply.code == 354 => Ok((accepted, refused)),
-            Some(reply) => Err(SmtpError::new(Stage::Data, Failure::Reply(reply))),
-            None => unreachable!("DATA is sent whenever a recipient was accepted"),
+        let data = match pipelined_data {
+            Some(reply) => reply,
+            None => in_flight.next_reply(self)?,
+        };
+        if data.code != 354 {
+            return Err(SmtpError::new(Stage::Data, Failure::Reply(data)));
         }
+        Ok((accepted, refused))
+    }
+}
+
+/// Commands of one envelope and how far they have been written and
+/// answered: the next batch is written only when every reply to the one
+/// before has been read.
+struct InFlight<'a> {
+    commands: &'a [Command<'a>],
+    batch: usize,
+    written: usize,
+    answered: usize,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(commands: &'a [Command<'a>], batch: usize) -> Self {
+        InFlight {
+            commands,
+            batch,
+            written: 0,
+            answered: 0,
+        }
+    }
+
+    /// The reply to the next command, writing it (and its batch) first when
+    /// it has not gone yet. A 421 ends the transaction at once: the server
+    /// is closing, and the other replies will not come.
+    fn next_reply<S: Read + Write + Patience>(
+        &mut self,
+        session: &mut Session<S>,
+    ) -> Result<Reply, SmtpError> {
+        let command = &self.commands[self.answered];
+        if self.answered == self.written {
+            let end = (self.written + self.batch).min(self.commands.len());
+            session.send(stage_of(command), &self.commands[self.written..end])?;
+            self.written = end;
+        }
+        let reply = session.read_reply(stage_of(command))?;
+        self.answered += 1;
+        if reply.code == 421 {
+            return Err(SmtpError::new(stage_of(command), Failure::Reply(reply)));
+        }
+        Ok(reply)
     }
 }
 
@@ -355,6 +392,71 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.stage, Stage::MailFrom);
         assert_eq!(e.reply().unwrap().code, 550);
+    }
+
+    /// What the envelope step writes and concludes, with and without
+    /// PIPELINING: (pipelining, the server's replies, what was written,
+    /// the failing stage and reply code, or None for a 354).
+    #[test]
+    fn envelope_replies_table() {
+        const M: &str = "MAIL FROM:<alerts@x.com>\r\n";
+        const R: &str = "RCPT TO:<a@x.com>\r\n";
+        type Failed = Option<(Stage, u16)>;
+        let table: [(bool, &str, String, Failed); 7] = [
+            (false, "550 no\r\n", M.into(), Some((Stage::MailFrom, 550))),
+            (
+                false,
+                "250 ok\r\n250 ok\r\n554 no\r\n",
+                format!("{M}{R}DATA\r\n"),
+                Some((Stage::Data, 554)),
+            ),
+            (
+                false,
+                "250 ok\r\n250 ok\r\n354 go\r\n",
+                format!("{M}{R}DATA\r\n"),
+                None,
+            ),
+            (
+                false,
+                "250 ok\r\n550 no\r\n",
+                format!("{M}{R}"),
+                Some((Stage::RcptTo, 550)),
+            ),
+            (
+                true,
+                "250 ok\r\n250 ok\r\n554 no\r\n",
+                format!("{M}{R}DATA\r\n"),
+                Some((Stage::Data, 554)),
+            ),
+            // A server that says 354 with no recipient accepted gets the data ended.
+            (
+                true,
+                "250 ok\r\n550 no\r\n354 go\r\n250 ok\r\n",
+                format!("{M}{R}DATA\r\n.\r\n"),
+                Some((Stage::RcptTo, 550)),
+            ),
+            (
+                true,
+                "250 ok\r\n421 4.4.2 bye\r\n",
+                format!("{M}{R}DATA\r\n"),
+                Some((Stage::RcptTo, 421)),
+            ),
+        ];
+        for (pipelining, replies, wrote, want) in table {
+            let mut s = session(replies);
+            let got = s
+                .envelope(&caps(pipelining), &envelope(&["a@x.com"]))
+                .err()
+                .map(|e| {
+                    let code = match &e.failure {
+                        Failure::NoRecipients(r) => r[0].reply.code,
+                        _ => e.reply().expect("a reply").code,
+                    };
+                    (e.stage, code)
+                });
+            assert_eq!(got, want, "{replies:?}");
+            assert_eq!(written(s), wrote, "{replies:?}");
+        }
     }
 
     #[test]
