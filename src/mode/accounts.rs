@@ -116,6 +116,20 @@ pub fn may_send(top: &Config, meta: &Meta) -> Result<()> {
     account::may_send(top, meta.uid, tag_of(meta)).map(drop)
 }
 
+/// Every queue directory of the configuration, each once: the top level's,
+/// then those `[accounts.NAME]` tables set for themselves.
+pub fn queue_dirs(config: &Config) -> Vec<&std::path::Path> {
+    let mut dirs: Vec<&std::path::Path> = Vec::new();
+    for account in std::iter::once(config).chain(&config.accounts) {
+        if let Some(queue) = &account.queue
+            && !dirs.contains(&queue.dir.as_path())
+        {
+            dirs.push(&queue.dir);
+        }
+    }
+    dirs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,9 @@
 //! One entry per message: queue id, size, arrival time (UTC), sender; the
 //! last error with the attempt count and the next try on its own line in
 //! parentheses; then the recipients still waiting. A caller other than
-//! root sees only the messages it queued (by real uid). [`render`] is pure;
-//! [`show`] reads the queue and prints.
+//! root sees only the messages it queued (by real uid). Accounts with a
+//! queue directory of their own are listed in the same table. [`render`]
+//! is pure; [`show`] reads the queues and prints.
 
 use std::fmt::Write as _;
 
@@ -27,7 +28,8 @@ pub struct Entry {
     pub state: State,
 }
 
-/// What the listing shows besides the entries (root only).
+/// What the listing shows besides the entries, for one queue directory
+/// (root only).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Extras {
     /// Files in `msg/` that are not valid queue files.
@@ -58,7 +60,7 @@ fn arrival(secs: u64) -> String {
 }
 
 /// The listing text for `entries` at time `now`.
-pub fn render(entries: &[Entry], extras: &Extras, now: u64) -> String {
+pub fn render(entries: &[Entry], extras: &[Extras], now: u64) -> String {
     let mut out = String::new();
     if entries.is_empty() {
         out.push_str("Mail queue is empty\n");
@@ -113,69 +115,78 @@ pub fn render(entries: &[Entry], extras: &Extras, now: u64) -> String {
             total.div_ceil(1024)
         );
     }
-    for name in &extras.unreadable {
-        let _ = writeln!(
-            out,
-            "-- {}/msg/{name} is not a valid queue file; the next queue run moves it to corrupt/",
-            extras.dir
-        );
-    }
-    if extras.failed > 0 {
-        let _ = writeln!(
-            out,
-            "-- {} message{} in {}/failed (refused for good or expired; the reason is in ID.reason)",
-            extras.failed,
-            if extras.failed == 1 { "" } else { "s" },
-            extras.dir
-        );
-    }
-    if extras.corrupt > 0 {
-        let _ = writeln!(
-            out,
-            "-- {} file{} in {}/corrupt (moved aside: not valid queue files)",
-            extras.corrupt,
-            if extras.corrupt == 1 { "" } else { "s" },
-            extras.dir
-        );
+    for extras in extras {
+        for name in &extras.unreadable {
+            let _ = writeln!(
+                out,
+                "-- {}/msg/{name} is not a valid queue file; the next queue run moves it to corrupt/",
+                extras.dir
+            );
+        }
+        if extras.failed > 0 {
+            let _ = writeln!(
+                out,
+                "-- {} message{} in {}/failed (refused for good or expired; the reason is in ID.reason)",
+                extras.failed,
+                if extras.failed == 1 { "" } else { "s" },
+                extras.dir
+            );
+        }
+        if extras.corrupt > 0 {
+            let _ = writeln!(
+                out,
+                "-- {} file{} in {}/corrupt (moved aside: not valid queue files)",
+                extras.corrupt,
+                if extras.corrupt == 1 { "" } else { "s" },
+                extras.dir
+            );
+        }
     }
     out
 }
 
-/// Prints the queue for the calling user.
+/// Prints the queues for the calling user.
 ///
 /// # Errors
-/// The queue directory cannot be read (exit 73).
+/// A queue directory cannot be read (exit 73).
 pub fn show(config: &Config) -> Result<()> {
-    let Some(queue) = &config.queue else {
+    let dirs = crate::mode::accounts::queue_dirs(config);
+    if dirs.is_empty() {
         println!("{}", no_queue(config));
         return Ok(());
-    };
-    let spool = Spool::new(&queue.dir);
+    }
     let viewer = caller::real_uid();
-    let (ids, _) = spool.ids().map_err(|e| cant_use(&spool, &e))?;
     let mut entries = Vec::new();
-    let mut extras = Extras {
-        dir: spool.root().display().to_string(),
-        ..Extras::default()
-    };
-    for id in ids {
-        match spool.peek(&id) {
-            Ok(meta) if caller::may_see(viewer, meta.uid) => {
-                let state = spool.read_state(&id).unwrap_or_default();
-                entries.push(Entry { meta, state });
+    let mut all_extras = Vec::new();
+    for dir in dirs {
+        let spool = Spool::new(dir);
+        let (ids, _) = spool.ids().map_err(|e| cant_use(&spool, &e))?;
+        let mut extras = Extras {
+            dir: spool.root().display().to_string(),
+            ..Extras::default()
+        };
+        for id in ids {
+            match spool.peek(&id) {
+                Ok(meta) if caller::may_see(viewer, meta.uid) => {
+                    let state = spool.read_state(&id).unwrap_or_default();
+                    entries.push(Entry { meta, state });
+                }
+                Ok(_) => {}
+                // Gone in between: delivered.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) if viewer == 0 => extras.unreadable.push(id),
+                Err(_) => {}
             }
-            Ok(_) => {}
-            // Gone in between: delivered.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(_) if viewer == 0 => extras.unreadable.push(id),
-            Err(_) => {}
         }
+        if viewer == 0 {
+            extras.failed = spool.count(Area::Failed);
+            extras.corrupt = spool.count(Area::Corrupt);
+        }
+        all_extras.push(extras);
     }
-    if viewer == 0 {
-        extras.failed = spool.count(Area::Failed);
-        extras.corrupt = spool.count(Area::Corrupt);
-    }
-    print!("{}", render(&entries, &extras, clock::now()));
+    // Oldest first across the queues, as in one queue.
+    entries.sort_by(|a, b| (a.meta.arrival, &a.meta.id).cmp(&(b.meta.arrival, &b.meta.id)));
+    print!("{}", render(&entries, &all_extras, clock::now()));
     Ok(())
 }
 
@@ -206,7 +217,7 @@ mod tests {
 
     #[test]
     fn an_empty_queue() {
-        assert_eq!(render(&[], &Extras::default(), 0), "Mail queue is empty\n");
+        assert_eq!(render(&[], &[], 0), "Mail queue is empty\n");
     }
 
     #[test]
@@ -215,7 +226,7 @@ mod tests {
             entry("66701A2BDEADBEEF0001", 2),
             entry("66701A2BDEADBEEF0002", 0),
         ];
-        let text = render(&entries, &Extras::default(), 1_718_100_060);
+        let text = render(&entries, &[], 1_718_100_060);
         let pad = " ".repeat(ADDRESS_COLUMN);
         let want = format!(
             "{HEADER}
@@ -243,7 +254,11 @@ mod tests {
             corrupt: 1,
             dir: "/var/spool/oauth2-sendmail".into(),
         };
-        let text = render(&[entry("66701A2BDEADBEEF0001", 1)], &extras, 1_718_200_000);
+        let text = render(
+            &[entry("66701A2BDEADBEEF0001", 1)],
+            &[extras],
+            1_718_200_000,
+        );
         assert!(
             text.contains("(1 attempt, next try at the next queue run: SMTP"),
             "{text}"
@@ -273,13 +288,13 @@ mod account_tests {
             },
             state: State::default(),
         };
-        let text = render(std::slice::from_ref(&tagged), &Extras::default(), 0);
+        let text = render(std::slice::from_ref(&tagged), &[], 0);
         assert!(
             text.contains("shop@site1.example\n(account site1)\n"),
             "{text}"
         );
         tagged.meta.account = None;
-        let text = render(&[tagged], &Extras::default(), 0);
+        let text = render(&[tagged], &[], 0);
         assert!(!text.contains("(account"), "{text}");
     }
 }

@@ -297,3 +297,67 @@ fn a_graph_account_sends_through_graph_with_its_own_token_while_the_default_uses
         "{lines:?}"
     );
 }
+
+#[test]
+fn an_accounts_own_queue_is_listed_and_run() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let scratch = Scratch::new("accounts-own-queue");
+    let top_queue = scratch.join("queue-top");
+    let shop_queue = scratch.join("queue-shop");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sections = |shop_port: String| {
+        two_accounts(
+            &scratch,
+            &format!("\n[queue]\ndir = \"{}\"\n", top_queue.display()),
+            &format!(
+                "senders = [\"*@shop.example\"]\n{shop_port}[accounts.shop.queue]\ndir = \"{}\"\n",
+                shop_queue.display()
+            ),
+        )
+    };
+    // The shop account's server is down: its message waits in its own queue.
+    let conf = sections(format!("[accounts.shop.smtp]\nport = {closed}\n"));
+    let to = "acc-own-queue@example.net";
+    send(
+        &conf,
+        &[to],
+        "From: orders@shop.example\nSubject: own\n\nx\n",
+    )
+    .expect(0);
+    assert_eq!(
+        std::fs::read_dir(shop_queue.join("msg")).unwrap().count(),
+        1
+    );
+    let listing = send(&conf, &["-bp"], "");
+    listing.expect(0);
+    assert!(
+        listing
+            .stdout
+            .contains(&format!("{SHOP}\n(account shop)\n")),
+        "{}",
+        listing.stdout
+    );
+    assert!(
+        listing.stdout.contains("in 1 Request."),
+        "{}",
+        listing.stdout
+    );
+
+    // The server is back: -q runs the shop account's own queue too.
+    let conf = sections(String::new());
+    let run = send(&conf, &["-q"], "");
+    run.expect(0);
+    assert!(run.stdout.contains("1 delivered"), "{}", run.stdout);
+    assert_eq!(sb.wait_for_mail(to, 1)[0].sender, SHOP);
+    let listing = send(&conf, &["-bp"], "");
+    assert!(
+        listing.stdout.contains("Mail queue is empty"),
+        "{}",
+        listing.stdout
+    );
+}

@@ -23,29 +23,14 @@ use crate::system;
 /// The queue directory cannot be created or read (exit 73).
 pub fn from_command(invocation: &Invocation, config: &Config, syslog: Syslog) -> Result<()> {
     let privileged = crate::privilege::Caller::current().is_privileged();
-    let Some(queue) = &config.queue else {
-        if !privileged {
-            // The token caches are still kept warm for callers.
-            drop(syslog);
-            for account in std::iter::once(config).chain(&config.accounts) {
-                let mut submitter = Submitter::new(
-                    account,
-                    system::host_name(account),
-                    Delivery::default(),
-                    false,
-                    accounts::syslog_for(config, account),
-                );
-                submitter.warm_token();
-            }
-        }
-        println!("{}", no_queue(config));
-        return Ok(());
-    };
-    let spool = Spool::new(&queue.dir);
-    spool.prepare().map_err(|e| cant_use(&spool, &e))?;
+    let dirs = accounts::queue_dirs(config);
     let owner = caller::run_owner();
-    if owner.is_none() {
-        spool.clean_up(std::time::SystemTime::now());
+    for dir in &dirs {
+        let spool = Spool::new(dir);
+        spool.prepare().map_err(|e| cant_use(&spool, &e))?;
+        if owner.is_none() {
+            spool.clean_up(std::time::SystemTime::now());
+        }
     }
     let selection = match invocation.mode {
         Mode::RunDueQueue => Selection::Due,
@@ -55,27 +40,52 @@ pub fn from_command(invocation: &Invocation, config: &Config, syslog: Syslog) ->
     // transcript shows only messages this caller may touch.
     let mut summary = Summary::default();
     for account in std::iter::once(config).chain(&config.accounts) {
-        let Some(account_queue) = &account.queue else {
-            continue;
-        };
-        summary.add(run_account(
-            invocation,
-            config,
-            account,
-            account_queue,
-            selection,
-        )?);
+        match &account.queue {
+            Some(account_queue) => summary.add(run_account(
+                invocation,
+                config,
+                account,
+                account_queue,
+                selection,
+            )?),
+            // The token cache of an account without a queue is still kept
+            // warm for its callers.
+            None if !privileged => warm(config, account),
+            None => {}
+        }
     }
     drop(syslog);
-    if selection == Selection::All {
-        let left = spool.ids().map_or(0, |(ids, _)| {
-            ids.iter()
-                .filter(|id| owner.is_none_or(|uid| spool.peek(id).is_ok_and(|m| m.uid == uid)))
-                .count()
-        });
+    if dirs.is_empty() {
+        println!("{}", no_queue(config));
+    } else if selection == Selection::All {
+        let left: usize = dirs
+            .iter()
+            .map(|dir| {
+                let spool = Spool::new(dir);
+                spool.ids().map_or(0, |(ids, _)| {
+                    ids.iter()
+                        .filter(|id| {
+                            owner.is_none_or(|uid| spool.peek(id).is_ok_and(|m| m.uid == uid))
+                        })
+                        .count()
+                })
+            })
+            .sum();
         println!("{}", describe(&summary, left));
     }
     Ok(())
+}
+
+/// The queue service's token work for an account without a queue.
+fn warm(top: &Config, account: &Config) {
+    let mut submitter = Submitter::new(
+        account,
+        system::host_name(account),
+        Delivery::default(),
+        false,
+        accounts::syslog_for(top, account),
+    );
+    submitter.warm_token();
 }
 
 /// One account's part of `-q` or `--queue-run`: its session, holding one
