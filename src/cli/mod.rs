@@ -85,7 +85,8 @@ pub struct Invocation {
     pub delivery: Delivery,
     /// `--to ADDR` with `--check`: send a test message there.
     pub check_to: Option<String>,
-    /// `--account NAME` with `--check`: check that account only.
+    /// `--account NAME` with `--check` (check that account only) or
+    /// `--setup-script` (the script for that account).
     pub account: Option<String>,
     /// `--json` with `--check` or `--explain`: machine-readable output.
     pub json: bool,
@@ -207,8 +208,10 @@ where
     if inv.check_to.is_some() && inv.mode != Mode::Check {
         return Err(Error::usage("--to goes with --check"));
     }
-    if inv.account.is_some() && inv.mode != Mode::Check {
-        return Err(Error::usage("--account goes with --check"));
+    if inv.account.is_some() && !matches!(inv.mode, Mode::Check | Mode::SetupScript) {
+        return Err(Error::usage(
+            "--account goes with --check or --setup-script",
+        ));
     }
     if inv.json && !matches!(inv.mode, Mode::Check | Mode::Explain) {
         return Err(Error::usage("--json goes with --check or --explain"));
@@ -284,7 +287,7 @@ usage: sendmail [options] [--] [recipient ...] < message
        mailq | newaliases
        oauth2-sendmail --check [--to ADDR] [--account NAME] [--json]
        oauth2-sendmail --explain [TEXT] [--json]   (TEXT or stdin)
-       oauth2-sendmail --setup-script [--transport smtp|graph] [--undo]
+       oauth2-sendmail --setup-script [--account NAME] [--transport smtp|graph] [--undo]
 ",
         version = env!("CARGO_PKG_VERSION")
     );

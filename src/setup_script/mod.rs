@@ -1,4 +1,4 @@
-//! `oauth2-sendmail --setup-script [--transport smtp|graph] [--undo]`:
+//! `oauth2-sendmail --setup-script [--account NAME] [--transport smtp|graph] [--undo]`:
 //! prints the PowerShell (Microsoft Graph PowerShell and
 //! ExchangeOnlineManagement) that sets up the tenant side for the
 //! configured mailbox, or removes it again, so nobody types the object ids
@@ -43,8 +43,12 @@ pub fn run(invocation: &Invocation) -> Result<()> {
         ))
         .with_hint("write tenant and user into it first (see sendmail.conf(5)); the script is built from them")
     })?;
-    let settings = settings::read(&text, invocation.transport.as_deref())
-        .map_err(|e| e.context(path.display().to_string()))?;
+    let settings = settings::read(
+        &text,
+        invocation.transport.as_deref(),
+        invocation.account.as_deref(),
+    )
+    .map_err(|e| e.context(path.display().to_string()))?;
     let origin = path.display().to_string();
     let script = if invocation.undo {
         powershell::undo(&settings, &origin)

@@ -41,9 +41,9 @@ fn header(s: &Settings, origin: &str, undo: bool) -> String {
     let (app_name, scope_name, assignment_name) = names(s);
     let what = if undo { "removes what" } else { "sets up what" };
     format!(
-        "# oauth2-sendmail {version} --setup-script --transport {transport}{undo_flag}
+        "# oauth2-sendmail {version} --setup-script{account_flag} --transport {transport}{undo_flag}
 # Built from {origin}. This script {what} oauth2-sendmail needs in
-# Microsoft Entra ID and Exchange Online to send as {mailbox}.
+# Microsoft Entra ID and Exchange Online to send as {mailbox}.{others}
 # Run it in PowerShell 7 as an administrator who may manage applications
 # (Application Administrator) and Exchange roles (Organization Management).
 # It asks for no secret and prints none. Read it before running it.
@@ -61,6 +61,18 @@ $Role           = '{role}'
         version = env!("CARGO_PKG_VERSION"),
         transport = s.transport.name(),
         undo_flag = if undo { " --undo" } else { "" },
+        account_flag = s
+            .account
+            .as_ref()
+            .map_or_else(String::new, |name| format!(" --account {name}")),
+        others = if s.other_accounts.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "\n# The file has other accounts ({}): each has a script of its own\n# (--setup-script --account NAME).",
+                s.other_accounts.join(", ")
+            )
+        },
         mailbox = s.mailbox,
         tenant = s.tenant,
         app_id = s.client_id.as_deref().unwrap_or(""),

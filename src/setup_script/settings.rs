@@ -1,7 +1,9 @@
 //! What the set-up script needs from sendmail.conf, read leniently: the
 //! file may not be complete yet (no `client_id` before the application
 //! exists, no credential before the certificate is made), so this reads
-//! only the few keys it uses and never a secret. Pure: TOML text in.
+//! only the few keys it uses and never a secret. For `--account NAME`, the
+//! `[accounts.NAME]` table is laid over the top level first, as the
+//! program does when it sends. Pure: TOML text in.
 
 use std::path::PathBuf;
 
@@ -82,6 +84,10 @@ pub struct Settings {
     pub cloud: Cloud,
     /// `--transport`, else the file's `transport`, else SMTP.
     pub transport: Transport,
+    /// `--account NAME`: the account the script is for (None: the top level).
+    pub account: Option<String>,
+    /// The file's other accounts, each a script of its own.
+    pub other_accounts: Vec<String>,
 }
 
 fn text<'a>(table: &'a toml::Table, key: &str) -> Option<&'a str> {
@@ -92,16 +98,51 @@ fn text<'a>(table: &'a toml::Table, key: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
+/// Whether `value` is made only of what names, domains and ids are made
+/// of: it goes into PowerShell strings and comments, so no quoting trick
+/// or line break can reach the script.
+fn plain(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@.-_+".contains(c))
+}
+
 /// Reads the settings from sendmail.conf's text; `transport` is the
-/// command line's choice, if any.
+/// command line's choice, `account` its `--account`, if any.
 ///
 /// # Errors
-/// [`Error::config`] when the text is not TOML, or `tenant` or `user` is
-/// missing or not plain, or `cloud` or `transport` is unknown.
-pub fn read(conf: &str, transport: Option<&str>) -> Result<Settings> {
-    let table: toml::Table = conf
+/// [`Error::config`] when the text is not TOML, the account is not in it,
+/// or `tenant` or `user` is missing or not plain, or `cloud` or
+/// `transport` is unknown.
+pub fn read(conf: &str, transport: Option<&str>, account: Option<&str>) -> Result<Settings> {
+    let mut table: toml::Table = conf
         .parse()
         .map_err(|e: toml::de::Error| Error::config(format!("not valid TOML: {}", e.message())))?;
+    let accounts = table
+        .get("accounts")
+        .and_then(toml::Value::as_table)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(name) = account {
+        let over = accounts
+            .get(name)
+            .and_then(toml::Value::as_table)
+            .ok_or_else(|| Error::config(format!("the configuration has no [accounts.{name}]")))?;
+        if !plain(name) {
+            return Err(Error::config(format!(
+                "account name {name:?} is not a plain name"
+            )));
+        }
+        for (key, value) in over {
+            table.insert(key.clone(), value.clone());
+        }
+    }
+    let other_accounts = accounts
+        .keys()
+        .filter(|name| Some(name.as_str()) != account && plain(name))
+        .cloned()
+        .collect();
     let required = |key: &str, what: &str| {
         text(&table, key).map(str::to_string).ok_or_else(|| {
             Error::config(format!("{key} is not set")).with_hint(format!(
@@ -117,12 +158,8 @@ pub fn read(conf: &str, transport: Option<&str>) -> Result<Settings> {
         ("user", Some(&mailbox)),
         ("client_id", client_id.as_ref()),
     ] {
-        // The values go into PowerShell strings: keep them to what such
-        // names are made of, so no quoting trick can reach the script.
         if let Some(value) = value
-            && !value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "@.-_+".contains(c))
+            && !plain(value)
         {
             return Err(Error::config(format!(
                 "{key} {value:?} is not a plain name"
@@ -162,6 +199,8 @@ pub fn read(conf: &str, transport: Option<&str>) -> Result<Settings> {
             || text(&table, "client_secret_file").is_some(),
         cloud,
         transport,
+        account: account.map(str::to_string),
+        other_accounts,
     })
 }
 
@@ -173,6 +212,7 @@ mod tests {
     fn reads_what_the_script_needs() {
         let s = read(
             "tenant = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-2222-3333-4444-555555555555\"\nuser = \"alerts@contoso.com\"\nclient_secret = \"s3cr3t-value\"\ncloud = \"gcc-high\"\n[smtp]\nhost = \"smtp.office365.us\"\n",
+            None,
             None,
         )
         .unwrap();
@@ -188,6 +228,7 @@ mod tests {
         let s = read(
             "tenant = \"t.example\"\nuser = \"a@t.example\"\ntransport = \"smtp\"\n",
             Some("graph"),
+            None,
         )
         .unwrap();
         assert_eq!((s.transport, s.client_id), (Transport::Graph, None));
@@ -208,8 +249,36 @@ mod tests {
             ),
             ("tenant = [\n", "TOML"),
         ] {
-            let e = read(conf, None).unwrap_err();
+            let e = read(conf, None, None).unwrap_err();
             assert!(e.message().contains(needle), "{conf}: {}", e.message());
         }
+    }
+
+    #[test]
+    fn an_account_is_laid_over_the_top_level() {
+        let conf = "tenant = \"t.example\"\nuser = \"alerts@t.example\"\nclient_id = \"top\"\ncloud = \"dod\"\n\
+                    [accounts.shop]\nuser = \"shop@t.example\"\nclient_id = \"second\"\ntransport = \"graph\"\n\
+                    [accounts.site1]\nuser = \"site1@t.example\"\n";
+        let top = read(conf, None, None).unwrap();
+        assert_eq!(top.mailbox, "alerts@t.example");
+        assert_eq!(top.other_accounts, ["shop", "site1"]);
+        let shop = read(conf, None, Some("shop")).unwrap();
+        assert_eq!(
+            (shop.mailbox.as_str(), shop.client_id.as_deref()),
+            ("shop@t.example", Some("second"))
+        );
+        assert_eq!((shop.transport, shop.cloud), (Transport::Graph, Cloud::Dod));
+        assert_eq!(shop.account.as_deref(), Some("shop"));
+        assert_eq!(shop.other_accounts, ["site1"]);
+        let e = read(conf, None, Some("nope")).unwrap_err();
+        assert!(
+            e.message().contains("no [accounts.nope]"),
+            "{}",
+            e.message()
+        );
+        let hostile =
+            "tenant = \"t\"\nuser = \"a@t\"\n[accounts.\"x\\n$(evil)\"]\nuser = \"b@t\"\n";
+        assert!(read(hostile, None, None).unwrap().other_accounts.is_empty());
+        assert!(read(hostile, None, Some("x\n$(evil)")).is_err());
     }
 }

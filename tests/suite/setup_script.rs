@@ -247,6 +247,51 @@ fn what_it_cannot_build_from_is_refused() {
     run.expect(64);
 }
 
+#[test]
+fn an_account_gets_a_script_of_its_own() {
+    let accounts = "[accounts.shop]\nuser = \"shop@contoso.com\"\ntransport = \"graph\"\nclient_secret = \"Q~8sOther.Secret\"\n";
+    let top = script(accounts, &[]);
+    top.expect(0);
+    common_checks(&top.stdout);
+    assert!(
+        top.stdout.contains("other accounts (shop)"),
+        "{}",
+        top.stdout
+    );
+
+    let shop = script(accounts, &["--account", "shop"]);
+    shop.expect(0);
+    assert!(!shop.stdout.contains("Q~8s"), "no secret");
+    assert!(
+        shop.stdout
+            .contains("--setup-script --account shop --transport graph"),
+        "{}",
+        shop.stdout
+    );
+    assert!(shop.stdout.contains("$Mailbox        = 'shop@contoso.com'"));
+    // The client and tenant come from the top level, laid under the account.
+    assert!(
+        shop.stdout
+            .contains(&format!("$AppId          = '{CLIENT_ID}'"))
+    );
+    assert!(
+        shop.stdout
+            .contains("$Role           = 'Application Mail.Send'")
+    );
+    assert!(
+        shop.stdout
+            .contains("$ScopeName      = 'oauth2-sendmail shop@contoso.com'")
+    );
+
+    let missing = script(accounts, &["--account", "site9"]);
+    missing.expect(78);
+    assert!(
+        missing.stderr.contains("no [accounts.site9]"),
+        "{}",
+        missing.stderr
+    );
+}
+
 /// A caller the binary runs set-group-ID for may not see the configured
 /// names through it.
 #[test]
