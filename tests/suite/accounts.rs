@@ -42,6 +42,20 @@ fn send(conf: &Path, args: &[&str], message: &str) -> Run {
     sendmail(&all, message.as_bytes())
 }
 
+/// `mailq` as root, which must list a message of the shop account.
+fn shop_message_listed(conf: &Path) -> Run {
+    let listing = send(conf, &["-bp"], "");
+    listing.expect(0);
+    assert!(
+        listing
+            .stdout
+            .contains(&format!("{SHOP}\n(account shop)\n")),
+        "{}",
+        listing.stdout
+    );
+    listing
+}
+
 fn token_files(cache: &Path) -> usize {
     std::fs::read_dir(cache)
         .unwrap()
@@ -114,11 +128,7 @@ fn a_queued_message_of_the_second_account_is_delivered_by_q_as_that_account() {
     let _shared = sb.shared();
     let scratch = Scratch::new("accounts-queue");
     let queue = scratch.join("queue");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = crate::common::queue::closed_port();
     let queue_section = format!("\n[queue]\ndir = \"{}\"\n", queue.display());
     // The shop account's server is down: its message waits in the queue.
     let conf = two_accounts(
@@ -134,15 +144,7 @@ fn a_queued_message_of_the_second_account_is_delivered_by_q_as_that_account() {
     )
     .expect(0);
     assert!(sb.mail_for(to).is_empty());
-    let listing = send(&conf, &["-bp"], "");
-    listing.expect(0);
-    assert!(
-        listing
-            .stdout
-            .contains(&format!("{SHOP}\n(account shop)\n")),
-        "{}",
-        listing.stdout
-    );
+    shop_message_listed(&conf);
 
     // The server is back; the default account's run does not take it, the
     // shop account's run sends it as the shop mailbox.
@@ -305,11 +307,7 @@ fn an_accounts_own_queue_is_listed_and_run() {
     let scratch = Scratch::new("accounts-own-queue");
     let top_queue = scratch.join("queue-top");
     let shop_queue = scratch.join("queue-shop");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = crate::common::queue::closed_port();
     let sections = |shop_port: String| {
         two_accounts(
             &scratch,
@@ -333,15 +331,7 @@ fn an_accounts_own_queue_is_listed_and_run() {
         std::fs::read_dir(shop_queue.join("msg")).unwrap().count(),
         1
     );
-    let listing = send(&conf, &["-bp"], "");
-    listing.expect(0);
-    assert!(
-        listing
-            .stdout
-            .contains(&format!("{SHOP}\n(account shop)\n")),
-        "{}",
-        listing.stdout
-    );
+    let listing = shop_message_listed(&conf);
     assert!(
         listing.stdout.contains("in 1 Request."),
         "{}",

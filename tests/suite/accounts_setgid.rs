@@ -162,11 +162,7 @@ fn a_bound_callers_queued_message_cannot_be_turned_to_another_account() {
     let _shared = sb.shared();
     let install = Install::new("accounts-queue-tag");
     let queue = install.queue_areas();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = crate::common::queue::closed_port();
     let queue_section = format!("[queue]\ndir = \"{}\"\n", queue.display());
     // The shop's server is down: both messages wait, tagged "account shop".
     configure(

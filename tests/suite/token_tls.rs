@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::fake_smtp::self_signed_localhost;
+use common::queue::closed_port;
 use common::{Scratch, Settings, leaks, s, sendmail};
 
 const SECRET: &str = "0yK8Q~not-for-untrusted-ears";
@@ -48,14 +49,6 @@ fn endpoint(ip: &str) -> (u16, Arc<Mutex<Seen>>, Vec<u8>) {
         }
     });
     (port, seen, pem)
-}
-
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A config whose token URL is `https://{ip}:{port}`, trusting `ca` (PEM)

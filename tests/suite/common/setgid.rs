@@ -100,11 +100,7 @@ impl Install {
     /// one answers, so that every message is a temporary failure.
     pub fn configure_queue(&self, sb: &Sandbox, queue: &Path) {
         self.put_credentials(sb);
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let closed = crate::common::queue::closed_port();
         let text = self.config_with_secret_file(sb, true).replace(
             &sb.str("token_url"),
             &format!("https://127.0.0.1:{closed}/{{tenant}}/oauth2/v2.0/token"),
