@@ -140,6 +140,14 @@ pub struct Record {
     pub active: usize,
     /// The most connections that were open at once.
     pub max_active: usize,
+    /// Transactions open now: from an accepted MAIL FROM to the final
+    /// reply (or RSET, or the end of the connection).
+    pub in_transaction: usize,
+    /// The most transactions that were open at once. Unlike
+    /// [`Record::max_active`], no race stretches it: a transaction ends
+    /// before its final reply is written, so before the client can hand
+    /// its connection slot to another.
+    pub max_in_transaction: usize,
 }
 
 /// A running fake peer.
@@ -247,6 +255,7 @@ impl Conn {
 struct Active {
     counted: bool,
     ended: bool,
+    in_transaction: bool,
 }
 
 impl Active {
@@ -260,10 +269,27 @@ impl Active {
     }
 
     fn end(&mut self, record: &Mutex<Record>) {
+        self.transaction_over(record);
         if self.counted && !self.ended {
             record.lock().unwrap().active -= 1;
         }
         self.ended = true;
+    }
+
+    fn transaction_begun(&mut self, record: &Mutex<Record>) {
+        if !self.in_transaction {
+            self.in_transaction = true;
+            let mut record = record.lock().unwrap();
+            record.in_transaction += 1;
+            record.max_in_transaction = record.max_in_transaction.max(record.in_transaction);
+        }
+    }
+
+    fn transaction_over(&mut self, record: &Mutex<Record>) {
+        if self.in_transaction {
+            self.in_transaction = false;
+            record.lock().unwrap().in_transaction -= 1;
+        }
     }
 }
 
@@ -394,6 +420,9 @@ fn serve(
                     _ => "250 2.1.0 Sender OK".to_string(),
                 };
                 mail_accepted = reply.starts_with('2');
+                if mail_accepted {
+                    session.transaction_begun(record);
+                }
                 recipients_here = 0;
                 conn.send(&reply)?;
                 if reply.starts_with("421") {
@@ -470,6 +499,7 @@ fn serve(
                 if let Some(delay) = b.final_reply_delay {
                     std::thread::sleep(delay);
                 }
+                session.transaction_over(record);
                 conn.send(&b.final_reply)?;
                 in_data_accepted = false;
                 mail_accepted = false;
@@ -481,6 +511,7 @@ fn serve(
                 }
             }
             "RSET" => {
+                session.transaction_over(record);
                 in_data_accepted = false;
                 mail_accepted = false;
                 conn.send("250 2.0.0 OK")?;
