@@ -26,10 +26,9 @@ use crate::error::{Error, Kind, Result};
 use crate::log::{Level, Outcome, Record, Syslog};
 use crate::message::PreparedHeader;
 use crate::size::{SizeLimit, TooLarge, Whose};
-use crate::spool::caller;
 use crate::spool::describe_error;
 use crate::spool::draft::{Draft, Tee};
-use crate::spool::format::{self, Meta, State};
+use crate::spool::format::{Meta, State};
 use crate::spool::schedule;
 use crate::spool::store::{Area, Spool};
 use crate::transcript::Transcript;
@@ -255,29 +254,15 @@ impl<'c> Submitter<'c> {
         header: &PreparedHeader,
         delivery: &Delivery,
     ) -> io::Result<Draft> {
-        let now = clock::now();
-        let micros = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64);
         let meta = Meta {
-            id: format::new_queue_id(micros, clock::random_bytes()),
-            arrival: now,
-            uid: caller::real_uid(),
             sender: addresses.sender.clone(),
             recipients: addresses.recipients.clone(),
             message_id: header.message_id.clone(),
             delivery: delivery.clone(),
-            size: 0,
-            account: (self.account.config.account != crate::config::DEFAULT_ACCOUNT)
-                .then(|| self.account.config.account.clone()),
+            account: self.account.config.account_tag(),
+            ..Meta::default()
         };
-        match Draft::create(spool, meta.clone(), &header.bytes) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                spool.prepare()?;
-                Draft::create(spool, meta, &header.bytes)
-            }
-            other => other,
-        }
+        Draft::begin(spool, meta, &header.bytes)
     }
 
     /// Tries one message over the session (opened on first use); logs nothing.

@@ -307,6 +307,15 @@ pub enum DeliveryMode {
     Queue,
 }
 
+impl Config {
+    /// The account name a queued message of this account carries: none
+    /// for the default account, so that its files look as before accounts
+    /// existed.
+    pub fn account_tag(&self) -> Option<String> {
+        (self.account != DEFAULT_ACCOUNT).then(|| self.account.clone())
+    }
+}
+
 impl DeliveryMode {
     /// The configuration value's name.
     pub fn name(self) -> &'static str {

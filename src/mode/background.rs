@@ -61,30 +61,16 @@ pub fn spool(
     let queue = config.queue.as_ref().expect("checked by the caller");
     let spool = Spool::new(&queue.dir);
     let cant = |e: &io::Error| crate::spool::cant_use(&spool, e);
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64);
-    let now = clock::now();
     let meta = Meta {
-        id: format::new_queue_id(micros, clock::random_bytes()),
-        arrival: now,
-        uid: caller::real_uid(),
         sender: addresses.sender.clone(),
         recipients: addresses.recipients.clone(),
         message_id: header.message_id.clone(),
         delivery: delivery.clone(),
-        size: 0,
         // The account the message was chosen for; its run delivers it.
-        account: (config.account != crate::config::DEFAULT_ACCOUNT).then(|| config.account.clone()),
+        account: config.account_tag(),
+        ..Meta::default()
     };
-    let mut draft = match Draft::create(&spool, meta.clone(), &header.bytes) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            spool.prepare().map_err(|e| cant(&e))?;
-            Draft::create(&spool, meta, &header.bytes)
-        }
-        other => other,
-    }
-    .map_err(|e| cant(&e))?;
+    let mut draft = Draft::begin(&spool, meta, &header.bytes).map_err(|e| cant(&e))?;
     Tee::new(input, Some(&mut draft)).drain().map_err(|e| {
         Error::new(
             Kind::Input,
@@ -95,7 +81,7 @@ pub fn spool(
         )
     })?;
     let state = State {
-        next_attempt: now,
+        next_attempt: clock::now(),
         last_error: why.to_string(),
         ..State::default()
     };

@@ -14,8 +14,10 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
+use super::caller;
 use super::format::{self, Meta, State};
 use super::store::{Area, Spool};
+use crate::clock;
 
 /// A message being written to the queue's `tmp/` area.
 pub struct Draft {
@@ -52,6 +54,28 @@ impl Draft {
         draft.meta.size = header.len() as u64;
         draft.writer = Some(writer);
         Ok(draft)
+    }
+
+    /// Starts a draft for a new message: `meta` holds its envelope, and
+    /// its queue id, arrival time and owner (the real caller) are set here.
+    /// Creates the queue's areas first when they are missing.
+    ///
+    /// # Errors
+    /// As [`Draft::create`], and the areas cannot be made.
+    pub fn begin(spool: &Spool, mut meta: Meta, header: &[u8]) -> io::Result<Draft> {
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        meta.id = format::new_queue_id(micros, clock::random_bytes());
+        meta.arrival = clock::now();
+        meta.uid = caller::real_uid();
+        match Draft::create(spool, meta.clone(), header) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                spool.prepare()?;
+                Draft::create(spool, meta, header)
+            }
+            other => other,
+        }
     }
 
     /// The queue id.
