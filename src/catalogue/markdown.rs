@@ -2,9 +2,11 @@
 //! its `catalogue` markers is this rendering, and a test fails when the two
 //! differ (run it with `OAUTH2_SENDMAIL_WRITE_DOCS=1` to rewrite the file).
 
+use super::local::{Group, LOCAL};
 use super::{ENTRA, Entry, GRAPH, SMTP};
+use crate::cause::Cause;
 
-const BEGIN: &str = "<!-- catalogue: generated from src/catalogue by `OAUTH2_SENDMAIL_WRITE_DOCS=1 cargo test --bin oauth2-sendmail catalogue::markdown`; do not edit by hand -->\n";
+const BEGIN: &str = "<!-- catalogue: generated from src/catalogue by `OAUTH2_SENDMAIL_WRITE_DOCS=1 cargo test --lib catalogue::markdown`; do not edit by hand -->\n";
 const END: &str = "<!-- catalogue: end -->\n";
 
 fn exit(e: &Entry) -> String {
@@ -48,13 +50,45 @@ pub fn render() -> String {
         }
         section(&mut out, &title, &p.entry);
     }
-    out.push_str("### Microsoft Graph errors\n\nRecognised by `--explain` only, until oauth2-sendmail has a Graph transport.\n\n");
+    out.push_str("### Microsoft Graph errors\n\nGraph's error codes as other programs report them, recognised by `--explain` (with the SMTP side's cause). oauth2-sendmail's own Graph transport names its own causes, listed below.\n\n");
     for p in GRAPH {
         let title = format!("HTTP {} {}", p.status, p.codes.join(", "));
         section(&mut out, &title, &p.entry);
     }
+    out.push_str("### oauth2-sendmail's own causes\n\nWhat the program finds itself rather than reads in a Microsoft reply. `--explain` explains these codes too, in any line with `cause=`.\n\n");
+    for group in Group::ALL {
+        out.push_str(&format!(
+            "#### {}\n\n| cause | meaning | ends in | fix |\n|---|---|---|---|\n",
+            group.title()
+        ));
+        for l in LOCAL.iter().filter(|l| l.group == group) {
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                l.entry.cause,
+                cell(l.entry.meaning),
+                cell(&l.ending.describe()),
+                cell(l.entry.fix)
+            ));
+        }
+        out.push('\n');
+    }
     out.push_str(END);
     out
+}
+
+/// Text for a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('<', "\\<")
+}
+
+/// The causes the catalogue's tables carry.
+fn catalogued() -> Vec<Cause> {
+    ENTRA
+        .iter()
+        .map(|(_, e)| e.cause)
+        .chain(SMTP.iter().map(|p| p.entry.cause))
+        .chain(GRAPH.iter().map(|p| p.entry.cause))
+        .collect()
 }
 
 #[cfg(test)]
@@ -82,6 +116,31 @@ mod tests {
                     "docs/troubleshooting.md differs from the catalogue: rerun with OAUTH2_SENDMAIL_WRITE_DOCS=1"
                 );
             }
+        }
+    }
+
+    /// Every cause code a log line can carry has an entry: in the
+    /// catalogue's tables, or once among the program's own.
+    #[test]
+    fn every_cause_is_documented_once() {
+        let catalogued = catalogued();
+        for cause in Cause::ALL {
+            let own = LOCAL.iter().filter(|l| l.entry.cause == *cause).count();
+            let listed = catalogued.contains(cause);
+            assert!(
+                own + usize::from(listed) == 1,
+                "{cause}: {own} own entries, in the catalogue: {listed}"
+            );
+        }
+        for l in LOCAL {
+            let e = &l.entry;
+            assert!(
+                e.meaning.ends_with('.'),
+                "{}: meaning {:?}",
+                e.cause,
+                e.meaning
+            );
+            assert!(e.fix.len() > 10, "{}: fix too thin", e.cause);
         }
     }
 

@@ -9,12 +9,15 @@
 //! its likely causes (most likely first), and a fix naming the setting,
 //! the portal blade or the PowerShell cmdlet. The hint of a failed send,
 //! `--check`, `--explain` and docs/troubleshooting.md (`markdown.rs`) all
-//! read these tables: there is no second copy. This file holds the entry
-//! types and the lookups.
+//! read these tables: there is no second copy. `local.rs` holds the
+//! causes the program finds itself (a file, a connection, the queue), so
+//! that every cause code has an entry. This file holds the entry types and
+//! the lookups.
 
 mod entra;
 mod exchange;
 mod graph;
+pub mod local;
 #[cfg(test)]
 mod markdown;
 

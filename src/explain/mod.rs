@@ -27,6 +27,7 @@ pub fn key(f: &scan::Finding) -> String {
     match f.source {
         scan::Source::Entra(code) => format!("AADSTS{code}"),
         scan::Source::Graph(i) => crate::catalogue::GRAPH[i].codes[0].to_string(),
+        scan::Source::Own(_) => format!("cause={}", f.entry.cause),
         scan::Source::Exchange(i) => {
             let pattern = &crate::catalogue::smtp_patterns()[i];
             if pattern.code != 0 {

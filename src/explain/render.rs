@@ -3,12 +3,30 @@
 use serde_json::{Value, json};
 
 use super::scan::{Finding, Scan, Source};
+use crate::catalogue::local::{Ending, LOCAL};
 
 fn title(f: &Finding) -> String {
     match f.source {
         Source::Entra(code) => format!("Entra ID AADSTS{code}"),
         Source::Exchange(_) => "Exchange Online SMTP reply".to_string(),
         Source::Graph(_) => "Microsoft Graph error".to_string(),
+        Source::Own(_) => "oauth2-sendmail's own cause".to_string(),
+    }
+}
+
+/// Whether the finding ends the invocation with an exit code of its own.
+fn exits(f: &Finding) -> bool {
+    !matches!(
+        own_ending(f),
+        Some(Ending::Warning | Ending::Queued | Ending::GivenUp)
+    )
+}
+
+/// What the finding ends in, when it is one of the program's own causes.
+fn own_ending(f: &Finding) -> Option<Ending> {
+    match f.source {
+        Source::Own(i) => Some(LOCAL[i].ending),
+        _ => None,
     }
 }
 
@@ -26,7 +44,7 @@ pub fn text(scan: &Scan) -> String {
             String::new()
         };
         out.push_str(&format!(
-            "{}. {} (line {}{times}): cause {}\n   seen: {}\n   means: {}\n   likely causes, most likely first:\n",
+            "{}. {} (line {}{times}): cause {}\n   seen: {}\n   means: {}\n",
             n + 1,
             title(f),
             f.line,
@@ -34,15 +52,23 @@ pub fn text(scan: &Scan) -> String {
             f.seen,
             e.meaning
         ));
+        if !e.causes.is_empty() {
+            out.push_str("   likely causes, most likely first:\n");
+        }
         for (i, cause) in e.causes.iter().enumerate() {
             out.push_str(&format!("     {}. {cause}\n", i + 1));
         }
+        let ends = match own_ending(f) {
+            Some(ending) => format!("   ends in: {}", ending.describe()),
+            None => format!(
+                "   oauth2-sendmail would exit {} {}",
+                e.kind.exit_code(),
+                e.kind.exit_name()
+            ),
+        };
         out.push_str(&format!(
-            "   fix: {}\n   oauth2-sendmail would exit {} {} (cause={})\n\n",
-            e.fix,
-            e.kind.exit_code(),
-            e.kind.exit_name(),
-            e.cause
+            "   fix: {}\n{ends} (cause={})\n\n",
+            e.fix, e.cause
         ));
     }
     for code in &scan.unknown_aadsts {
@@ -70,8 +96,10 @@ pub fn json(scan: &Scan) -> String {
                 "meaning": e.meaning,
                 "causes": e.causes,
                 "fix": e.fix,
-                "exit": e.kind.exit_code(),
-                "exit_name": e.kind.exit_name(),
+                // A warning or a queued message exits with nothing of its own.
+                "exit": exits(f).then(|| e.kind.exit_code()),
+                "exit_name": exits(f).then(|| e.kind.exit_name()),
+                "ends_in": own_ending(f).map(Ending::describe),
             })
         })
         .collect();

@@ -21,6 +21,9 @@ pub enum Source {
     Exchange(usize),
     /// A Microsoft Graph error (position in the Graph table).
     Graph(usize),
+    /// This program's own `cause=` code, which no Microsoft reply carries
+    /// (position in `catalogue::local::LOCAL`).
+    Own(usize),
 }
 
 impl Source {
@@ -30,6 +33,7 @@ impl Source {
             Source::Entra(_) => "entra",
             Source::Exchange(_) => "exchange",
             Source::Graph(_) => "graph",
+            Source::Own(_) => "oauth2-sendmail",
         }
     }
 }
@@ -280,6 +284,17 @@ fn own_cause(line: &str, hits: &mut Vec<(usize, Source, &'static Entry)>) {
                 .enumerate()
                 .find(|(_, p)| p.entry.cause == cause)
                 .map(|(i, p)| (Source::Exchange(i), &p.entry))
+        })
+        .or_else(|| {
+            catalogue::GRAPH
+                .iter()
+                .enumerate()
+                .find(|(_, p)| p.entry.cause == cause)
+                .map(|(i, p)| (Source::Graph(i), &p.entry))
+        })
+        .or_else(|| {
+            catalogue::local::position(cause)
+                .map(|i| (Source::Own(i), &catalogue::local::LOCAL[i].entry))
         });
     if let Some((source, entry)) = hit {
         hits.push((at, source, entry));

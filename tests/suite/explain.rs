@@ -35,6 +35,39 @@ fn an_argument_is_explained() {
     assert!(run.stderr.is_empty(), "{}", run.stderr);
 }
 
+/// Our own syslog lines name causes no Microsoft reply carries; each is
+/// explained, with what it ends in.
+#[test]
+fn our_own_syslog_causes_are_explained() {
+    let log = "Dec  2 10:00:00 web1 oauth2-sendmail[4242]: queue-id=6670A from=<a@x> outcome=queued cause=token-service-only\n\
+               Dec  2 10:00:01 web1 oauth2-sendmail[4243]: queue-id=6670B from=<a@x> outcome=queued cause=background\n\
+               Dec  2 10:00:02 web1 oauth2-sendmail[4244]: from=<a@x> outcome=failed exit=EX_CONFIG cause=managed-identity-missing\n";
+    let run = sendmail(&["--explain"], log.as_bytes());
+    run.expect(0);
+    for words in [
+        "oauth2-sendmail's own cause (line 1): cause token-service-only",
+        "systemctl status oauth2-sendmail-queue.timer",
+        "ends in: exit 75 (EX_TEMPFAIL)",
+        "(line 2): cause background",
+        "ends in: the message is queued: exit 0",
+        "(line 3): cause managed-identity-missing",
+        "azcmagent connect",
+    ] {
+        assert!(run.stdout.contains(words), "{words:?} in {}", run.stdout);
+    }
+    let json = sendmail(&["--explain", "--json", "cause=recipients-budget"], b"");
+    json.expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let finding = &doc["findings"][0];
+    assert_eq!(finding["source"], "oauth2-sendmail");
+    assert_eq!(
+        finding["exit"],
+        serde_json::Value::Null,
+        "a warning exits with nothing"
+    );
+    assert_eq!(finding["ends_in"], "a warning: nothing stops");
+}
+
 #[test]
 fn stdin_is_read_when_there_is_no_argument() {
     let input = format!("unrelated first line\n{TOKEN}\n{POSTFIX}\n");
