@@ -53,6 +53,15 @@ fn parts_under_3_mb_are_posted_and_larger_ones_uploaded_every_byte_delivered() {
         "no uploadUrl in the transcript"
     );
     assert!(!run.stderr.contains("DELETE"), "nothing to clean up");
+    let mut tokens = 0;
+    for entry in std::fs::read_dir(scratch.join("cache")).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        if let Some(token) = text.lines().find_map(|l| l.strip_prefix("token ")) {
+            tokens += 1;
+            assert!(!common::leaks(&run.output(), token), "the token leaked");
+        }
+    }
+    assert_eq!(tokens, 1, "Graph's token, checked against the transcript");
     let got = sb.graph_mail_for("parts@example.com");
     assert_eq!(got.len(), 1);
     let delivered = &got[0].message;
@@ -90,10 +99,10 @@ fn failing(
 }
 
 #[test]
-fn a_draft_whose_upload_attachment_or_send_fails_is_deleted() {
+fn a_draft_whose_session_upload_attachment_or_send_fails_is_deleted() {
     let sb = sandbox();
     let ex = sb.exclusive();
-    for at in ["upload", "attachment", "send"] {
+    for at in ["session", "upload", "attachment", "send"] {
         let rcpt = format!("fail-{at}@example.com");
         let before = ex.graph_stats()["deleted"].as_u64().unwrap();
         let (run, log, stats) = failing(
