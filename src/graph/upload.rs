@@ -24,8 +24,8 @@ use super::{Accepted, Client, Failure};
 use crate::cause::Cause;
 use crate::error::{Error, Kind};
 
-/// The parts to upload: the largest base64 leaves, until the rest fits
-/// one request.
+/// The parts to take out of the draft and add as attachments: the
+/// largest base64 leaves, until the rest fits one request.
 ///
 /// # Errors
 /// [`Kind::Data`] when no such choice makes the rest small enough.
@@ -129,6 +129,15 @@ fn discard(client: &mut Client, agent: &ureq::Agent, message: &str) {
     ));
     let why = match client.exchange(agent, message, &|| Payload::Delete, 204) {
         Ok(_) => return,
+        // A 404 (classified as a mailbox not found, but the mailbox has
+        // just taken the draft): the draft is gone already, e.g. sent
+        // after all by a `send` whose answer was lost.
+        Err(Failure::Refused(r)) if r.error.cause() == Some(Cause::GraphMailboxNotFound) => {
+            client
+                .transcript
+                .note("graph: the draft is not there any more: nothing to delete");
+            return;
+        }
         Err(Failure::NoSession(e) | Failure::Message(e)) => e.message().to_string(),
         Err(Failure::Refused(r)) => r.error.message().to_string(),
     };

@@ -129,19 +129,33 @@ fn a_draft_whose_session_upload_attachment_or_send_fails_is_deleted() {
 fn a_failed_delete_is_a_warning_and_the_first_failure_is_reported() {
     let sb = sandbox();
     let ex = sb.exclusive();
-    let (run, log, stats) = failing(
-        &ex,
-        "graph-fail-delete",
-        r#"[{"at":"upload","status":500,"code":"InternalServerError"},
-            {"at":"delete","status":409,"code":"ErrorIrresolvableConflict"}]"#,
-        "fail-delete@example.com",
-    );
-    // The upload's 500 (temporary, 75), not the delete's 409.
-    run.expect(75);
-    assert!(log.contains("cause=graph-unavailable"), "{log}");
-    assert!(log.contains("could not be deleted"), "{log}");
-    assert!(log.contains("ErrorIrresolvableConflict"), "{log}");
-    assert_eq!(stats["faults_pending"], 0);
-    assert_eq!(stats["drafts"], 1, "the draft Graph would not delete");
-    assert!(ex.graph_mail_for("fail-delete@example.com").is_empty());
+    // (delete's fault, a warning): a 404 means the draft is gone already.
+    let cases = [
+        (r#"{"status":409,"code":"ErrorIrresolvableConflict"}"#, true),
+        (r#"{"status":404,"code":"ErrorItemNotFound"}"#, false),
+    ];
+    for (i, (fault, warned)) in cases.into_iter().enumerate() {
+        let rcpt = format!("fail-delete-{i}@example.com");
+        let (run, log, stats) = failing(
+            &ex,
+            &format!("graph-fail-delete-{i}"),
+            &format!(
+                r#"[{{"at":"upload","status":500,"code":"InternalServerError"}},
+                    {}]"#,
+                fault.replacen('{', r#"{"at":"delete","#, 1)
+            ),
+            &rcpt,
+        );
+        // The upload's 500 (temporary, 75), not the delete's 409 or 404.
+        run.expect(75);
+        assert!(log.contains("cause=graph-unavailable"), "{log}");
+        assert_eq!(log.contains("could not be deleted"), warned, "{log}");
+        assert_eq!(log.contains("ErrorIrresolvableConflict"), warned, "{log}");
+        assert_eq!(stats["faults_pending"], 0, "{fault}");
+        assert_eq!(
+            stats["deleted"], 0,
+            "{fault}: the look-alike deleted nothing"
+        );
+        assert!(ex.graph_mail_for(&rcpt).is_empty());
+    }
 }
