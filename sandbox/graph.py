@@ -19,19 +19,24 @@ base64 MIME body (reference: docs/graph.md, shared/reference/graph.md):
   what the recipients get, as Exchange does. The .env holds the mailbox
   (sender) and the recipient, like the Postfix capture's;
 - large messages the way Graph takes them: `POST .../messages` (a draft
-  from MIME), `.../attachments/createUploadSession` for each large
-  attachment, `PUT` of its bytes to the uploadUrl in sequential byte
-  ranges of at most 4 MB (Content-Range checked; a bearer token there is
-  refused, the URL is pre-authenticated), then `.../messages/{id}/send`,
-  which delivers the draft with the attachments added as parts. Drafts
-  need the Mail.ReadWrite role too (403 ErrorAccessDenied without);
+  from MIME), `.../attachments` (an attachment under 3 MB in one
+  request, contentBytes) or `.../attachments/createUploadSession` (from
+  3 MB; a smaller one is refused) and `PUT`s of its bytes to the
+  uploadUrl in sequential byte ranges of at most 4 MB (Content-Range
+  checked; a bearer token there is refused, the URL is
+  pre-authenticated), then `.../messages/{id}/send`, which delivers the
+  draft with the attachments added as parts; `DELETE .../messages/{id}`
+  removes a draft. Drafts need the Mail.ReadWrite role too (403
+  ErrorAccessDenied without); see graph_upload.py;
 - faults on demand: POST /_control/graph {"faults": [...]} queues answers
   that the next sendMail requests get instead of the normal one, one each
   (`{"status": 429, "code": "ApplicationThrottled", "headers":
   {"Retry-After": "1"}}`; `"deliver": true` delivers before answering, as
-  a 504 after the message was queued does); the token endpoint's
-  /_control/reset empties the queue and the counters;
-  GET /_control/graph reads the counters.
+  a 504 after the message was queued does); a fault with `"at"` (one of
+  graph_upload.FAULT_STEPS: "draft", "attachment", "session", "upload",
+  "send", "delete") strikes the next request of that step of the draft
+  path instead; the token endpoint's /_control/reset empties the queue
+  and the counters; GET /_control/graph reads the counters.
 
 Every request gets a line in graph.log (never a token).
 """
@@ -63,6 +68,8 @@ DRAFT_RE = re.compile(r"/v1\.0/users/([^/]+)/messages")
 SESSION_RE = re.compile(
     r"/v1\.0/users/([^/]+)/messages/([^/]+)/attachments/createUploadSession")
 DRAFT_SEND_RE = re.compile(r"/v1\.0/users/([^/]+)/messages/([^/]+)/send")
+ATTACH_RE = re.compile(r"/v1\.0/users/([^/]+)/messages/([^/]+)/attachments")
+MESSAGE_RE = re.compile(r"/v1\.0/users/([^/]+)/messages/([^/]+)")
 # Mailboxes of the fixture tenant: address -> has an Exchange Online licence.
 MAILBOXES = {entra.MAILBOX: True, "other@contoso.test": True,
              "unlicensed@contoso.test": False}
@@ -102,26 +109,45 @@ class GraphService:
             self.drafts = {}            # id -> {"mailbox", "raw", "attachments"}
             self.sessions = {}          # id -> {"draft", "item", "data"}
             self.uploads = 0            # PUT requests
+            self.posted = 0             # attachments added in one request
+            self.deleted = 0            # drafts deleted
 
     def stats(self):
         with self._lock:
             return {"requests": self.requests, "accepted": self.accepted,
                     "faults_pending": len(self.faults),
-                    "drafts": len(self.drafts), "uploads": self.uploads}
+                    "drafts": len(self.drafts), "uploads": self.uploads,
+                    "posted": self.posted, "deleted": self.deleted}
 
     def set_faults(self, req):
         faults = req.get("faults") if isinstance(req, dict) else None
         if not isinstance(faults, list) or not all(
                 isinstance(f, dict) and isinstance(f.get("status"), int)
+                and f.get("at", "sendMail") in graph_upload.FAULT_STEPS
                 for f in faults):
-            raise ValueError('body must be {"faults": [{"status": N, ...}]}')
+            raise ValueError('body must be {"faults": [{"status": N, ...}]}'
+                             ' ("at" one of %s)'
+                             % ", ".join(graph_upload.FAULT_STEPS))
         with self._lock:
             self.faults = list(faults)
 
-    def next_fault(self):
+    def next_fault(self, at="sendMail"):
+        """The first queued fault for the step `at`, taken off the queue."""
         with self._lock:
-            self.requests += 1
-            return self.faults.pop(0) if self.faults else None
+            if at == "sendMail":
+                self.requests += 1
+            for i, fault in enumerate(self.faults):
+                if fault.get("at", "sendMail") == at:
+                    return self.faults.pop(i)
+            return None
+
+    def raise_fault(self, at):
+        """Raises the first queued fault for the step `at`, if any."""
+        fault = self.next_fault(at)
+        if fault is not None:
+            raise GraphError(fault["status"], fault.get("code", "Fault"),
+                             fault.get("message", "Injected fault."),
+                             fault.get("headers"))
 
     def stop(self):
         with self._lock:
@@ -334,28 +360,15 @@ class Handler(graph_upload.UploadMixin, BaseHTTPRequestHandler):
             self.graph.log("control: faults %s" % json.dumps(self.graph.faults))
             self._send(200, self.graph.stats())
             return
-        for regex, handler in ((SESSION_RE, self._create_session),
-                               (DRAFT_SEND_RE, self._send_draft),
-                               (DRAFT_RE, self._create_draft)):
+        for regex, step, handler in (
+                (SESSION_RE, "session", self._create_session),
+                (ATTACH_RE, "attachment", self._add_attachment),
+                (DRAFT_SEND_RE, "send", self._send_draft),
+                (DRAFT_RE, "draft", self._create_draft)):
             d = regex.fullmatch(path)
             if d:
-                who = "POST %s request-id=%s" % (path, request_id)
                 body = self._read_body(MAX_REQUEST)
-                try:
-                    claims, client = self.graph.authorize(
-                        self.headers.get("Authorization", ""),
-                        urllib.parse.unquote(d.group(1)))
-                    if entra.GRAPH_READWRITE not in claims.get("roles", []):
-                        raise GraphError(403, "ErrorAccessDenied",
-                                         "Access is denied. Check credentials "
-                                         "and try again.")
-                    if body is None:
-                        raise GraphError(413, "ErrorMessageSizeExceeded",
-                                         "The request is too large.")
-                    handler(urllib.parse.unquote(d.group(1)), d.groups()[1:],
-                            body, request_id, who)
-                except GraphError as e:
-                    self._error(e, request_id, who)
+                self._on_draft("POST", d, step, handler, body, request_id)
                 return
         m = SEND_RE.fullmatch(path)
         if not m:
@@ -365,6 +378,39 @@ class Handler(graph_upload.UploadMixin, BaseHTTPRequestHandler):
                         "POST %s" % path)
             return
         self._send_mail(urllib.parse.unquote(m.group(1)), request_id)
+
+    def do_DELETE(self):
+        path = urllib.parse.urlsplit(self.path).path
+        request_id = str(uuid.uuid4())
+        self._read_body(MAX_REQUEST)
+        d = MESSAGE_RE.fullmatch(path)
+        if not d:
+            self._error(GraphError(400, "BadRequest", "Resource not found for "
+                                   "the segment '%s'." % path), request_id,
+                        "DELETE %s" % path)
+            return
+        self._on_draft("DELETE", d, "delete", self._delete_draft, b"",
+                       request_id)
+
+    def _on_draft(self, method, d, step, handler, body, request_id):
+        """A request of the draft path: its queued fault, the token with
+        Mail.ReadWrite, the size, then `handler`."""
+        who = "%s %s request-id=%s" % (method, d.group(0), request_id)
+        mailbox = urllib.parse.unquote(d.group(1))
+        try:
+            self.graph.raise_fault(step)
+            claims, _ = self.graph.authorize(
+                self.headers.get("Authorization", ""), mailbox)
+            if entra.GRAPH_READWRITE not in claims.get("roles", []):
+                raise GraphError(403, "ErrorAccessDenied",
+                                 "Access is denied. Check credentials "
+                                 "and try again.")
+            if body is None:
+                raise GraphError(413, "ErrorMessageSizeExceeded",
+                                 "The request is too large.")
+            handler(mailbox, d.groups()[1:], body, request_id, who)
+        except GraphError as e:
+            self._error(e, request_id, who)
 
     def _send_mail(self, mailbox, request_id):
         who = "POST sendMail mailbox=%s client-port=%d request-id=%s" % (

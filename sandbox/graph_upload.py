@@ -1,21 +1,33 @@
 """The large-message half of the Graph look-alike (graph.py): drafts
-created from MIME, attachment upload sessions and their PUTs, and sending
-a draft, as Outlook's API takes them (docs/graph.md):
+created from MIME, attachments added to them, and sending or deleting a
+draft, as Outlook's API takes them (docs/graph.md, docs/protocol-notes.md):
 
 - `POST .../messages` with base64 MIME creates a draft (201 {"id"});
+- `POST .../messages/{id}/attachments` with a fileAttachment
+  (`@odata.type` #microsoft.graph.fileAttachment, `name`, `contentBytes`
+  in base64; `contentType`, `isInline`, `contentId` optional) adds an
+  attachment in one request (201), the way Graph takes those under 3 MB;
+  the request size limit (4 MiB, graph.py) is what bounds it;
 - `POST .../messages/{id}/attachments/createUploadSession` with
   `{"AttachmentItem": {attachmentType: file, name, size, contentType}}`
-  answers an `uploadUrl` on this server;
+  answers an `uploadUrl` on this server, for a size from MIN_SESSION on;
+  a smaller one is refused (400
+  ErrorAttachmentSizeShouldNotBeLessThanMinimumSize: Graph documents the
+  code; the status is ours, Graph's is not documented);
 - `PUT uploadUrl` takes the bytes in sequential ranges of at most
   MAX_CHUNK octets with `Content-Range: bytes a-b/size`; the URL is
   pre-authenticated, so a bearer token there is refused (401);
 - `POST .../messages/{id}/send` delivers the draft with the attachments
-  added as parts of its top-level multipart.
+  added as parts of its top-level multipart;
+- `DELETE .../messages/{id}` removes a draft (204; 404 ErrorItemNotFound
+  for one that is not there).
 
-These need Mail.ReadWrite besides Mail.Send (checked in graph.py).
+These need Mail.ReadWrite besides Mail.Send (checked in graph.py). Each
+step can be made to fail on demand: a fault with "at" (FAULT_STEPS).
 """
 
 import base64
+import binascii
 import email.parser
 import email.policy
 import json
@@ -25,6 +37,13 @@ import uuid
 
 # Outlook's upload sessions: byte ranges of at most 4 MB each.
 MAX_CHUNK = 4 * 1024 * 1024
+# Graph documents upload sessions for attachments from 3 MB (to 150 MB);
+# smaller ones go in one POST with contentBytes.
+MIN_SESSION = 3 * 1000 * 1000
+FILE_ATTACHMENT = "#microsoft.graph.fileAttachment"
+# Where a queued fault can strike ("at"; graph.py's sendMail by default).
+FAULT_STEPS = ("sendMail", "draft", "attachment", "session", "upload",
+               "send", "delete")
 UPLOAD_RE = re.compile(r"/upload/([0-9a-f]+)")
 CONTENT_RANGE_RE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 
@@ -110,6 +129,12 @@ class UploadMixin:
             raise GraphError(400, "ErrorInvalidRequest",
                              "AttachmentItem needs attachmentType file, name "
                              "and size.")
+        if size < MIN_SESSION:
+            raise GraphError(400,
+                             "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize",
+                             "Attachment size must be greater than the "
+                             "minimum size: attach a file under 3 MB with a "
+                             "POST on the attachments of the message.")
         sid = uuid.uuid4().hex
         with self.graph._lock:
             self.graph.sessions[sid] = {"draft": draft, "item": item,
@@ -120,6 +145,55 @@ class UploadMixin:
         self._send(201, {"uploadUrl": url, "nextExpectedRanges": ["0-"],
                          "expirationDateTime": "2099-01-01T00:00:00Z"},
                    {"request-id": request_id})
+
+    def _add_attachment(self, mailbox, groups, body, request_id, who):
+        """A fileAttachment in one request, its bytes in contentBytes."""
+        draft = self._draft(mailbox, groups[0])
+        try:
+            item = json.loads(body)
+            if not isinstance(item, dict):
+                raise ValueError
+        except ValueError:
+            raise GraphError(400, "RequestBodyRead",
+                             "The request body is not a JSON object.")
+        if item.get("@odata.type") != FILE_ATTACHMENT:
+            raise GraphError(400, "ErrorInvalidRequest",
+                             "This sandbox takes @odata.type %s only."
+                             % FILE_ATTACHMENT)
+        name, content = item.get("name"), item.get("contentBytes")
+        if not isinstance(name, str) or not name or \
+                not isinstance(content, str):
+            raise GraphError(400, "ErrorInvalidRequest",
+                             "A fileAttachment needs name and contentBytes.")
+        try:
+            data = base64.b64decode(content, validate=True)
+        except (binascii.Error, ValueError):
+            raise GraphError(400, "ErrorInvalidRequest",
+                             "contentBytes is not valid base64.")
+        aid = "AAMkAtt" + uuid.uuid4().hex
+        kept = {k: item[k] for k in ("name", "contentType", "isInline",
+                                     "contentId") if k in item}
+        with self.graph._lock:
+            draft["attachments"].append((kept, data))
+            self.graph.posted += 1
+        self.graph.log("%s -> 201 attachment %s (%d octets)" % (
+            who, name, len(data)))
+        self._send(201, {"@odata.type": FILE_ATTACHMENT, "id": aid,
+                         "name": name, "size": len(data),
+                         "contentType": item.get("contentType"),
+                         "isInline": bool(item.get("isInline"))},
+                   {"request-id": request_id})
+
+    def _delete_draft(self, mailbox, groups, _, request_id, who):
+        self._draft(mailbox, groups[0])
+        with self.graph._lock:
+            draft = self.graph.drafts.pop(groups[0], None)
+            for sid, session in list(self.graph.sessions.items()):
+                if session["draft"] is draft:
+                    del self.graph.sessions[sid]
+            self.graph.deleted += 1
+        self.graph.log("%s -> 204 deleted draft %s" % (who, groups[0][:12]))
+        self._send(204, b"", {"request-id": request_id})
 
     def _send_draft(self, mailbox, groups, body, request_id, who):
         draft = self._draft(mailbox, groups[0])
@@ -146,6 +220,7 @@ class UploadMixin:
             if session is None:
                 raise GraphError(404, "ErrorItemNotFound",
                                  "The upload session does not exist.")
+            self.graph.raise_fault("upload")
             if self.headers.get("Authorization"):
                 # The uploadUrl is pre-authenticated; Outlook refuses a
                 # bearer token on it.

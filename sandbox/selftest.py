@@ -7,7 +7,9 @@ servers behave as the Rust integration tests expect.
 Starts `sandbox.py up` as a child exactly as a test would (stdin pipe, one
 JSON line on stdout), then checks: every Entra error shape; secret, Basic
 and certificate (PS256/RS256) grants; introspection; the control API;
-XOAUTH2 logins that must work or fail; capture of a two-recipient message
+XOAUTH2 logins that must work or fail; the Graph look-alike (sendMail;
+the draft path: attachments posted, upload sessions refused under 3 MB,
+drafts deleted); capture of a two-recipient message
 with Bcc and without Date/Message-ID; implicit TLS; sender policy; teardown
 on stdin EOF with no process left; two sandboxes at once. --big adds a
 25 MB message. Standard library only. Exit 0 when everything passed.
@@ -398,6 +400,63 @@ def test_graph(h, sb):
     h.control("reset")
 
 
+def test_graph_drafts(h, sb):
+    """The look-alike's draft path (graph_upload.py): attachments posted
+    under 3 MB, upload sessions refused below 3 MB, drafts deleted."""
+    print("graph look-alike: drafts")
+    tok = h.token(scope="https://graph.microsoft.com/.default")[1]["access_token"]
+    auth = {"Authorization": "Bearer " + tok}
+    base = sb["graph_url"] + "/v1.0/users/%s/messages" % sb["user"]
+    raw = (b"From: %s\r\nTo: graph-draft@example.com\r\nSubject: d\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n"
+           b"\r\n--b\r\nContent-Type: text/plain\r\n\r\nbody\r\n--b--\r\n"
+           % sb["user"].encode())
+    st, body, _ = h.post(base, data=base64.b64encode(raw),
+                         headers=dict(auth, **{"Content-Type": "text/plain"}))
+    check(st == 201 and body.get("id"), "MIME draft -> 201 with an id")
+    message = base + "/" + body["id"]
+    item = {"@odata.type": "#microsoft.graph.fileAttachment", "name": "a.bin",
+            "contentBytes": base64.b64encode(b"\x00\x01\x02").decode()}
+    st, body, _ = h.post(message + "/attachments", js=item, headers=auth)
+    check(st == 201 and body.get("size") == 3, "fileAttachment POST -> 201")
+    for name, bad in (("no name", dict(item, name="")),
+                      ("no contentBytes", {k: v for k, v in item.items()
+                                           if k != "contentBytes"}),
+                      ("not base64", dict(item, contentBytes="!!!!")),
+                      ("no @odata.type", {k: v for k, v in item.items()
+                                          if k != "@odata.type"})):
+        st, body, _ = h.post(message + "/attachments", js=bad, headers=auth)
+        check(st == 400, "fileAttachment with %s -> 400" % name)
+    big = dict(item, contentBytes=base64.b64encode(b"x" * (3 * 1024 * 1024 + 1)).decode())
+    st, body, _ = h.post(message + "/attachments", js=big, headers=auth)
+    check(st == 413, "a fileAttachment over the request limit -> 413")
+    session = {"AttachmentItem": {"attachmentType": "file", "name": "s.bin",
+                                  "size": 2999999}}
+    st, body, _ = h.post(message + "/attachments/createUploadSession",
+                         js=session, headers=auth)
+    check(st == 400 and body["error"]["code"] ==
+          "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize",
+          "an upload session under 3 MB -> 400 "
+          "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize")
+    session["AttachmentItem"]["size"] = 3000000
+    st, body, _ = h.post(message + "/attachments/createUploadSession",
+                         js=session, headers=auth)
+    check(st == 201 and body.get("uploadUrl", "").startswith("https://"),
+          "an upload session of 3 MB -> 201 with an uploadUrl")
+
+    def delete(url):
+        return h._do(urllib.request.Request(url, headers=auth,
+                                            method="DELETE"), 10)
+    st, _, _ = delete(message)
+    check(st == 204, "DELETE of the draft -> 204")
+    st, body, _ = delete(message)
+    check(st == 404 and body["error"]["code"] == "ErrorItemNotFound",
+          "DELETE again -> 404 ErrorItemNotFound")
+    st, _, _ = h.post(message + "/send", headers=auth)
+    check(st == 404, "send of a deleted draft -> 404")
+    h.control("reset")
+
+
 def test_control(h, sb):
     print("control API")
     main = sb["other_clients"]["main"]
@@ -600,6 +659,7 @@ def run(tmp, args):
         test_token_success(h, sb)
         test_control(h, sb)
         test_graph(h, sb)
+        test_graph_drafts(h, sb)
         test_smtp(h, sb, args.big)
         print("two sandboxes at once")
         d2 = os.path.join(tmp, "two")

@@ -17,6 +17,8 @@
 //! a temporary file and sent by `upload`: a draft without its largest
 //! attachments, each of those through an upload session, then `send`.
 
+pub mod attach;
+pub mod decode;
 pub mod errors;
 pub mod input;
 pub mod memo;
@@ -96,7 +98,7 @@ impl<'c> Client<'c> {
         }
     }
 
-    /// Warnings of the token cache to log (unwritable cache, …).
+    /// Warnings to log (an unwritable token cache, a draft left behind, …).
     pub fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.tokens.warnings)
     }

@@ -73,12 +73,14 @@ pub enum Payload<'a> {
     /// MIME, sent as base64 with `Content-Type: text/plain`.
     Mime(&'a [u8]),
     /// A JSON document.
-    Json(String),
+    Json(&'a str),
     /// An upload session's range: `Content-Range`, its length, and a
     /// reader that yields exactly that many octets.
     Range(String, u64, &'a mut dyn std::io::Read),
     /// Nothing (`Content-Length: 0`).
     Empty,
+    /// No body, and the method is `DELETE`.
+    Delete,
 }
 
 /// POSTs `mime` as base64 (`Content-Type: text/plain`) with the token.
@@ -89,8 +91,8 @@ pub fn post_mime(agent: &ureq::Agent, url: &str, token: &Token, mime: &[u8]) -> 
     call(agent, url, Some(token), Payload::Mime(mime))
 }
 
-/// One request: POST with a bearer token, or PUT of a range without one
-/// (an upload session's URL is pre-authenticated).
+/// One request: POST (or DELETE) with a bearer token, or PUT of a range
+/// without one (an upload session's URL is pre-authenticated).
 ///
 /// # Errors
 /// Graph unreachable, not trusted, or silent: [`transport_error`].
@@ -100,15 +102,21 @@ pub fn call(
     token: Option<&Token>,
     payload: Payload,
 ) -> Result<Response> {
+    let bearer = token.map(|t| format!("Bearer {}", t.access.expose()));
+    if let Payload::Delete = payload {
+        let mut builder = agent.delete(url).header("Accept", "application/json");
+        if let Some(bearer) = &bearer {
+            builder = builder.header("Authorization", bearer);
+        }
+        let response = builder.call().map_err(|e| transport_error(url, &e))?;
+        return Ok(read(response));
+    }
     let mut builder = match payload {
         Payload::Range(..) => agent.put(url),
         _ => agent.post(url),
     };
-    if let Some(token) = token {
-        builder = builder.header(
-            "Authorization",
-            &format!("Bearer {}", token.access.expose()),
-        );
+    if let Some(bearer) = &bearer {
+        builder = builder.header("Authorization", bearer);
     }
     builder = builder.header("Accept", "application/json");
     let sent = match payload {
@@ -128,9 +136,13 @@ pub fn call(
             .header("Content-Range", &range)
             .header("Content-Length", &length.to_string())
             .send(SendBody::from_reader(reader)),
-        Payload::Empty => builder.header("Content-Length", "0").send(&[][..]),
+        Payload::Empty | Payload::Delete => builder.header("Content-Length", "0").send(&[][..]),
     };
-    let mut response = sent.map_err(|e| transport_error(url, &e))?;
+    Ok(read(sent.map_err(|e| transport_error(url, &e))?))
+}
+
+/// Status, the headers that matter and at most 64 KiB of body.
+fn read(mut response: ureq::http::Response<ureq::Body>) -> Response {
     let header = |name: &str| {
         response
             .headers()
@@ -152,12 +164,12 @@ pub fn call(
         .limit(64 * 1024)
         .read_to_vec()
         .unwrap_or_default();
-    Ok(Response {
+    Response {
         status,
         request_id,
         retry_after,
         body,
-    })
+    }
 }
 
 /// A `HEAD` of `url` without a token, its answer ignored: it leaves a

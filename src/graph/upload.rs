@@ -1,23 +1,22 @@
 //! Messages larger than one `sendMail` request, the way Graph takes them:
 //! the message without its largest base64 parts as a draft
-//! (`POST /users/{user}/messages`, MIME), each of those parts as a file
-//! attachment through an upload session (`createUploadSession`, then
-//! `PUT`s of sequential byte ranges of at most [`CHUNK`] octets to the
-//! pre-authenticated `uploadUrl`, no token), then `POST .../send`.
+//! (`POST /users/{user}/messages`, MIME), each of those parts added to it
+//! as a file attachment (`attach`: in one request under 3 MB, through an
+//! upload session from 3 MB), then `POST .../send`. When a step after the
+//! draft fails, the draft is deleted (best effort), so that no half-built
+//! message stays in the mailbox's Drafts folder.
 //!
 //! The message stays in its temporary file: the draft (at most
 //! `input::MAX_MIME`) is copied out of it, and each attachment is decoded
-//! from it as each range streams out (`Base64Decoder`), so memory stays
-//! flat whatever the sizes. Creating drafts
-//! needs the `Mail.ReadWrite` application permission besides `Mail.Send`.
-//! What Graph rebuilds differs from the caller's bytes: see docs/graph.md.
+//! from it as it is sent, so memory stays bounded whatever the sizes.
+//! Creating drafts needs the `Mail.ReadWrite` application permission
+//! besides `Mail.Send`. What Graph rebuilds differs from the caller's
+//! bytes: see docs/graph.md.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 
-use base64::Engine as _;
-use serde_json::{Value, json};
-
+use super::attach::{self, Sent, Way, json_field, spool_error};
 use super::input::MAX_MIME;
 use super::parts::{self, Part};
 use super::request::{self, Payload};
@@ -25,24 +24,8 @@ use super::{Accepted, Client, Failure};
 use crate::cause::Cause;
 use crate::error::{Error, Kind};
 
-/// Octets of an attachment per `PUT` (Outlook takes up to 4 MB a range;
-/// streamed, so the size costs no memory).
-pub const CHUNK: usize = 3 * 1024 * 1024;
-
-type Sent<T> = std::result::Result<T, Failure>;
-
-fn spool_error(e: &std::io::Error) -> Failure {
-    Failure::Message(Error::new(
-        Kind::Input,
-        format!(
-            "reading the spooled message failed: {}",
-            crate::error::io_reason(e)
-        ),
-    ))
-}
-
-/// The parts to upload: the largest base64 leaves, until the rest fits
-/// one request.
+/// The parts to take out of the draft and add as attachments: the
+/// largest base64 leaves, until the rest fits one request.
 ///
 /// # Errors
 /// [`Kind::Data`] when no such choice makes the rest small enough.
@@ -84,10 +67,14 @@ pub fn send(client: &mut Client, agent: &ureq::Agent, mut file: File, len: u64) 
         client.config.graph.url,
         request::mailbox_segment(&client.config.user)
     );
+    let sessions = chosen
+        .iter()
+        .filter(|p| attach::way(p.decoded_len) == Way::Session)
+        .count();
     client.transcript.note(&format!(
-        "graph: the message ({len} octets) is too large for one sendMail: a draft of {} octets, then {} attachment(s) through upload sessions",
+        "graph: the message ({len} octets) is too large for one sendMail: a draft of {} octets, then {} attachment(s) in one request each and {sessions} through upload sessions",
         draft.len(),
-        chosen.len()
+        chosen.len() - sessions
     ));
     client.transcript.note(&format!(
         "graph: POST {base}/messages Authorization: Bearer <redacted> Content-Type: text/plain (the draft as MIME)"
@@ -106,17 +93,60 @@ pub fn send(client: &mut Client, agent: &ureq::Agent, mut file: File, len: u64) 
         ))
     })?;
     let message = format!("{base}/messages/{id}");
-    for part in &chosen {
-        upload(client, agent, &mut file, &message, part)?;
+    let sent = complete(client, agent, &mut file, &message, &chosen);
+    if sent.is_err() {
+        discard(client, agent, &message);
+    }
+    Ok(Accepted {
+        request_id: sent?.request_id.unwrap_or_default(),
+        size: len,
+    })
+}
+
+/// The steps after the draft: its attachments, then `send`.
+fn complete(
+    client: &mut Client,
+    agent: &ureq::Agent,
+    file: &mut File,
+    message: &str,
+    chosen: &[Part],
+) -> Sent<request::Response> {
+    for part in chosen {
+        attach::add(client, agent, file, message, part)?;
     }
     client.transcript.note(&format!(
         "graph: POST {message}/send Authorization: Bearer <redacted>"
     ));
-    let sent = client.exchange(agent, &format!("{message}/send"), &|| Payload::Empty, 202)?;
-    Ok(Accepted {
-        request_id: sent.request_id.unwrap_or_default(),
-        size: len,
-    })
+    client.exchange(agent, &format!("{message}/send"), &|| Payload::Empty, 202)
+}
+
+/// Deletes the draft at `message` after a later step failed (a retry
+/// makes a new one). Best effort: a failure here is transcribed and
+/// logged as a warning, and the failure being reported stays the first.
+fn discard(client: &mut Client, agent: &ureq::Agent, message: &str) {
+    client.transcript.note(&format!(
+        "graph: DELETE {message} Authorization: Bearer <redacted> (the draft of the message that did not go)"
+    ));
+    let why = match client.exchange(agent, message, &|| Payload::Delete, 204) {
+        Ok(_) => return,
+        // A 404 (classified as a mailbox not found, but the mailbox has
+        // just taken the draft): the draft is gone already, e.g. sent
+        // after all by a `send` whose answer was lost.
+        Err(Failure::Refused(r)) if r.error.cause() == Some(Cause::GraphMailboxNotFound) => {
+            client
+                .transcript
+                .note("graph: the draft is not there any more: nothing to delete");
+            return;
+        }
+        Err(Failure::NoSession(e) | Failure::Message(e)) => e.message().to_string(),
+        Err(Failure::Refused(r)) => r.error.message().to_string(),
+    };
+    let line = format!(
+        "graph: the draft of a message that failed could not be deleted, and stays in the Drafts folder of {}: {why}",
+        client.config.user
+    );
+    client.transcript.note(&line);
+    client.tokens.warnings.push(line);
 }
 
 /// A 403 on the draft: most likely the missing `Mail.ReadWrite`.
@@ -137,11 +167,6 @@ fn needs_readwrite(failure: Failure) -> Failure {
     }
 }
 
-fn json_field(body: &[u8], key: &str) -> Option<String> {
-    let json: Value = serde_json::from_slice(body).ok()?;
-    json.get(key)?.as_str().map(str::to_string)
-}
-
 /// The message without the `chosen` parts.
 fn skeleton(file: &mut File, len: u64, chosen: &[Part]) -> std::io::Result<Vec<u8>> {
     let removed: u64 = chosen.iter().map(|p| p.end - p.start).sum();
@@ -153,185 +178,6 @@ fn skeleton(file: &mut File, len: u64, chosen: &[Part]) -> std::io::Result<Vec<u
         at = part.1;
     }
     Ok(out)
-}
-
-/// One attachment: its upload session, then its bytes range by range.
-fn upload(
-    client: &mut Client,
-    agent: &ureq::Agent,
-    file: &mut File,
-    message: &str,
-    part: &Part,
-) -> Sent<()> {
-    let mut item = json!({
-        "attachmentType": "file",
-        "name": part.name,
-        "size": part.decoded_len,
-        "contentType": part.content_type,
-        "isInline": part.inline,
-    });
-    if let Some(id) = &part.content_id {
-        item["contentId"] = json!(id);
-    }
-    let body = json!({ "AttachmentItem": item }).to_string();
-    let url = format!("{message}/attachments/createUploadSession");
-    client.transcript.note(&format!(
-        "graph: POST {url} Authorization: Bearer <redacted> ({}, {} octets)",
-        part.name, part.decoded_len
-    ));
-    let session = client.exchange(agent, &url, &|| Payload::Json(body.clone()), 201)?;
-    let upload_url = json_field(&session.body, "uploadUrl")
-        .filter(|u| u.starts_with("https://"))
-        .ok_or_else(|| {
-            Failure::Message(Error::protocol(
-                "Microsoft Graph opened an upload session without an https uploadUrl",
-            ))
-        })?;
-    file.seek(SeekFrom::Start(part.body_start))
-        .map_err(|e| spool_error(&e))?;
-    let body = BufReader::new((&mut *file).take(part.body_end - part.body_start));
-    let mut decoder = Base64Decoder::new(body);
-    let mut sent = 0u64;
-    while sent < part.decoded_len {
-        let length = (CHUNK as u64).min(part.decoded_len - sent);
-        let result = put(client, agent, &upload_url, part, sent, length, &mut decoder);
-        if let Some(e) = decoder.failure.take() {
-            return Err(Failure::Message(Error::data(format!(
-                "the attachment {} is not valid base64 ({e}); nothing was sent",
-                part.name
-            ))));
-        }
-        result?;
-        sent += length;
-    }
-    let mut more = [0u8; 1];
-    if decoder.read(&mut more).unwrap_or(0) > 0 {
-        sent += 1;
-    }
-    if sent != part.decoded_len {
-        return Err(Failure::Message(Error::data(format!(
-            "the attachment {} decoded to {sent} octets, not the {} its base64 promised; nothing was sent",
-            part.name, part.decoded_len
-        ))));
-    }
-    Ok(())
-}
-
-/// One range of an attachment, streamed from `decoder`, without the token
-/// (the URL carries its own).
-fn put(
-    client: &mut Client,
-    agent: &ureq::Agent,
-    url: &str,
-    part: &Part,
-    from: u64,
-    length: u64,
-    decoder: &mut dyn Read,
-) -> Sent<()> {
-    let range = format!("bytes {from}-{}/{}", from + length - 1, part.decoded_len);
-    let mut limited = decoder.take(length);
-    let answer = request::call(
-        agent,
-        url,
-        None,
-        Payload::Range(range.clone(), length, &mut limited),
-    )
-    .map_err(Failure::NoSession)?;
-    client.transcript.note(&format!(
-        "graph: PUT <uploadUrl> Content-Range: {range} -> HTTP {}",
-        answer.status
-    ));
-    if matches!(answer.status, 200 | 201) {
-        return Ok(());
-    }
-    Err(Failure::Refused(super::errors::interpret(
-        &super::errors::Answer {
-            status: answer.status,
-            request_id: answer.request_id.as_deref(),
-            retry_after: answer.retry_after,
-            body: &answer.body,
-        },
-    )))
-}
-
-/// The bytes of a base64 body, decoded as they are read: a line at a
-/// time, so neither the text nor a whole range is ever held. A decoding
-/// error ends the stream and is kept in `failure`.
-pub struct Base64Decoder<R> {
-    input: R,
-    line: Vec<u8>,
-    carry: Vec<u8>,
-    out: Vec<u8>,
-    at: usize,
-    done: bool,
-    /// Why decoding stopped early, if it did.
-    pub failure: Option<base64::DecodeSliceError>,
-}
-
-impl<R: BufRead> Base64Decoder<R> {
-    /// A decoder of the base64 text `input`.
-    pub fn new(input: R) -> Self {
-        Base64Decoder {
-            input,
-            line: Vec::with_capacity(256),
-            carry: Vec::with_capacity(512),
-            out: Vec::with_capacity(16 * 1024),
-            at: 0,
-            done: false,
-            failure: None,
-        }
-    }
-
-    /// Decodes more input into `out`; false at the end.
-    fn fill(&mut self) -> std::io::Result<bool> {
-        let engine = base64::engine::GeneralPurpose::new(
-            &base64::alphabet::STANDARD,
-            base64::engine::GeneralPurposeConfig::new()
-                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-        );
-        self.out.clear();
-        self.at = 0;
-        while self.out.len() < 8 * 1024 && !self.done {
-            self.line.clear();
-            let n = self.input.read_until(b'\n', &mut self.line)?;
-            self.done = n == 0;
-            self.carry
-                .extend(self.line.iter().filter(|b| !b.is_ascii_whitespace()));
-            let whole = if self.done {
-                self.carry.len()
-            } else {
-                self.carry.len() / 4 * 4
-            };
-            if whole == 0 {
-                continue;
-            }
-            let at = self.out.len();
-            self.out.resize(at + whole / 4 * 3 + 3, 0);
-            match engine.decode_slice(&self.carry[..whole], &mut self.out[at..]) {
-                Ok(got) => self.out.truncate(at + got),
-                Err(e) => {
-                    self.failure = Some(e);
-                    self.done = true;
-                    self.out.truncate(at);
-                    return Err(std::io::Error::other("the attachment is not valid base64"));
-                }
-            }
-            self.carry.drain(..whole);
-        }
-        Ok(!self.out.is_empty())
-    }
-}
-
-impl<R: BufRead> Read for Base64Decoder<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.at == self.out.len() && !self.fill()? {
-            return Ok(0);
-        }
-        let n = buf.len().min(self.out.len() - self.at);
-        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
 }
 
 #[cfg(test)]
@@ -351,28 +197,6 @@ mod tests {
             inline: false,
             content_id: None,
         }
-    }
-
-    #[test]
-    fn base64_decodes_line_by_line_across_reads() {
-        use base64::Engine as _;
-        let data: Vec<u8> = (0..100_003u32).map(|i| (i * 31 % 251) as u8).collect();
-        let text = base64::engine::general_purpose::STANDARD.encode(&data);
-        let mut wrapped = String::new();
-        for line in text.as_bytes().chunks(76) {
-            wrapped.push_str(std::str::from_utf8(line).unwrap());
-            wrapped.push_str("\r\n");
-        }
-        let mut decoder = Base64Decoder::new(wrapped.as_bytes());
-        let mut got = Vec::new();
-        let mut first = vec![0u8; 1000];
-        (&mut decoder).take(1000).read_exact(&mut first).unwrap();
-        got.extend_from_slice(&first);
-        decoder.read_to_end(&mut got).unwrap();
-        assert!(got == data);
-        let mut bad = Base64Decoder::new(&b"AAAA\r\n!!!!\r\n"[..]);
-        assert!(bad.read_to_end(&mut Vec::new()).is_err());
-        assert!(bad.failure.is_some());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use common::queue::crlf;
 use common::sandbox::{Sandbox, sandbox};
 use common::{Scratch, SyslogCapture, s, sendmail, write_private};
 
+mod drafts;
 mod pacing;
 mod refusals;
 
