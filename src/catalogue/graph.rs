@@ -93,7 +93,7 @@ pub const GRAPH: &[GraphPattern] = &[
         entry: entry(
             Cause::MessageTooLarge,
             Kind::Data,
-            "a sendMail request body is limited to about 4 MB: larger messages go as a draft with attachments uploaded in an upload session; above the mailbox's MaxSendSize (35 MB by default) an administrator raises it with Set-Mailbox -MaxSendSize",
+            "a sendMail request body is limited to about 4 MB: larger messages go as a draft whose attachments are added separately (posted under 3 MB, from 3 MB through an upload session); above the mailbox's MaxSendSize (35 MB by default) an administrator raises it with Set-Mailbox -MaxSendSize",
         )
         .means(
             "The message is larger than Graph or the mailbox accepts.",
