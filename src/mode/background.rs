@@ -17,7 +17,6 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::cli::{Delivery, Invocation};
-use crate::clock;
 use crate::config::{Config, DeliveryMode, QueueConfig};
 use crate::envelope::Addresses;
 use crate::error::{Error, Kind, Result};
@@ -56,7 +55,6 @@ pub fn spool(
     addresses: &Addresses,
     header: &PreparedHeader,
     input: &mut dyn BufRead,
-    why: &str,
 ) -> Result<String> {
     let queue = config.queue.as_ref().expect("checked by the caller");
     let spool = Spool::new(&queue.dir);
@@ -80,13 +78,9 @@ pub fn spool(
             ),
         )
     })?;
-    let state = State {
-        next_attempt: clock::now(),
-        last_error: why.to_string(),
-        ..State::default()
-    };
+    // Due now, nothing tried: the queue needs no state file for it.
     draft
-        .keep(&spool, &state, Area::Messages)
+        .keep(&spool, &State::default(), Area::Messages)
         .map_err(|e| cant(&e))?;
     Ok(draft.id().to_string())
 }

@@ -127,14 +127,7 @@ fn hold(
         ))
         .with_cause(cause))
     } else {
-        background::spool(
-            config,
-            &invocation.delivery,
-            addresses,
-            prepared,
-            input,
-            why,
-        )
+        background::spool(config, &invocation.delivery, addresses, prepared, input)
     };
     let id = match spooled {
         Ok(id) => id,

@@ -153,7 +153,6 @@ impl Pace<'_> {
             addresses,
             prepared,
             message,
-            why,
         )?;
         background::log_queued(syslog, addresses, prepared, &id, started, why);
         Ok(())

@@ -130,6 +130,10 @@ impl Draft {
     /// [`Area::Messages`]) or in `failed/` (with `state` as the reason),
     /// durably. The state goes first: a crash in between leaves a stray
     /// state file, never a message without its record of recipients done.
+    /// A queued message whose state is still fresh ([`State::is_fresh`]:
+    /// `-odb`, `-odq`, a message held by `[limits]`) gets no state file,
+    /// since a missing one reads the same: two fsyncs fewer (the file's
+    /// and its directory's) on the path a caller waits for.
     ///
     /// # Errors
     /// The I/O error; nothing is in `area` then.
@@ -137,12 +141,17 @@ impl Draft {
         self.finish()?;
         let id = self.meta.id.clone();
         let record = match area {
-            Area::Failed => spool.path(Area::Failed, &format!("{id}.reason")),
-            _ => spool.path(Area::States, &id),
+            Area::Failed => Some(spool.path(Area::Failed, &format!("{id}.reason"))),
+            _ if state.is_fresh(clock::now()) => None,
+            _ => Some(spool.path(Area::States, &id)),
         };
-        spool.write_atomic(&record, format::format_state(state).as_bytes())?;
+        if let Some(record) = &record {
+            spool.write_atomic(record, format::format_state(state).as_bytes())?;
+        }
         spool.publish(&self.path, area, &id).inspect_err(|_| {
-            let _ = std::fs::remove_file(&record);
+            if let Some(record) = &record {
+                let _ = std::fs::remove_file(record);
+            }
         })
     }
 }
@@ -257,5 +266,49 @@ mod tests {
             spool.ids().unwrap().0.is_empty(),
             "nothing half-written is queued"
         );
+    }
+
+    /// A fresh state needs no file (a missing one reads the same); one
+    /// with an attempt or a settled recipient is written before the
+    /// message is published.
+    #[test]
+    fn only_a_state_that_says_something_is_written() {
+        let dir = crate::testing::TempDir::new("draft-state");
+        let spool = Spool::new(dir.path());
+        spool.prepare().unwrap();
+        let tried = State {
+            attempts: 1,
+            next_attempt: u64::MAX,
+            ..State::default()
+        };
+        let settled = State {
+            delivered: vec!["a@x".into()],
+            ..State::default()
+        };
+        let later = State {
+            next_attempt: u64::MAX,
+            ..State::default()
+        };
+        for (n, state, file) in [
+            (1, State::default(), false),
+            (2, tried, true),
+            (3, settled, true),
+            (4, later, true),
+        ] {
+            let meta = Meta {
+                id: new_queue_id(n, [3; 8]),
+                recipients: vec!["a@x".into(), "b@x".into()],
+                ..Meta::default()
+            };
+            let id = meta.id.clone();
+            let mut draft = Draft::create(&spool, meta, b"Subject: s\n\n").unwrap();
+            draft.keep(&spool, &state, Area::Messages).unwrap();
+            assert!(spool.path(Area::Messages, &id).exists());
+            assert_eq!(spool.path(Area::States, &id).exists(), file, "{state:?}");
+            assert_eq!(
+                spool.read_state(&id).unwrap(),
+                if file { state } else { State::default() }
+            );
+        }
     }
 }

@@ -237,6 +237,16 @@ pub struct State {
 }
 
 impl State {
+    /// Whether a missing state file says the same at `now`: no attempt
+    /// yet, no recipient settled, due at once (a missing file reads as
+    /// [`State::default`]).
+    pub fn is_fresh(&self, now: u64) -> bool {
+        self.attempts == 0
+            && self.delivered.is_empty()
+            && self.refused.is_empty()
+            && self.next_attempt <= now
+    }
+
     /// The recipients of `meta` still waiting for the message.
     pub fn pending(&self, meta: &Meta) -> Vec<String> {
         meta.recipients
