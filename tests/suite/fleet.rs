@@ -5,10 +5,10 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::fake_smtp::FakeSmtp;
-use crate::common::queue::{Setup, Target, flush, good};
+use crate::common::queue::{Setup, Target, detached, eventually, flush, good};
 use crate::common::sandbox::sandbox;
 use crate::common::{s, sendmail};
 
@@ -41,32 +41,6 @@ pub fn with_top_level(conf: &Path, keys: &str) {
 
 fn message(to: &str, subject: &str) -> Vec<u8> {
     format!("To: {to}\nSubject: {subject}\n\nbody of {subject}\n").into_bytes()
-}
-
-/// Waits (bounded) until `check` holds.
-#[track_caller]
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !check() {
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The pids of the detached processes delivering queued message `id`.
-fn detached(id: &str) -> Vec<i32> {
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        if args.contains(&b"--deliver-queued".as_slice()) && args.contains(&id.as_bytes()) {
-            pids.push(pid);
-        }
-    }
-    pids
 }
 
 #[test]

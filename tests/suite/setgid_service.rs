@@ -9,6 +9,7 @@
 use crate::common;
 use crate::setgid::assert_no_secrets;
 
+use common::queue::{detached, eventually};
 use common::sandbox::sandbox;
 use common::setgid::*;
 use std::path::Path;
@@ -226,4 +227,64 @@ fn a_graph_caller_never_uses_a_credential_it_could_read() {
     assert!(sb.graph_mail_for("service-graph@example.com").is_empty());
 
     assert_no_secrets(&[&run], &secret_text, "");
+}
+
+#[test]
+fn a_background_send_waits_for_the_services_token_and_then_uses_it() {
+    let sb = sandbox();
+    let sb = sb.exclusive();
+    let install = Install::new("setgid-service-odb");
+    let queue = install.queue_areas();
+    // Readable through the group, as in 0.1: only credential_access keeps
+    // the caller's detached process from using it.
+    let secret_text = sb.str("client_secret");
+    install.put("client-secret", secret_text.as_bytes(), GROUP, 0o640);
+    install.put("ca.pem", &std::fs::read(sb.ca_file()).unwrap(), 0, 0o644);
+    let top = service_only(&format!("{ETC}/client-secret"));
+    let text = install.config_text(&sb, &top, true)
+        + &format!("\n[queue]\ndir = \"{}\"\n", queue.display());
+    install.put("sendmail.conf", text.as_bytes(), GROUP, 0o640);
+    let waiting = || {
+        std::fs::read_dir(queue.join("msg"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+    };
+
+    // A cold cache: the caller's detached process may not fetch a token,
+    // so the message waits in the queue, neither sent nor given up.
+    let cold = install.run(
+        Some(USER),
+        &["-odb", "-i", "odb-service-1@example.com"],
+        b"Subject: 1\n\nx\n",
+        &[],
+    );
+    cold.expect(0);
+    let ids = waiting();
+    assert_eq!(ids.len(), 1, "{}", cold.output());
+    eventually("the detached process ended", || {
+        detached(&ids[0]).is_empty()
+    });
+    assert_eq!(waiting(), ids, "still queued");
+    assert_eq!(std::fs::read_dir(queue.join("failed")).unwrap().count(), 0);
+    assert_eq!(sb.token_requests(), 0, "nobody used the credential");
+
+    // The queue service fetches the token and sends the waiting message.
+    install.run(Some(SERVICE), &["-q"], b"", &[]).expect(0);
+    sb.wait_for_mail("odb-service-1@example.com", 1);
+    assert_eq!(sb.token_requests(), 1);
+
+    // Warm: the next background send goes out with the cached token.
+    let warm = install.run(
+        Some(USER),
+        &["-odb", "-i", "odb-service-2@example.com"],
+        b"Subject: 2\n\nx\n",
+        &[],
+    );
+    warm.expect(0);
+    sb.wait_for_mail("odb-service-2@example.com", 1);
+    eventually("the queue is empty", || waiting().is_empty());
+    assert_eq!(sb.token_requests(), 1, "the cached token was used");
+    assert_no_secrets(&[&cold, &warm], &secret_text, &install.cached_token());
 }
