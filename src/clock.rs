@@ -65,12 +65,16 @@ pub fn message_id(secs: u64, random: [u8; 8], host: &str) -> String {
     format!("<{secs}.{}@{host}>", crate::hex::lower(&random))
 }
 
-/// 8 random bytes from the system's CSPRNG (OpenSSL), for identifiers.
+/// 8 random bytes from the kernel (getrandom), for identifiers: queue
+/// ids and Message-IDs, made on paths (`-odb`, `-odq`) that would
+/// otherwise start OpenSSL only for them.
 pub fn random_bytes() -> [u8; 8] {
     let mut bytes = [0u8; 8];
-    // OpenSSL's generator only fails when the kernel cannot seed it; then
-    // the time and PID still make the identifier unique enough.
-    if openssl::rand::rand_bytes(&mut bytes).is_err() {
+    // getrandom fails only before the kernel's pool is seeded (early boot)
+    // or under a seccomp filter; then the time and PID still make the
+    // identifier unique enough.
+    let filled = rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty());
+    if !matches!(filled, Ok(8)) {
         let fallback = (u64::from(std::process::id()) << 32) ^ now();
         bytes = fallback.to_le_bytes();
     }
