@@ -4,7 +4,8 @@
 //! A message streams from its caller to the server (and into the queue),
 //! so its size is known only at its end. [`SizeLimit`] counts the octets
 //! as they are read and fails the read that passes the limit with a
-//! [`TooLarge`] error, so the message is refused early (exit 65, nothing
+//! [`TooLarge`] error (the server's limit counts them as RFC 1870 does,
+//! every line end as CRLF, since that is how they leave: [`WireCount`]), so the message is refused early (exit 65, nothing
 //! sent: the DATA phase is never ended with the dot) instead of being
 //! uploaded whole to be refused, or copied into the queue without end.
 
@@ -96,21 +97,65 @@ pub fn server_limit(size: Option<u64>) -> Option<u64> {
     size.filter(|&n| n > 0)
 }
 
+/// Octets as RFC 1870's SIZE counts them: every line end (LF, CR or
+/// CRLF) as the two octets of CRLF it becomes on the wire, and not the
+/// dots that DATA doubles. Counted chunk by chunk, a CRLF split between
+/// two chunks included.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WireCount {
+    after_cr: bool,
+}
+
+impl WireCount {
+    /// The octets `bytes` add.
+    pub fn add(&mut self, bytes: &[u8]) -> u64 {
+        let mut n = 0;
+        for &b in bytes {
+            n += match (b, self.after_cr) {
+                // The LF of a CRLF: counted with its CR.
+                (b'\n', true) => 0,
+                (b'\n' | b'\r', _) => 2,
+                _ => 1,
+            };
+            self.after_cr = b == b'\r';
+        }
+        n
+    }
+}
+
+/// [`WireCount`] of the whole of `parts`, one after the other.
+pub fn wire_len(parts: &[&[u8]]) -> u64 {
+    let mut count = WireCount::default();
+    parts.iter().map(|part| count.add(part)).sum()
+}
+
 /// A reader that fails once more than `limit` octets have been read in
 /// all, counting `already` octets read before it (the header).
 pub struct SizeLimit<R> {
     inner: R,
     count: u64,
     limit: TooLarge,
+    /// Octets as they leave ([`SizeLimit::on_the_wire`]), else as read.
+    wire: Option<WireCount>,
 }
 
 impl<R: Read> SizeLimit<R> {
-    /// Wraps `inner`.
+    /// Wraps `inner`, counting octets as they are read.
     pub fn new(inner: R, already: u64, limit: u64, whose: Whose) -> Self {
         SizeLimit {
             inner,
             count: already,
             limit: TooLarge { limit, whose },
+            wire: None,
+        }
+    }
+
+    /// Wraps `inner` for the server's SIZE `limit`, counting as RFC 1870
+    /// does ([`WireCount`]); `already` is the header's count.
+    pub fn on_the_wire(inner: R, already: u64, limit: u64) -> Self {
+        SizeLimit {
+            wire: Some(WireCount::default()),
+            ..Self::new(inner, already, limit, Whose::Server)
         }
     }
 }
@@ -121,7 +166,10 @@ impl<R: Read> Read for SizeLimit<R> {
             return Err(io::Error::other(self.limit));
         }
         let n = self.inner.read(buf)?;
-        self.count += n as u64;
+        self.count += match &mut self.wire {
+            Some(wire) => wire.add(&buf[..n]),
+            None => n as u64,
+        };
         if self.count > self.limit.limit {
             return Err(io::Error::other(self.limit));
         }
@@ -180,5 +228,36 @@ mod tests {
         );
         assert_eq!(server_limit(Some(0)), None);
         assert_eq!(server_limit(Some(10)), Some(10));
+    }
+
+    #[test]
+    fn the_wire_count_is_rfc_1870s() {
+        // (chunks, octets as RFC 1870 counts them)
+        let table: &[(&[&[u8]], u64)] = &[
+            (&[b"abc"], 3),
+            (&[b"a\r\nb\r\n"], 6),
+            (&[b"a\nb\n"], 6),
+            (&[b"a\rb"], 4),
+            (&[b"a\r", b"\nb"], 4),
+            (&[b"\n\n"], 4),
+            (&[b"\r\r\n"], 4),
+            (&[b"..dot\n"], 7),
+        ];
+        for &(parts, want) in table {
+            assert_eq!(wire_len(parts), want, "{parts:?}");
+        }
+    }
+
+    #[test]
+    fn the_servers_limit_counts_line_ends_as_crlf() {
+        // 10 lines of "x\n": 20 octets read, 30 on the wire.
+        let body = b"x\n".repeat(10);
+        let mut as_read = SizeLimit::new(&body[..], 0, 25, Whose::Server);
+        assert!(as_read.read_to_end(&mut Vec::new()).is_ok());
+        let mut wire = SizeLimit::on_the_wire(&body[..], 0, 25);
+        let e = wire.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(TooLarge::from_io(&e).map(|t| t.whose), Some(Whose::Server));
+        let mut wire = SizeLimit::on_the_wire(&body[..], 0, 30);
+        assert!(wire.read_to_end(&mut Vec::new()).is_ok());
     }
 }

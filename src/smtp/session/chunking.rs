@@ -92,8 +92,9 @@ impl<S: Read + Write + Patience> Session<S> {
         body: &[u8],
     ) -> Result<Receipt, SmtpError> {
         let size = (header.len() + body.len()) as u64;
-        // Counted as DATA's limit counts: the octets as read.
-        if let Some(limit) = size::server_limit(caps.size).filter(|&limit| size > limit) {
+        // Counted as DATA's limit counts: line ends as CRLF (RFC 1870).
+        let on_the_wire = size::wire_len(&[header, body]);
+        if let Some(limit) = size::server_limit(caps.size).filter(|&limit| on_the_wire > limit) {
             let too_large = TooLarge {
                 limit,
                 whose: Whose::Server,

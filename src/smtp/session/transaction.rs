@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 
 use super::{FINAL_REPLY_WAIT, Failure, Patience, Session, SmtpError, Stage, chunking};
 use crate::body::{CopyError, copy_encoded};
-use crate::size::{self, SizeLimit, TooLarge, Whose};
+use crate::size::{self, SizeLimit, TooLarge};
 use crate::smtp::capabilities::Capabilities;
 use crate::smtp::command::Command;
 use crate::smtp::reply::Reply;
@@ -142,7 +142,7 @@ impl<S: Read + Write + Patience> Session<S> {
         let mut limited;
         let body: &mut dyn Read = match size::server_limit(caps.size) {
             Some(limit) => {
-                limited = SizeLimit::new(body, header.len() as u64, limit, Whose::Server);
+                limited = SizeLimit::on_the_wire(body, size::wire_len(&[header]), limit);
                 &mut limited
             }
             None => body,
@@ -306,6 +306,7 @@ mod tests {
     use std::io::{self, Read};
 
     use super::*;
+    use crate::size::Whose;
     use crate::smtp::session::scripted::{caps, envelope, session, written};
 
     #[test]

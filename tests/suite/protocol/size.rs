@@ -107,6 +107,27 @@ fn a_message_over_the_servers_size_is_refused_early() {
     nothing_kept(&setup);
 }
 
+/// RFC 1870 counts a message with CRLF line ends, as it leaves: one just
+/// under the server's SIZE as read (LF ends) but over it on the wire is
+/// refused before it is uploaded, not with a 552 after.
+#[test]
+fn the_servers_size_counts_line_ends_as_crlf() {
+    let sb = sandbox();
+    let _shared = sb.shared();
+    let mut b = good();
+    b.size_limit = 100_000;
+    let fake = FakeSmtp::start(b);
+    let setup = Setup::new("server-size-crlf");
+    let conf = queued_config(&setup, "up.conf", Target::Fake(fake.port), "");
+    let message = big_message("crlf", 99_000);
+    assert!(message.len() < 100_000 && message.len() + message.len() / 76 > 100_000);
+    let run = sendmail(&["-C", s(&conf), "crlf@example.com"], &message);
+    run.expect(65);
+    assert!(run.stderr.contains("SIZE"), "{}", run.stderr);
+    assert!(fake.record().messages.is_empty(), "DATA was never ended");
+    nothing_kept(&setup);
+}
+
 #[test]
 fn a_552_in_the_middle_of_data_is_read_and_is_permanent() {
     let sb = sandbox();

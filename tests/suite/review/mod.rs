@@ -45,17 +45,30 @@ fn names(header: &str) -> Vec<String> {
 /// A message of exactly `octets` octets whose header the program leaves
 /// as it is (the mailbox's own From, Date, Message-ID, a CR LF empty line).
 fn sized_message(sb: &Sandbox, octets: usize) -> Vec<u8> {
+    sized_with(sb, octets, "\n")
+}
+
+/// [`sized_message`] with CRLF line ends: `octets` is then also its size
+/// as RFC 1870 counts it (the server's SIZE).
+fn sized_message_crlf(sb: &Sandbox, octets: usize) -> Vec<u8> {
+    sized_with(sb, octets, "\r\n")
+}
+
+fn sized_with(sb: &Sandbox, octets: usize, eol: &str) -> Vec<u8> {
     let mut m = format!(
-        "From: {}\nDate: Mon, 1 Jan 2024 00:00:00 +0000\nMessage-ID: <sz@example.com>\n\
-         Subject: sz\n\r\n",
+        "From: {}{eol}Date: Mon, 1 Jan 2024 00:00:00 +0000{eol}Message-ID: <sz@example.com>{eol}\
+         Subject: sz{eol}\r\n",
         sb.str("user")
     )
     .into_bytes();
+    // Lines of 70 octets, the last one long enough for its line end.
     while m.len() < octets {
-        let line = (octets - m.len()).min(70);
-        m.extend(std::iter::repeat_n(b'q', line - 1));
-        m.push(b'\n');
+        let left = octets - m.len();
+        let line = if left >= 70 + eol.len() { 70 } else { left };
+        m.extend(std::iter::repeat_n(b'q', line - eol.len()));
+        m.extend_from_slice(eol.as_bytes());
     }
+    assert_eq!(m.len(), octets, "the message is {octets} octets");
     m
 }
 

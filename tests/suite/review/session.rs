@@ -74,7 +74,8 @@ fn size_refusals_in_other_places_are_permanent_and_never_queued() {
     let sb = sandbox();
     let _shared = sb.shared();
     // The server's SIZE at the message's size passes; one octet over it is
-    // refused before DATA ends, and nothing is queued.
+    // refused before DATA ends, and nothing is queued. CRLF line ends, so
+    // the size as read is the size RFC 1870 counts.
     let mut b = good();
     b.size_limit = 70_000;
     let fake = FakeSmtp::start(b);
@@ -82,12 +83,12 @@ fn size_refusals_in_other_places_are_permanent_and_never_queued() {
     let conf = setup.config("up.conf", Target::Fake(fake.port), "");
     sendmail(
         &["-C", s(&conf), "-i", "sz@example.com"],
-        &sized_message(sb, 70_000),
+        &sized_message_crlf(sb, 70_000),
     )
     .expect(0);
     let run = sendmail(
         &["-C", s(&conf), "-i", "sz@example.com"],
-        &sized_message(sb, 70_001),
+        &sized_message_crlf(sb, 70_001),
     );
     run.expect(65);
     assert!(run.stderr.contains("SIZE"), "{}", run.stderr);
