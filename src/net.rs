@@ -37,6 +37,33 @@ pub enum Stream {
     Tls(Box<SslStream<TcpStream>>),
 }
 
+/// A connection that can be ended in good order.
+pub trait Close {
+    /// Ends it (TLS: with its close_notify alert).
+    fn close(self);
+}
+
+impl Close for Stream {
+    fn close(self) {
+        Stream::close(self);
+    }
+}
+
+/// Plain TCP before STARTTLS: nothing to say before it goes.
+impl Close for TcpStream {
+    fn close(self) {}
+}
+
+impl crate::smtp::session::Patience for TcpStream {
+    fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        TcpStream::read_timeout(self)
+    }
+
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
 impl crate::smtp::session::Patience for Stream {
     fn read_timeout(&self) -> io::Result<Option<Duration>> {
         self.tcp().read_timeout()

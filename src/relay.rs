@@ -8,17 +8,17 @@
 //! same relay serves several messages (queue runs). `smtp_error` turns a
 //! protocol failure into the program's error, with the catalogue's hint.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 
 use openssl::ssl::SslRef;
 
 use crate::config::{Config, TlsMode};
 use crate::error::{Error, Kind, Result};
-use crate::net::{self, Stream};
+use crate::net::{self, Close, Stream, TlsConnector};
 use crate::smtp::capabilities::Capabilities;
 use crate::smtp::reply::Reply;
-use crate::smtp::session::{Envelope, Failure, Receipt, Session, SmtpError};
+use crate::smtp::session::{Envelope, Failure, Patience, Receipt, Session, SmtpError};
 use crate::smtp_error::{smtp_failure, token_rejected};
 use crate::token::{Token, TokenSource, claims};
 use crate::transcript::Transcript;
@@ -282,48 +282,62 @@ pub fn connect_watched(
     ));
     let tcp = net::connect(&smtp.host, smtp.port, smtp.timeout).map_err(|e| (At::Reach, e))?;
     watcher.step(Setup::Reached(tcp.peer_addr().ok()));
-    let connector = match smtp.tls {
-        TlsMode::None => None,
-        _ => Some(net::tls_connector(config.ca_file.as_deref()).map_err(|e| (At::TlsContext, e))?),
-    };
-    let stream = match (&connector, smtp.tls) {
-        (Some(c), TlsMode::Implicit) => {
-            let tls = net::handshake(c, &smtp.host, tcp).map_err(|e| (At::Handshake, e))?;
+    let connector =
+        || net::tls_connector(config.ca_file.as_deref()).map_err(|e| (At::TlsContext, e));
+    let handshake =
+        |connector: &TlsConnector, tcp, transcript: &mut Transcript, watcher: &mut dyn Watcher| {
+            let tls = net::handshake(connector, &smtp.host, tcp).map_err(|e| (At::Handshake, e))?;
             transcript.note(&secured(tls.ssl()));
             watcher.step(Setup::Secured(tls.ssl()));
-            Stream::Tls(Box::new(tls))
+            Ok(Stream::Tls(Box::new(tls)))
+        };
+    match smtp.tls {
+        TlsMode::None => greet(
+            Session::new(Stream::Plain(tcp), transcript),
+            helo,
+            watcher,
+            server,
+        ),
+        TlsMode::Implicit => {
+            let stream = handshake(&connector()?, tcp, &mut transcript, watcher)?;
+            greet(Session::new(stream, transcript), helo, watcher, server)
         }
-        _ => Stream::Plain(tcp),
-    };
-    let mut session = Session::new(stream, transcript);
+        TlsMode::StartTls => {
+            let connector = connector()?;
+            // Plain TCP until the handshake: the types say which side of
+            // it the session is on.
+            let (mut plain, caps) = greet(Session::new(tcp, transcript), helo, watcher, server)?;
+            if let Err(e) = plain.starttls(&caps) {
+                return Err((At::StartTls, give_up(plain, e, server)));
+            }
+            let (tcp, mut transcript) = plain.into_parts();
+            let stream = handshake(&connector, tcp, &mut transcript, watcher)?;
+            let mut session = Session::new(stream, transcript);
+            let caps = match session.ehlo(helo) {
+                Ok(caps) => caps,
+                Err(e) => return Err((At::Ehlo, give_up(session, e, server))),
+            };
+            watcher.step(Setup::Ehlo(&caps));
+            Ok((session, caps))
+        }
+    }
+}
+
+/// The greeting and EHLO on a new session, each told to `watcher`.
+fn greet<S: Read + Write + Patience + Close>(
+    mut session: Session<S>,
+    helo: &str,
+    watcher: &mut dyn Watcher,
+    server: &str,
+) -> std::result::Result<(Session<S>, Capabilities), (SetupStage, Error)> {
     let greeting = match session.greeting() {
         Ok(greeting) => greeting,
-        Err(e) => return Err((At::Greeting, give_up(session, e, server))),
+        Err(e) => return Err((SetupStage::Greeting, give_up(session, e, server))),
     };
     watcher.step(Setup::Greeted(&greeting));
     let caps = match session.ehlo(helo) {
         Ok(caps) => caps,
-        Err(e) => return Err((At::Ehlo, give_up(session, e, server))),
-    };
-    watcher.step(Setup::Ehlo(&caps));
-    if smtp.tls != TlsMode::StartTls {
-        return Ok((session, caps));
-    }
-    if let Err(e) = session.starttls(&caps) {
-        return Err((At::StartTls, give_up(session, e, server)));
-    }
-    let (stream, mut transcript) = session.into_parts();
-    let Stream::Plain(tcp) = stream else {
-        unreachable!("STARTTLS runs on a plain connection");
-    };
-    let connector = connector.expect("a connector exists for STARTTLS");
-    let tls = net::handshake(&connector, &smtp.host, tcp).map_err(|e| (At::Handshake, e))?;
-    transcript.note(&secured(tls.ssl()));
-    watcher.step(Setup::Secured(tls.ssl()));
-    let mut session = Session::new(Stream::Tls(Box::new(tls)), transcript);
-    let caps = match session.ehlo(helo) {
-        Ok(caps) => caps,
-        Err(e) => return Err((At::Ehlo, give_up(session, e, server))),
+        Err(e) => return Err((SetupStage::Ehlo, give_up(session, e, server))),
     };
     watcher.step(Setup::Ehlo(&caps));
     Ok((session, caps))
@@ -332,7 +346,11 @@ pub fn connect_watched(
 /// The error for a failed step, after ending the session: with QUIT when
 /// the server is still talking SMTP (it refused, or lacks STARTTLS), and
 /// without when the connection is broken or something tampers with it.
-fn give_up(session: Session<Stream>, e: SmtpError, server: &str) -> Error {
+fn give_up<S: Read + Write + Patience + Close>(
+    session: Session<S>,
+    e: SmtpError,
+    server: &str,
+) -> Error {
     match e.failure {
         Failure::Reply(_) | Failure::NoStartTls | Failure::NoXoauth2(_) => quit(session),
         _ => session.into_parts().0.close(),
@@ -342,7 +360,7 @@ fn give_up(session: Session<Stream>, e: SmtpError, server: &str) -> Error {
 
 /// QUIT without waiting for its reply, then an orderly close (TLS
 /// close_notify).
-fn quit(session: Session<Stream>) {
+fn quit<S: Read + Write + Patience + Close>(session: Session<S>) {
     session.quit().close();
 }
 
