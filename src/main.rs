@@ -10,7 +10,7 @@
 
 use std::process::ExitCode;
 
-use oauth2_sendmail::cli::{self, Mode};
+use oauth2_sendmail::cli;
 use oauth2_sendmail::error::Error;
 use oauth2_sendmail::{mode, privilege};
 
@@ -27,16 +27,9 @@ fn main() -> ExitCode {
     if let Err(e) = privilege::check_invocation(&invocation, &caller) {
         return fail(&e);
     }
-    if invocation.mode == Mode::Check {
-        // The check reports on stdout itself and picks its own exit code.
-        return ExitCode::from(mode::check(&invocation));
-    }
-    if invocation.mode == Mode::Explain {
-        // Reads only the text: no configuration, no privileges needed.
-        return ExitCode::from(mode::explain(&invocation));
-    }
-    match mode::dispatch(&invocation) {
-        Ok(()) => ExitCode::SUCCESS,
+    match mode::run(&invocation) {
+        Ok(mode::Finish::Done) => ExitCode::SUCCESS,
+        Ok(mode::Finish::Code(code)) => ExitCode::from(code),
         Err(e) => fail(&e),
     }
 }

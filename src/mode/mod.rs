@@ -30,22 +30,27 @@ use crate::error::Result;
 use crate::log::{Level, Syslog};
 use crate::privilege;
 
-/// Runs `--check`, which prints its own report and picks its own exit code.
-pub fn check(invocation: &Invocation) -> u8 {
-    diagnose::check(invocation, config_path(invocation))
+/// How a mode that did not fail ended.
+pub enum Finish {
+    /// Done: exit 0.
+    Done,
+    /// `--check` and `--explain` report on stdout themselves and pick
+    /// their own exit code.
+    Code(u8),
 }
 
-/// Runs `--explain`, which reads only the text and picks its own exit code.
-pub fn explain(invocation: &Invocation) -> u8 {
-    crate::explain::run(invocation)
-}
-
-/// Runs every mode but `--check` and `--explain`.
+/// Runs the invocation's mode.
 ///
 /// # Errors
 /// The mode's failure, for the caller to print and turn into an exit code.
-pub fn dispatch(invocation: &Invocation) -> Result<()> {
-    match invocation.mode {
+pub fn run(invocation: &Invocation) -> Result<Finish> {
+    let done: Result<()> = match invocation.mode {
+        Mode::Check => {
+            let code = diagnose::check(invocation, config_path(invocation));
+            return Ok(Finish::Code(code));
+        }
+        // Reads only the text: no configuration, no privileges needed.
+        Mode::Explain => return Ok(Finish::Code(crate::explain::run(invocation))),
         Mode::Help => {
             print!("{}", cli::help_text());
             Ok(())
@@ -87,11 +92,8 @@ pub fn dispatch(invocation: &Invocation) -> Result<()> {
             background::deliver_queued(invocation, &config, syslog)
         }
         Mode::SetupScript => crate::setup_script::run(invocation),
-        // main runs these itself: they pick their own exit code.
-        Mode::Check | Mode::Explain => {
-            unreachable!("--check and --explain do not go through dispatch")
-        }
-    }
+    };
+    done.map(|()| Finish::Done)
 }
 
 /// The configuration file this invocation uses (`-C`, else the default).
