@@ -25,14 +25,14 @@ enum State {
     Dot,
     /// A dot and a CR at line start were consumed.
     DotCr,
-    /// The final dot line was read.
-    Done,
 }
 
 /// Reads one DATA message from `inner` (see the module doc).
 pub struct DotReader<R> {
     inner: R,
     state: State,
+    /// Whether the final dot line was read.
+    done: bool,
     /// Whether the last byte handed out was a CR (so a LF now ends a line).
     after_cr: bool,
 }
@@ -43,6 +43,7 @@ impl<R: BufRead> DotReader<R> {
         DotReader {
             inner,
             state: State::LineStart,
+            done: false,
             after_cr: false,
         }
     }
@@ -50,14 +51,14 @@ impl<R: BufRead> DotReader<R> {
     /// Whether the final dot has been read.
     #[cfg(test)]
     pub fn finished(&self) -> bool {
-        self.state == State::Done
+        self.done
     }
 }
 
 impl<R: BufRead> Read for DotReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut written = 0;
-        while written < buf.len() && self.state != State::Done {
+        while written < buf.len() && !self.done {
             let available = match self.inner.fill_buf() {
                 Ok(bytes) => bytes,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -84,7 +85,7 @@ impl<R: BufRead> Read for DotReader<R> {
                 }
                 (State::DotCr, b'\n') => {
                     self.inner.consume(1);
-                    self.state = State::Done;
+                    self.done = true;
                 }
                 (State::Dot, b'\r') => {
                     self.inner.consume(1);
@@ -127,7 +128,6 @@ impl<R: BufRead> Read for DotReader<R> {
                     self.inner.consume(n);
                     written += n;
                 }
-                (State::Done, _) => unreachable!("the loop stops at Done"),
             }
         }
         Ok(written)
