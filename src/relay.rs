@@ -312,13 +312,7 @@ pub fn connect_watched(
             }
             let (tcp, mut transcript) = plain.into_parts();
             let stream = handshake(&connector, tcp, &mut transcript, watcher)?;
-            let mut session = Session::new(stream, transcript);
-            let caps = match session.ehlo(helo) {
-                Ok(caps) => caps,
-                Err(e) => return Err((At::Ehlo, give_up(session, e, server))),
-            };
-            watcher.step(Setup::Ehlo(&caps));
-            Ok((session, caps))
+            ehlo(Session::new(stream, transcript), helo, watcher, server)
         }
     }
 }
@@ -335,6 +329,16 @@ fn greet<S: Read + Write + Patience + Close>(
         Err(e) => return Err((SetupStage::Greeting, give_up(session, e, server))),
     };
     watcher.step(Setup::Greeted(&greeting));
+    ehlo(session, helo, watcher, server)
+}
+
+/// EHLO (before TLS, and again on it), told to `watcher`.
+fn ehlo<S: Read + Write + Patience + Close>(
+    mut session: Session<S>,
+    helo: &str,
+    watcher: &mut dyn Watcher,
+    server: &str,
+) -> std::result::Result<(Session<S>, Capabilities), (SetupStage, Error)> {
     let caps = match session.ehlo(helo) {
         Ok(caps) => caps,
         Err(e) => return Err((SetupStage::Ehlo, give_up(session, e, server))),
