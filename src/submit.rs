@@ -313,21 +313,15 @@ impl<'c> Submitter<'c> {
 
     /// The transport, opened on first use.
     fn transport(&mut self) -> Result<&mut Box<dyn Transport + 'c>> {
-        if self.transport.is_none() {
-            let opened = transport::open(&mut self.account, &self.helo, self.verbose);
-            let failed = match opened {
-                Ok(transport) => {
-                    self.transport = Some(transport);
-                    None
-                }
-                Err(e) => Some(e),
-            };
-            self.log_warnings();
-            if let Some(e) = failed {
-                return Err(e);
-            }
-        }
-        Ok(self.transport.as_mut().expect("opened above"))
+        let transport = match self.transport.take() {
+            Some(transport) => transport,
+            // The warnings of a transport that opened are logged after
+            // its first message (`attempt`), still before that message's
+            // own line.
+            None => transport::open(&mut self.account, &self.helo, self.verbose)
+                .inspect_err(|_| self.log_warnings())?,
+        };
+        Ok(self.transport.insert(transport))
     }
 
     /// Logs what the account's tokens and the transport found worth a
